@@ -1,0 +1,55 @@
+# mlops-pipeline: the commands a newcomer and CI run.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CHECKOV_VENV ?= .venv-checkov
+
+.PHONY: setup test lint typecheck unit functional asl terraform-check e2e demo bench clean
+
+setup: $(BIN)/mlops-pipeline $(CHECKOV_VENV)/bin/checkov  ## install everything into ./.venv (and checkov into its own venv)
+
+$(BIN)/mlops-pipeline: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+# checkov pins many libraries of its own; a separate venv keeps them off ours.
+$(CHECKOV_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install -q "checkov==3.3.30"
+
+test: setup lint typecheck  ## the whole test suite (what CI runs)
+	$(BIN)/pytest -q tests
+
+lint:
+	$(BIN)/ruff check src tests benchmarks seed_code
+	$(BIN)/ruff format --check src tests benchmarks seed_code
+
+typecheck:
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+functional: setup
+	$(BIN)/pytest -q tests/functional
+
+asl: setup
+	$(BIN)/pytest -q tests/asl
+
+terraform-check: setup
+	$(BIN)/pytest -q tests/terraform
+
+e2e: setup
+	$(BIN)/pytest -q -m e2e tests/e2e
+
+demo: setup  ## run the whole flow locally
+	$(BIN)/mlops-pipeline demo
+
+bench: setup
+	$(BIN)/python benchmarks/serving.py
+
+clean:
+	rm -rf .mlops-local dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""Serverless MLOps pipeline for AWS."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,178 @@
+"""Every setting of the pipeline Lambdas, read from environment variables in one place.
+
+``docs/configuration.md`` is generated from ``SETTINGS`` (``mlops-pipeline config-doc``)
+and a unit test keeps the two in step. Secrets are never environment variables: the
+Lambdas get the *ARN* of a Secrets Manager secret and read it through Powertools
+Parameters (cached).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops_pipeline.domain.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    description: str
+    default: str | None = None  # None: required where used
+    used_by: tuple[str, ...] = ()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("MLOPS_TABLE", "DynamoDB table for approvals, runs, locks and deployed state.", None,
+            ("all",)),
+    Setting("MLFLOW_TRACKING_URI", "MLflow tracking server URL.", None,
+            ("evaluate", "promote", "request_approval")),
+    Setting("MLFLOW_CREDENTIALS_SECRET_ARN",
+            "Secrets Manager secret with the pipeline's MLflow user `{\"username\",\"password\"}`; "
+            "empty when MLflow authentication is off (local mode).", "",
+            ("evaluate", "promote", "request_approval")),
+    Setting("SLACK_SECRET_ARN",
+            "Secrets Manager secret `{\"bot_token\",\"signing_secret\"}`.", None,
+            ("report", "evaluate", "deploy", "smoke_test", "rollback", "promote",
+             "request_approval", "expire_approval", "slack_interactions", "notify")),
+    Setting("SLACK_CHANNEL", "Slack channel id where runs are reported.", None,
+            ("report", "request_approval", "notify")),
+    Setting("SLACK_API_URL", "Slack Web API base URL (the local Slack stand-in in local mode).",
+            "https://slack.com/api/", ("all that post to Slack",)),
+    Setting("GATE_METRIC", "Default gate metric (the model project's mlops.toml wins).", "rmse",
+            ("evaluate",)),
+    Setting("GATE_DIRECTION", "Default direction: `lower` or `higher` is better.", "lower",
+            ("evaluate",)),
+    Setting("GATE_TOLERANCE",
+            "Default relative tolerance: how much worse than the champion a candidate may be "
+            "(0.05 = 5 %).", "0.0", ("evaluate",)),
+    Setting("DEPLOY_TARGETS",
+            "JSON `{\"stage\": {\"role_arn\",\"function_name\",\"alias\"}, \"prod\": {...}}`.", None,
+            ("deploy", "smoke_test", "rollback", "promote")),
+    Setting("SMOKE_MAX_LATENCY_MS", "Smoke test fails above this latency (ms).", "3000",
+            ("smoke_test",)),
+    Setting("LOCK_TTL_SECONDS", "Lease of a deployment lock; a crashed run frees it after this.",
+            "900", ("deploy",)),
+    Setting("APPROVERS", "Comma-separated Slack user ids allowed to approve.", "",
+            ("slack_interactions",)),
+    Setting("APPROVER_GROUP", "Slack user group id whose members may approve.", "",
+            ("slack_interactions",)),
+    Setting("ALLOW_SELF_APPROVAL", "`true` lets a commit author approve their own model.", "false",
+            ("slack_interactions",)),
+    Setting("APPROVAL_TIMEOUT_SECONDS", "How long an approval waits (also in the ASL).", "86400",
+            ("request_approval",)),
+    Setting("SIGNATURE_MAX_AGE_SECONDS", "Slack request timestamps older than this are refused.",
+            "300", ("slack_interactions",)),
+    Setting("MLFLOW_UI_URL", "MLflow UI base URL for links on cards (optional).", "",
+            ("request_approval", "notify")),
+    Setting("POWERTOOLS_SERVICE_NAME", "Service name in structured logs.", "mlops-pipeline",
+            ("all",)),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def get(name: str, env: Mapping[str, str] | None = None) -> str:
+    """The value of a documented setting; ConfigError if required and unset."""
+    if name not in _BY_NAME:
+        raise ConfigError(f"{name} is not a documented setting (see mlops_pipeline.config.SETTINGS)")
+    source = os.environ if env is None else env
+    value = source.get(name)
+    if value is None or value == "":
+        default = _BY_NAME[name].default
+        if default is None:
+            raise ConfigError(f"environment variable {name} is required: {_BY_NAME[name].description}")
+        return default
+    return value
+
+
+def get_bool(name: str, env: Mapping[str, str] | None = None) -> bool:
+    raw = get(name, env).strip().lower()
+    if raw in {"true", "1", "yes"}:
+        return True
+    if raw in {"false", "0", "no", ""}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def get_float(name: str, env: Mapping[str, str] | None = None) -> float:
+    raw = get(name, env)
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+def get_int(name: str, env: Mapping[str, str] | None = None) -> int:
+    raw = get(name, env)
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def get_list(name: str, env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    return tuple(p.strip() for p in get(name, env).split(",") if p.strip())
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    environment: str
+    role_arn: str
+    function_name: str
+    alias: str = "live"
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeployTargets:
+    targets: dict[str, DeployTarget] = field(default_factory=dict)
+
+    def __getitem__(self, environment: str) -> DeployTarget:
+        try:
+            return self.targets[environment]
+        except KeyError:
+            known = ", ".join(sorted(self.targets)) or "none"
+            raise ConfigError(f"no deploy target {environment!r} (configured: {known})") from None
+
+
+def deploy_targets(env: Mapping[str, str] | None = None) -> DeployTargets:
+    raw = get("DEPLOY_TARGETS", env)
+    try:
+        data: Any = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"DEPLOY_TARGETS is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError("DEPLOY_TARGETS must be a JSON object keyed by environment")
+    targets: dict[str, DeployTarget] = {}
+    for name, spec in data.items():
+        if not isinstance(spec, dict) or not spec.get("role_arn") or not spec.get("function_name"):
+            raise ConfigError(f"DEPLOY_TARGETS[{name!r}] needs role_arn and function_name")
+        targets[name] = DeployTarget(
+            environment=name,
+            role_arn=str(spec["role_arn"]),
+            function_name=str(spec["function_name"]),
+            alias=str(spec.get("alias") or "live"),
+            external_id=spec.get("external_id") or None,
+        )
+    return DeployTargets(targets)
+
+
+def render_markdown() -> str:
+    """The table in docs/configuration.md."""
+    lines = [
+        "# Configuration of the pipeline Lambdas",
+        "",
+        "Generated from `src/mlops_pipeline/config.py` by `mlops-pipeline config-doc`; edit there.",
+        "Secrets are never in environment variables: only the ARNs of Secrets Manager secrets.",
+        "",
+        "| variable | default | used by | meaning |",
+        "|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        default = "(required)" if s.default is None else (f"`{s.default}`" if s.default else "(empty)")
+        lines.append(f"| `{s.name}` | {default} | {', '.join(s.used_by)} | {s.description} |")
+    return "\n".join(lines) + "\n"
