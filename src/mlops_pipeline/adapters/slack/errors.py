@@ -1,0 +1,20 @@
+"""Errors of the Slack adapter."""
+
+from __future__ import annotations
+
+from mlops_pipeline.domain.errors import PipelineError
+
+
+class SlackError(PipelineError):
+    """A Slack Web API call failed; the message names the method and Slack's error code.
+
+    The bot token never appears in the message (Slack's own error codes do not carry it).
+    """
+
+    def __init__(self, method: str, code: str, detail: str = "") -> None:
+        message = f"Slack {method} failed: {code}"
+        if detail:
+            message = f"{message} ({detail})"
+        super().__init__(message)
+        self.method = method
+        self.code = code

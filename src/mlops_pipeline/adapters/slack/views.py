@@ -1,0 +1,374 @@
+"""Block Kit views of the pipeline: pure functions returning ``(text, blocks)``.
+
+``text`` is the notification/fallback text; ``blocks`` are plain dicts built with
+``slack_sdk.models.blocks``. Every piece of user-provided text (model names, authors,
+commit messages, error causes) goes through :func:`escape` so it cannot inject
+mentions (``<!channel>``) or links into the message.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from mlops_pipeline.domain.models import Approval, ApprovalStatus, RunRecord
+
+View = tuple[str, list[dict[str, Any]]]
+
+APPROVE_ACTION_ID = "approve"
+REJECT_ACTION_ID = "reject"
+APPROVAL_ACTIONS_BLOCK_ID = "approval_actions"
+
+STATUS_EMOJI: dict[str, str] = {
+    "STARTED": "⏳",
+    "RUNNING": "⏳",
+    "SUCCEEDED": "✅",
+    "FAILED": "❌",
+    "REJECTED": "⛔",
+    "EXPIRED": "⌛",
+    "SUPERSEDED": "⏭️",
+    "SKIPPED": "⏭️",
+    "TIMED_OUT": "⌛",
+    "ABORTED": "🛑",
+    "APPROVED": "✅",
+}
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_HEADER_MAX = 150  # Slack's limit for header text
+_SECTION_MAX = 3000  # Slack's limit for a section's text
+_FIELD_MAX = 2000
+
+
+def escape(text: object) -> str:
+    """Escape text for Slack mrkdwn: ``&``, ``<`` and ``>`` are the control characters."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def short_sha(commit: str) -> str:
+    return commit[:7] if commit else "?"
+
+
+def format_time(at: datetime | None) -> str:
+    """``2026-11-26 05:17 UTC``; naive datetimes are taken as UTC."""
+    if at is None:
+        return "?"
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def mention(user: str | None) -> str:
+    """``<@U123>`` for a Slack user id, the escaped text otherwise."""
+    if not user:
+        return "someone"
+    return f"<@{user}>" if _USER_ID.match(user) else escape(user)
+
+
+def model_version_url(mlflow_ui_url: str, model: str, version: str) -> str:
+    """Link to a model version in the MLflow UI."""
+    return f"{mlflow_ui_url.rstrip('/')}/#/models/{quote(model, safe='')}/versions/{quote(version, safe='')}"
+
+
+def execution_name(execution: str) -> str:
+    """The last part of an execution ARN (its name), or the input unchanged."""
+    return execution.rsplit(":", 1)[-1] if execution else "?"
+
+
+def _link(url: str | None, label: str) -> str:
+    if not url:
+        return ""
+    # A URL cannot contain '|' or '>' inside Slack's <url|label> syntax; refuse odd ones.
+    if not url.startswith(("https://", "http://")) or any(c in url for c in "<>| \n"):
+        return ""
+    return f"<{url}|{escape(label)}>"
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def format_delta(candidate: object, champion: object, direction: str | None = "lower") -> str:
+    """``+0.012 (+2.4 %, worse)``: candidate minus champion; the verdict needs a direction."""
+    cand, champ = _number(candidate), _number(champion)
+    if cand is None or champ is None:
+        return "n/a"
+    delta = cand - champ
+    sign = "+" if delta > 0 else ("-" if delta < 0 else "±")
+    notes: list[str] = []
+    if champ != 0:
+        notes.append(f"{sign}{abs(delta) / abs(champ) * 100:.1f} %")
+    if direction in ("lower", "higher"):
+        if delta == 0:
+            notes.append("same")
+        elif (delta < 0) == (direction == "lower"):
+            notes.append("better")
+        else:
+            notes.append("worse")
+    text = f"{sign}{abs(delta):.4g}"
+    return f"{text} ({', '.join(notes)})" if notes else text
+
+
+def _md(text: str, limit: int = _SECTION_MAX) -> MarkdownTextObject:
+    return MarkdownTextObject(text=_clip(text, limit))
+
+
+def _dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
+    return [b.to_dict() for b in blocks]
+
+
+def _identity_fields(model: str, version: str, commit: str, author: str) -> list[MarkdownTextObject]:
+    return [
+        _md(f"*Model*\n{escape(model)}", _FIELD_MAX),
+        _md(f"*Version*\n{escape(version)}", _FIELD_MAX),
+        _md(f"*Commit*\n`{escape(short_sha(commit))}`", _FIELD_MAX),
+        _md(f"*Author*\n{escape(author or '?')}", _FIELD_MAX),
+    ]
+
+
+def _evaluation_blocks(evaluation: Mapping[str, Any]) -> list[Block]:
+    metric = str(evaluation.get("metric") or "?")
+    direction = str(evaluation.get("direction") or "lower")
+    tolerance = _number(evaluation.get("tolerance"))
+    candidate = evaluation.get("candidate")
+    champion = evaluation.get("champion")
+    champion_version = evaluation.get("champion_version")
+    passed = bool(evaluation.get("passed"))
+    reason = str(evaluation.get("reason") or "")
+
+    tol = f", tolerance {tolerance * 100:.3g} %" if tolerance else ""
+    lines = [f"*Gate metric* `{escape(metric)}` ({escape(direction)} is better{tol})"]
+    if _number(champion) is None:
+        lines.append(f"candidate *{_fmt(_number(candidate))}*, no champion yet (first model)")
+    else:
+        lines.append(
+            f"candidate *{_fmt(_number(candidate))}* vs champion v{escape(champion_version or '?')} "
+            f"*{_fmt(_number(champion))}*: Δ {format_delta(candidate, champion, direction)}"
+        )
+    lines.append(
+        f"{'✅ gate passed' if passed else '❌ gate failed'}" + (f": {escape(reason)}" if reason else "")
+    )
+    blocks: list[Block] = [SectionBlock(text=_md("\n".join(lines)))]
+
+    metrics = evaluation.get("metrics") or {}
+    champion_metrics = evaluation.get("champion_metrics") or {}
+    if isinstance(metrics, Mapping) and metrics:
+        fields: list[MarkdownTextObject] = []
+        for name in sorted(metrics)[:10]:  # a section holds at most 10 fields
+            value = metrics[name]
+            line = f"*{escape(name)}*\n{_fmt(_number(value))}"
+            if isinstance(champion_metrics, Mapping) and name in champion_metrics:
+                # Direction is known only for the gate metric; others show the raw delta.
+                delta = format_delta(value, champion_metrics[name], direction if name == metric else None)
+                line += f" (champion {_fmt(_number(champion_metrics[name]))}, Δ {delta})"
+            fields.append(_md(line, _FIELD_MAX))
+        blocks.append(SectionBlock(fields=fields))
+    return blocks
+
+
+def _smoke_line(smoke: Mapping[str, Any] | None) -> str:
+    if not smoke:
+        return "*Stage smoke test*: not run"
+    latency = _number(smoke.get("latency_ms"))
+    rows = smoke.get("rows")
+    ok = smoke.get("passed", True)
+    verdict = "✅ passed" if ok else "❌ failed"
+    parts = [f"*Stage smoke test*: {verdict}"]
+    if latency is not None:
+        parts.append(f"{latency:.0f} ms")
+    if rows is not None:
+        parts.append(f"{escape(rows)} rows")
+    if smoke.get("executed_version"):
+        parts.append(f"Lambda version {escape(smoke['executed_version'])}")
+    return ", ".join(parts)
+
+
+def approval_card(
+    approval: Approval,
+    evaluation: Mapping[str, Any],
+    smoke: Mapping[str, Any] | None,
+    mlflow_url: str | None = None,
+) -> View:
+    """The approval request: identity, metrics vs the champion, smoke result, expiry, buttons.
+
+    Both buttons carry only the approval id as ``value``; everything else is looked up
+    server-side when the click comes back.
+    """
+    model, version = approval.model, approval.version
+    text = (
+        f"Approval needed: {escape(model)} v{escape(version)} (commit {escape(short_sha(approval.commit))})"
+    )
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=_clip(f"Approve {model} v{version} for prod?", _HEADER_MAX))),
+        SectionBlock(fields=_identity_fields(model, version, approval.commit, approval.author)),
+        *_evaluation_blocks(evaluation),
+        SectionBlock(text=_md(_smoke_line(smoke))),
+    ]
+    context = [f"Expires {format_time(approval.expires_at)}", f"approval `{escape(approval.id)}`"]
+    link = _link(mlflow_url, "MLflow")
+    if link:
+        context.append(link)
+    blocks.append(ContextBlock(elements=[_md(" · ".join(context))]))
+    target = f"{escape(model)} v{escape(version)}"
+    blocks.append(
+        ActionsBlock(
+            block_id=APPROVAL_ACTIONS_BLOCK_ID,
+            elements=[
+                ButtonElement(
+                    text=PlainTextObject(text="Approve", emoji=True),
+                    action_id=APPROVE_ACTION_ID,
+                    value=approval.id,
+                    style="primary",
+                    confirm=ConfirmObject(
+                        title="Deploy to prod?",
+                        text=_md(f"Approve {target} and deploy it to *prod*?"),
+                        confirm="Approve",
+                        deny="Cancel",
+                    ),
+                ),
+                ButtonElement(
+                    text=PlainTextObject(text="Reject", emoji=True),
+                    action_id=REJECT_ACTION_ID,
+                    value=approval.id,
+                    style="danger",
+                    confirm=ConfirmObject(
+                        title="Reject this model?",
+                        text=_md(f"Reject {target}? The run stops and nothing reaches prod."),
+                        confirm="Reject",
+                        deny="Cancel",
+                        style="danger",
+                    ),
+                ),
+            ],
+        )
+    )
+    return text, _dicts(blocks)
+
+
+def decision_line(approval: Approval) -> str:
+    """``✅ Approved by <@U…> at …`` and friends; ValueError for a pending approval."""
+    at = format_time(approval.decided_at)
+    status = approval.status
+    if status is ApprovalStatus.APPROVED:
+        return f"✅ Approved by {mention(approval.decided_by)} at {at}"
+    if status is ApprovalStatus.REJECTED:
+        return f"⛔ Rejected by {mention(approval.decided_by)} at {at}"
+    if status is ApprovalStatus.EXPIRED:
+        return f"⌛ Expired at {at}"
+    if status is ApprovalStatus.SUPERSEDED:
+        return "⏭️ Superseded by a newer run"
+    raise ValueError(
+        f"approval {approval.id} is still {status.value}; only decided approvals have a decision"
+    )
+
+
+def decided_card(approval: Approval) -> View:
+    """The approval card after the decision: same facts, buttons removed, who/when.
+
+    Metrics and the smoke result are re-rendered from ``approval.details`` when it holds
+    ``{"evaluation": ..., "smoke": ..., "mlflow_url": ...}`` (as stored by request_approval).
+    """
+    line = decision_line(approval)
+    model, version = approval.model, approval.version
+    text = f"{escape(model)} v{escape(version)}: {line}"
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=_clip(f"{model} v{version}", _HEADER_MAX))),
+        SectionBlock(fields=_identity_fields(model, version, approval.commit, approval.author)),
+    ]
+    details = approval.details or {}
+    evaluation = details.get("evaluation")
+    if isinstance(evaluation, Mapping) and evaluation:
+        blocks.extend(_evaluation_blocks(evaluation))
+    smoke = details.get("smoke")
+    if isinstance(smoke, Mapping) and smoke:
+        blocks.append(SectionBlock(text=_md(_smoke_line(smoke))))
+    blocks.append(DividerBlock())
+    blocks.append(SectionBlock(text=_md(line)))
+    context = [f"approval `{escape(approval.id)}`"]
+    link = _link(details.get("mlflow_url") if isinstance(details.get("mlflow_url"), str) else None, "MLflow")
+    if link:
+        context.append(link)
+    blocks.append(ContextBlock(elements=[_md(" · ".join(context))]))
+    return text, _dicts(blocks)
+
+
+def run_header(run: RunRecord, mlflow_url: str | None = None) -> View:
+    """Root message of a run's thread: commit, repository, branch, author."""
+    commit = short_sha(run.commit)
+    text = (
+        f"Pipeline run for {escape(run.repository or '?')}@{escape(run.branch or '?')} "
+        f"commit {escape(commit)} by {escape(run.author or '?')}"
+    )
+    fields = [
+        _md(f"*Repository*\n{escape(run.repository or '?')}", _FIELD_MAX),
+        _md(f"*Branch*\n{escape(run.branch or '?')}", _FIELD_MAX),
+        _md(f"*Commit*\n`{escape(commit)}`", _FIELD_MAX),
+        _md(f"*Author*\n{escape(run.author or '?')}", _FIELD_MAX),
+    ]
+    if run.model:
+        label = f"{run.model} v{run.version}" if run.version else run.model
+        fields.append(_md(f"*Model*\n{escape(label)}", _FIELD_MAX))
+    context = [f"execution `{escape(execution_name(run.execution))}`"]
+    if run.started_at is not None:
+        context.append(f"started {format_time(run.started_at)}")
+    link = _link(mlflow_url, "MLflow")
+    if link:
+        context.append(link)
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=_clip(f"🚀 Pipeline run {commit}", _HEADER_MAX))),
+        SectionBlock(fields=fields),
+        ContextBlock(elements=[_md(" · ".join(context))]),
+    ]
+    return text, _dicts(blocks)
+
+
+def progress(step: str, status: str, detail: str = "") -> View:
+    """One line per step: emoji, step, status and an optional detail."""
+    status_key = status.upper()
+    emoji = STATUS_EMOJI.get(status_key, "❔")
+    line = f"{emoji} *{escape(step)}* {escape(status_key.lower().replace('_', ' '))}"
+    if detail:
+        line += f": {escape(detail)}"
+    plain = f"{emoji} {escape(step)} {escape(status_key.lower())}" + (f": {escape(detail)}" if detail else "")
+    return _clip(plain, 3000), _dicts([SectionBlock(text=_md(line))])
+
+
+def final_status(execution: str, status: str, detail: str = "") -> View:
+    """Closing message of a run: the execution's final status (SUCCEEDED, FAILED, ...)."""
+    status_key = status.upper()
+    emoji = STATUS_EMOJI.get(status_key, "❔")
+    name = execution_name(execution)
+    line = f"{emoji} Run `{escape(name)}` *{escape(status_key.lower().replace('_', ' '))}*"
+    if detail:
+        line += f"\n{escape(detail)}"
+    text = f"{emoji} Run {escape(name)} {escape(status_key.lower())}" + (
+        f": {escape(detail)}" if detail else ""
+    )
+    return _clip(text, 3000), _dicts([SectionBlock(text=_md(line))])
