@@ -1,0 +1,211 @@
+"""Approval requests and decisions: exactly one decision per request, every refusal explained."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from mlops_pipeline.domain.errors import (
+    APPROVAL_EXPIRED,
+    APPROVAL_SUPERSEDED,
+    MODEL_REJECTED,
+    AlreadyDecidedError,
+)
+from mlops_pipeline.domain.lineage import iso
+from mlops_pipeline.domain.models import Approval, ApprovalStatus, MessageRef
+from mlops_pipeline.domain.policy import ApprovalPolicy
+from mlops_pipeline.ports import ApprovalStore, ChatNotifier, Clock, TaskCallbacks
+
+Blocks = Sequence[Mapping[str, Any]]
+CardView = Callable[[Approval], tuple[str, Blocks]]
+
+ACTIONS = {"approve": ApprovalStatus.APPROVED, "reject": ApprovalStatus.REJECTED}
+
+
+def new_approval_id() -> str:
+    """Unguessable id: the only thing a Slack button carries."""
+    return secrets.token_urlsafe(18)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to a click. ``message`` goes back to the clicking user (ephemeral)."""
+
+    accepted: bool
+    message: str
+    approval: Approval | None = None
+
+
+class TaskGone(Exception):  # noqa: N818 - an internal signal, not an error the ASL sees
+    """Raised by a TaskCallbacks adapter when the execution no longer waits for the token."""
+
+
+class ApprovalService:
+    def __init__(
+        self,
+        store: ApprovalStore,
+        notifier: ChatNotifier,
+        callbacks: TaskCallbacks,
+        clock: Clock,
+        card_view: CardView,
+        decided_view: CardView,
+        is_task_gone: Callable[[BaseException], bool] = lambda exc: isinstance(exc, TaskGone),
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.callbacks = callbacks
+        self.clock = clock
+        self.card_view = card_view
+        self.decided_view = decided_view
+        self.is_task_gone = is_task_gone
+
+    # -- requesting -------------------------------------------------------------------------
+    def request(
+        self,
+        *,
+        task_token: str,
+        execution: str,
+        model: Mapping[str, Any],
+        details: Mapping[str, Any],
+        timeout_seconds: int,
+        thread: MessageRef,
+    ) -> Approval:
+        """Supersede older pending approvals of the model, store this one, post its card."""
+        now = self.clock.now()
+        name, version = str(model["model_name"]), str(model["model_version"])
+        for older in self.store.list_pending(name):
+            if older.execution != execution:
+                self._finish(
+                    older,
+                    ApprovalStatus.SUPERSEDED,
+                    None,
+                    APPROVAL_SUPERSEDED,
+                    f"superseded by {name} v{version} ({execution.rsplit(':', 1)[-1]})",
+                )
+        approval = Approval(
+            id=new_approval_id(),
+            task_token=task_token,
+            execution=execution,
+            model=name,
+            version=version,
+            commit=str(model.get("commit", "")),
+            author=str(model.get("author_email") or model.get("author") or ""),
+            requested_at=now,
+            expires_at=now + timedelta(seconds=timeout_seconds),
+            details=dict(details),
+        )
+        self.store.put(approval)
+        text, blocks = self.card_view(approval)
+        ref = self.notifier.post(thread.channel, text, blocks=blocks, thread_ts=thread.ts)
+        self.store.set_message(approval.id, ref)
+        return approval
+
+    # -- deciding ---------------------------------------------------------------------------
+    def decide(
+        self,
+        *,
+        approval_id: str,
+        action: str,
+        user_id: str,
+        policy: ApprovalPolicy,
+        author_slack_id: str | None,
+        group_members: frozenset[str] = frozenset(),
+    ) -> Outcome:
+        """Apply a click. Refusals change nothing; a repeated identical click is a no-op."""
+        status = ACTIONS.get(action)
+        if status is None:
+            return Outcome(False, f"Unknown action {action!r}.")
+        approval = self.store.get(approval_id)
+        if approval is None:
+            return Outcome(False, "This approval request does not exist (any more).")
+        if approval.status.is_final:
+            return self._already_final(approval, status, user_id)
+        refusal = policy.refusal(user_id, approval, author_slack_id, group_members)
+        if refusal:
+            return Outcome(False, refusal, approval)
+        now = self.clock.now()
+        if now >= approval.expires_at:
+            return Outcome(False, f"This approval expired at {iso(approval.expires_at)}.", approval)
+        try:
+            decided = self.store.decide(approval_id, status, user_id, now)
+        except AlreadyDecidedError as exc:
+            current = exc.current if isinstance(exc.current, Approval) else self.store.get(approval_id)
+            if current is None:
+                return Outcome(False, "This approval request does not exist (any more).")
+            return self._already_final(current, status, user_id)
+        self._send(decided)
+        self._refresh_card(decided)
+        verb = "approved" if status is ApprovalStatus.APPROVED else "rejected"
+        return Outcome(True, f"You {verb} {decided.model} v{decided.version}.", decided)
+
+    def expire(self, execution: str, model_name: str) -> list[str]:
+        """Mark the execution's pending approvals expired (the state machine timed out)."""
+        expired = []
+        for approval in self.store.list_pending(model_name):
+            if approval.execution == execution:
+                try:
+                    decided = self.store.decide(approval.id, ApprovalStatus.EXPIRED, None, self.clock.now())
+                except AlreadyDecidedError:
+                    continue
+                self._refresh_card(decided)
+                expired.append(decided.id)
+        return expired
+
+    # -- internals --------------------------------------------------------------------------
+    def _already_final(self, approval: Approval, wanted: ApprovalStatus, user_id: str) -> Outcome:
+        if approval.status is wanted and approval.decided_by == user_id:
+            # A retried or double click of the same person: answer the same, re-send the
+            # callback in case the first attempt did not reach Step Functions.
+            self._send(approval)
+            return Outcome(True, f"Already {approval.status.value.lower()} by you.", approval)
+        who = f" by <@{approval.decided_by}>" if approval.decided_by else ""
+        when = f" at {iso(approval.decided_at)}" if approval.decided_at else ""
+        return Outcome(
+            False, f"This request is already {approval.status.value.lower()}{who}{when}.", approval
+        )
+
+    def _send(self, approval: Approval) -> None:
+        try:
+            if approval.status is ApprovalStatus.APPROVED:
+                self.callbacks.send_success(
+                    approval.task_token,
+                    {
+                        "approval_id": approval.id,
+                        "approved_by": approval.decided_by or "",
+                        "approved_at": iso(approval.decided_at) if approval.decided_at else "",
+                    },
+                )
+            elif approval.status is ApprovalStatus.REJECTED:
+                self.callbacks.send_failure(
+                    approval.task_token,
+                    MODEL_REJECTED,
+                    f"{approval.model} v{approval.version} rejected by {approval.decided_by}",
+                )
+        except Exception as exc:
+            if not self.is_task_gone(exc):
+                raise
+
+    def _finish(
+        self, approval: Approval, status: ApprovalStatus, by: str | None, error: str, cause: str
+    ) -> None:
+        try:
+            decided = self.store.decide(approval.id, status, by, self.clock.now())
+        except AlreadyDecidedError:
+            return
+        try:
+            self.callbacks.send_failure(decided.task_token, error, cause)
+        except Exception as exc:
+            if not self.is_task_gone(exc):
+                raise
+        self._refresh_card(decided)
+
+    def _refresh_card(self, approval: Approval) -> None:
+        if approval.slack_channel and approval.slack_ts:
+            text, blocks = self.decided_view(approval)
+            self.notifier.update(MessageRef(approval.slack_channel, approval.slack_ts), text, blocks=blocks)
+
+
+__all__ = ["APPROVAL_EXPIRED", "ApprovalService", "Outcome", "TaskGone", "new_approval_id"]

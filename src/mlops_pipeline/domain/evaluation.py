@@ -1,0 +1,105 @@
+"""Turn a finished build into a candidate and judge it against the champion."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlops_pipeline.domain.errors import BadRequestError, ModelNotFoundError
+from mlops_pipeline.domain.gate import GatePolicy, evaluate
+from mlops_pipeline.ports import ModelRegistry
+
+REQUIRED_EXPORTS = ("MODEL_NAME", "MODEL_VERSION", "IMAGE_URI", "RUN_ID")
+
+
+@dataclass(frozen=True)
+class BuildOutput:
+    model_name: str
+    model_version: str
+    image_uri: str
+    run_id: str
+
+
+def parse_build_exports(exported: Sequence[Mapping[str, Any]] | None) -> BuildOutput:
+    """The build's exported variables (CodeBuild's ``[{Name, Value}]``) as a BuildOutput."""
+    values: dict[str, str] = {}
+    for item in exported or []:
+        name = item.get("Name", item.get("name"))
+        value = item.get("Value", item.get("value"))
+        if isinstance(name, str) and isinstance(value, str):
+            values[name] = value
+    missing = [k for k in REQUIRED_EXPORTS if not values.get(k)]
+    if missing:
+        raise BadRequestError(f"the build exported no {', '.join(missing)} (exported: {sorted(values)})")
+    return BuildOutput(
+        model_name=values["MODEL_NAME"],
+        model_version=values["MODEL_VERSION"],
+        image_uri=values["IMAGE_URI"],
+        run_id=values["RUN_ID"],
+    )
+
+
+def policy_for(tags: Mapping[str, str], default: GatePolicy) -> GatePolicy:
+    """The model project's gate (version tags written by the build) over the pipeline default."""
+    return GatePolicy.from_values(
+        tags.get("gate_metric") or default.metric,
+        tags.get("gate_direction") or default.direction,
+        tags.get("gate_tolerance") or default.tolerance,
+    )
+
+
+def _smoke_input(raw: str | None) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+
+
+def evaluate_candidate(
+    registry: ModelRegistry,
+    build: BuildOutput,
+    trigger: Mapping[str, Any],
+    default_policy: GatePolicy,
+) -> dict[str, Any]:
+    """Everything later steps need about the candidate, plus the gate's verdict."""
+    candidate = registry.get_version(build.model_name, build.model_version)
+    commit = str(trigger.get("commit") or "")
+    tagged_commit = candidate.tags.get("git_commit")
+    if commit and tagged_commit and tagged_commit != commit:
+        raise ModelNotFoundError(
+            f"{build.model_name} v{build.model_version} was built from {tagged_commit[:12]}, "
+            f"not from this execution's commit {commit[:12]}"
+        )
+    champion = registry.get_champion(build.model_name)
+    if champion is not None and champion.version == candidate.version:
+        champion = None  # re-running the champion's own commit compares with nothing
+    policy = policy_for(candidate.tags, default_policy)
+    result = evaluate(
+        policy,
+        candidate.metrics,
+        champion.metrics if champion else None,
+        champion.version if champion else None,
+    )
+    try:
+        commit_time = int(candidate.tags.get("git_commit_time", "0"))
+    except ValueError:
+        commit_time = 0
+    return {
+        "model_name": build.model_name,
+        "model_version": build.model_version,
+        "run_id": build.run_id,
+        "image_uri": build.image_uri,
+        "image_digest": candidate.tags.get("image_digest", ""),
+        "commit": commit or tagged_commit or "",
+        "commit_time": commit_time,
+        "author": str(trigger.get("author") or ""),
+        "author_email": candidate.tags.get("git_author", ""),
+        "smoke_input": _smoke_input(candidate.tags.get("smoke_input")),
+        "metrics": dict(candidate.metrics),
+        "champion_metrics": dict(champion.metrics) if champion else {},
+        **result.to_dict(),
+    }

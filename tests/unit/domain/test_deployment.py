@@ -1,0 +1,79 @@
+import pytest
+
+from mlops_pipeline.domain.deployment import Candidate, DeploymentService
+from mlops_pipeline.domain.errors import DeploymentError, DeploymentLockedError, StaleCommitError
+from tests.fakes import FakeClock, FakeDeployedStateStore, FakeDeployer, FakeLockStore
+
+NEW = Candidate("ships", "5", "repo:5", "bbbb", 2000)
+OLD = Candidate("ships", "4", "repo:4", "aaaa", 1000)
+
+
+@pytest.fixture
+def service() -> DeploymentService:
+    return DeploymentService(FakeLockStore(), FakeDeployedStateStore(), FakeClock(), lock_ttl_seconds=60)
+
+
+def test_deploy_moves_alias_and_holds_lock_until_complete(service: DeploymentService) -> None:
+    deployer = FakeDeployer()
+    result = service.deploy("exec-1", "stage", deployer, NEW)
+    assert (result.previous_version, result.new_version) == ("1", "2")
+    with pytest.raises(DeploymentLockedError):
+        service.deploy("exec-2", "stage", FakeDeployer(), NEW)
+    service.complete("exec-1", "stage", NEW)
+    service.deploy("exec-2", "stage", FakeDeployer(), NEW)
+
+
+def test_failed_deploy_releases_lock(service: DeploymentService) -> None:
+    deployer = FakeDeployer()
+    deployer.fail_deploy = "image not found"
+    with pytest.raises(DeploymentError):
+        service.deploy("exec-1", "stage", deployer, NEW)
+    assert deployer.alias == "1"
+    service.deploy("exec-2", "stage", FakeDeployer(), NEW)
+
+
+def test_expired_lock_is_taken_over() -> None:
+    clock = FakeClock()
+    service = DeploymentService(FakeLockStore(), FakeDeployedStateStore(), clock, lock_ttl_seconds=60)
+    service.deploy("crashed", "prod", FakeDeployer(), NEW)
+    clock.advance(61)
+    service.deploy("exec-2", "prod", FakeDeployer(), NEW)
+
+
+def test_older_commit_refused_before_prod(service: DeploymentService) -> None:
+    service.deploy("exec-new", "prod", FakeDeployer(), NEW)
+    service.complete("exec-new", "prod", NEW)
+    deployer = FakeDeployer()
+    with pytest.raises(StaleCommitError, match="newer than aaaa"):
+        service.deploy("exec-old", "prod", deployer, OLD)
+    assert deployer.alias == "1"
+    # Stage is not guarded: an old commit may be re-run there.
+    service.deploy("exec-old", "stage", FakeDeployer(), OLD)
+    # Re-deploying the same commit is fine.
+    service.deploy("exec-again", "prod", FakeDeployer(), NEW)
+
+
+def test_rollback_moves_back_and_releases(service: DeploymentService) -> None:
+    deployer = FakeDeployer()
+    result = service.deploy("exec-1", "stage", deployer, NEW)
+    out = service.rollback("exec-1", "stage", deployer, result.to_dict())
+    assert out == {"rolled_back_to": "1", "from_version": "2"}
+    assert deployer.alias == "1"
+    service.deploy("exec-2", "stage", FakeDeployer(), NEW)
+
+
+def test_rollback_without_previous_version_fails_clearly(service: DeploymentService) -> None:
+    deployer = FakeDeployer(current=None)
+    result = service.deploy("exec-1", "stage", deployer, NEW)
+    with pytest.raises(DeploymentError, match="no previous version"):
+        service.rollback("exec-1", "stage", deployer, result.to_dict())
+
+
+def test_rollback_does_not_clobber_a_foreign_version(service: DeploymentService) -> None:
+    deployer = FakeDeployer()
+    result = service.deploy("exec-1", "stage", deployer, NEW)
+    deployer.versions["3"] = "other"
+    deployer.alias = "3"
+    with pytest.raises(DeploymentError, match="neither"):
+        service.rollback("exec-1", "stage", deployer, result.to_dict())
+    assert deployer.alias == "3"

@@ -1,0 +1,111 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from mlops_pipeline import config, statemachine
+from mlops_pipeline.domain.errors import STABLE_ERROR_NAMES, ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def values() -> dict[str, str]:
+    out = {
+        f"{n}_function_arn": f"arn:aws:lambda:us-east-1:111111111111:function:mlops-{n}"
+        for n in statemachine.ASL_FUNCTIONS
+    }
+    out.update(codebuild_project="mlops-build", approval_timeout_seconds="60")
+    return out
+
+
+def test_configuration_doc_is_generated_from_settings() -> None:
+    assert (ROOT / "docs" / "configuration.md").read_text() == config.render_markdown()
+
+
+def test_required_setting_missing_is_clear() -> None:
+    with pytest.raises(ConfigError, match="MLOPS_TABLE is required"):
+        config.get("MLOPS_TABLE", {})
+    assert config.get("GATE_METRIC", {}) == "rmse"
+    with pytest.raises(ConfigError, match="not a documented setting"):
+        config.get("NOPE", {})
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("{", "not valid JSON"),
+        ("[]", "JSON object"),
+        ('{"stage": {"role_arn": "x"}}', "needs role_arn and function_name"),
+    ],
+)
+def test_deploy_targets_validation(raw: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config.deploy_targets({"DEPLOY_TARGETS": raw})
+
+
+def test_deploy_targets_parse() -> None:
+    targets = config.deploy_targets(
+        {"DEPLOY_TARGETS": json.dumps({"stage": {"role_arn": "r", "function_name": "f"}})}
+    )
+    assert targets["stage"].alias == "live"
+    with pytest.raises(ConfigError, match="no deploy target 'prod'"):
+        targets["prod"]
+
+
+def test_bool_and_number_settings() -> None:
+    assert config.get_bool("ALLOW_SELF_APPROVAL", {"ALLOW_SELF_APPROVAL": "TRUE"}) is True
+    with pytest.raises(ConfigError):
+        config.get_bool("ALLOW_SELF_APPROVAL", {"ALLOW_SELF_APPROVAL": "maybe"})
+    with pytest.raises(ConfigError):
+        config.get_float("GATE_TOLERANCE", {"GATE_TOLERANCE": "x"})
+
+
+def test_template_is_valid_json_and_placeholders_are_the_documented_ones() -> None:
+    raw = statemachine.template_path().read_text()
+    json.loads(raw)
+    assert statemachine.placeholders(raw) == set(values())
+    contracts = (ROOT / "docs" / "contracts.md").read_text()
+    assert "${codebuild_project}" in contracts and "${approval_timeout_seconds}" in contracts
+
+
+def test_render_refuses_missing_and_unknown_values() -> None:
+    with pytest.raises(ConfigError, match="missing"):
+        statemachine.render({k: v for k, v in values().items() if k != "codebuild_project"})
+    with pytest.raises(ConfigError, match="unknown"):
+        statemachine.render({**values(), "extra": "x"})
+
+
+def test_every_transition_targets_an_existing_state_and_all_are_reachable() -> None:
+    asl = statemachine.definition(values())
+    states = asl["States"]
+    targets = {asl["StartAt"]}
+    for state in states.values():
+        nexts = [state.get("Next"), state.get("Default")]
+        nexts += [c["Next"] for c in state.get("Choices", [])]
+        nexts += [c["Next"] for c in state.get("Catch", [])]
+        for n in filter(None, nexts):
+            assert n in states, n
+            targets.add(n)
+    assert set(states) == targets, set(states) - targets
+
+
+def test_catches_use_stable_error_names_only() -> None:
+    asl = statemachine.definition(values())
+    allowed = set(STABLE_ERROR_NAMES) | {"States.ALL", "States.Timeout", "States.TaskFailed"}
+    for name, state in asl["States"].items():
+        for catch in state.get("Catch", []):
+            assert set(catch["ErrorEquals"]) <= allowed, name
+        if state["Type"] == "Task":
+            assert state.get("Retry"), f"{name} has no retry on transient errors"
+
+
+def test_every_path_ends_where_the_issue_says() -> None:
+    states = statemachine.definition(values())["States"]
+    fails = {n for n, s in states.items() if s["Type"] == "Fail"}
+    assert {"QualityGateFailed", "ModelRejected", "ApprovalExpired", "ApprovalSuperseded"} <= fails
+    assert {"SmokeTestStageFailed", "SmokeTestProdFailed"} <= fails
+    assert states["SmokeTestStage"]["Catch"][0]["Next"] == "RollbackStage"
+    assert states["SmokeTestProd"]["Catch"][0]["Next"] == "RollbackProd"
+    approval = states["RequestApproval"]
+    assert approval["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert "$$.Task.Token" in json.dumps(approval["Parameters"])
