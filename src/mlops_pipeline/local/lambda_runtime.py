@@ -1,0 +1,388 @@
+"""Local Lambda runtime: every invocation runs the function's *deployed* code in a fresh process.
+
+``install()`` replaces moto's ``LambdaFunction.invoke`` (the single place that the Invoke
+API, the Step Functions interpreter, EventBridge, SNS and S3 deliveries all reach) with a
+call into the active ``LambdaRuntime``:
+
+* zip functions: the stored zip is extracted once per CodeSha256 under
+  ``<state>/lambda/code/<sha256>/``; image functions run from the local image store
+  (``ImageStore(<state>/images)``), handler = ``ImageConfig.Command[0]`` or the image's cmd.
+* the process gets only the function's environment, the Lambda runtime variables, the
+  emulator endpoint and credentials of the function's execution role (assumed in the
+  emulator, so the keys act in the role's account) - nothing else from the parent but
+  ``PATH``, ``HOME``, locale and basic ``PYTHON*`` settings.
+* errors, timeouts and ``LogType=Tail`` are reported as Lambda reports them; all output is
+  appended to ``<state>/logs/lambda/<function>.log``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+
+from mlops_pipeline.domain.errors import PipelineError
+from mlops_pipeline.local.image_store import ImageStore
+
+LOG_TAIL_BYTES = 4096
+PYTHON_RUNTIME = "python3.11"
+# What a function process may inherit from the emulator's environment (everything else is dropped).
+INHERITED_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TMPDIR",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONUTF8",
+    "PYTHONIOENCODING",
+    "PYTHONHASHSEED",
+)
+
+
+class LambdaRuntimeError(PipelineError):
+    """The local runtime cannot prepare a function (bad zip, missing image)."""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The outcome of one invocation, in Lambda's terms."""
+
+    request_id: str
+    payload: bytes
+    function_error: str | None
+    logs: str
+    duration_ms: float
+
+    @property
+    def log_tail_b64(self) -> str:
+        tail = self.logs.encode()[-LOG_TAIL_BYTES:]
+        return base64.b64encode(tail).decode()
+
+
+@dataclass(frozen=True)
+class _Code:
+    task_root: Path
+    handler: str
+    image_env: Mapping[str, str]
+
+
+class LambdaRuntime:
+    """Runs moto Lambda functions as subprocesses; one per emulator.
+
+    ``role_credentials(role_arn, session_name)`` returns env-style keys acting as that role.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        endpoint_url: str,
+        region: str,
+        role_credentials: Any,
+        python: str = sys.executable,
+    ) -> None:
+        self.state_dir = Path(state_dir).resolve()
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.python = python
+        self._role_credentials = role_credentials
+        self._extract_lock = threading.Lock()
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._procs_lock = threading.Lock()
+        self._async: list[threading.Thread] = []
+        self._closed = False
+
+    # -- code ------------------------------------------------------------------------------------
+
+    def _zip_root(self, fn: LambdaFunction) -> Path:
+        code: bytes = getattr(fn, "code_bytes", b"") or b""
+        if not code:
+            raise LambdaRuntimeError(f"function {fn.function_name} has no code package")
+        sha = hashlib.sha256(code).hexdigest()
+        root = self.state_dir / "lambda" / "code" / sha
+        with self._extract_lock:
+            if root.is_dir():
+                return root
+            root.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=root.parent))
+            try:
+                with tempfile.TemporaryFile() as buffer:
+                    buffer.write(code)
+                    buffer.seek(0)
+                    with zipfile.ZipFile(buffer) as archive:
+                        for member in archive.namelist():
+                            target = (staging / member).resolve()
+                            if not target.is_relative_to(staging.resolve()):
+                                raise LambdaRuntimeError(f"zip member {member!r} escapes the task root")
+                        archive.extractall(staging)
+                staging.rename(root)
+            except zipfile.BadZipFile as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise LambdaRuntimeError(f"code of {fn.function_name} is not a zip file: {exc}") from exc
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return root
+
+    def _code(self, fn: LambdaFunction) -> _Code:
+        if fn.package_type == "Image":
+            image_uri = fn.code.get("ImageUri")
+            if not image_uri:
+                raise LambdaRuntimeError(f"image function {fn.function_name} has no ImageUri")
+            image = ImageStore(self.state_dir / "images").get(image_uri)
+            command = list(fn.image_config.cmd or []) or image.cmd
+            task_root = image.task_root
+            if fn.image_config.working_directory:
+                task_root = image.rootfs / str(fn.image_config.working_directory).lstrip("/")
+            return _Code(task_root=task_root, handler=command[0], image_env=image.env)
+        if not fn.handler:
+            raise LambdaRuntimeError(f"zip function {fn.function_name} has no Handler")
+        return _Code(task_root=self._zip_root(fn), handler=fn.handler, image_env={})
+
+    # -- environment -----------------------------------------------------------------------------
+
+    def environment(self, fn: LambdaFunction, code: _Code, request_id: str) -> dict[str, str]:
+        """The process environment of one invocation."""
+        env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
+        env.update(code.image_env)
+        env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
+        log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[{fn.version}]{request_id.replace('-', '')}"
+        env.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+                "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.function_name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time or PYTHON_RUNTIME}",
+                "LAMBDA_TASK_ROOT": str(code.task_root),
+                "LAMBDA_RUNTIME_DIR": str(Path(sys.prefix)),
+                "_HANDLER": code.handler,
+                "AWS_REGION": fn.region,
+                "AWS_DEFAULT_REGION": fn.region,
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "MLOPS_LOCAL_STATE": str(self.state_dir),
+                "TZ": ":UTC",
+            }
+        )
+        env.update(self._role_credentials(fn.role, fn.function_name))
+        return env
+
+    # -- invoke ----------------------------------------------------------------------------------
+
+    def invoke(self, fn: LambdaFunction, payload: bytes, invoked_arn: str | None = None) -> Invocation:
+        """Run one invocation synchronously and return its outcome."""
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
+        try:
+            code = self._code(fn)
+        except Exception as exc:
+            error = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": str(exc), "stackTrace": []}
+            return self._finish(fn, request_id, started, error_payload=error, logs=f"{exc}\n")
+        env = self.environment(fn, code, request_id)
+        timeout = float(fn.timeout or 3)
+        workdir = Path(tempfile.mkdtemp(prefix="invoke-", dir=self._run_dir()))
+        result_file = workdir / "result.json"
+        deadline_ms = int(time.time() * 1000 + timeout * 1000)
+        args = [
+            self.python,
+            "-m",
+            "mlops_pipeline.local.lambda_bootstrap",
+            "--handler",
+            code.handler,
+            "--result",
+            str(result_file),
+            "--request-id",
+            request_id,
+            "--invoked-arn",
+            invoked_arn or fn.function_arn,
+            "--deadline-ms",
+            str(deadline_ms),
+        ]
+        try:
+            proc = subprocess.Popen(
+                args,
+                cwd=code.task_root,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: a timeout kills the whole tree
+            )
+            with self._procs_lock:
+                self._procs[proc.pid] = proc
+            try:
+                out, _ = proc.communicate(payload, timeout=timeout)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                out, _ = proc.communicate()
+                timed_out = True
+            finally:
+                with self._procs_lock:
+                    self._procs.pop(proc.pid, None)
+            logs = out.decode(errors="replace")
+            if timed_out:
+                stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                message = f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds"
+                error = {"errorType": "Sandbox.Timedout", "errorMessage": message}
+                return self._finish(fn, request_id, started, error_payload=error, logs=logs + message + "\n")
+            if not result_file.is_file():
+                message = (
+                    f"RequestId: {request_id} Error: Runtime exited with error: exit status {proc.returncode}"
+                )
+                error = {"errorType": "Runtime.ExitError", "errorMessage": message}
+                return self._finish(fn, request_id, started, error_payload=error, logs=logs)
+            outcome = json.loads(result_file.read_text())
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if outcome.get("ok"):
+            body = json.dumps(outcome.get("payload")).encode()
+            return self._finish(fn, request_id, started, payload=body, logs=logs)
+        return self._finish(fn, request_id, started, error_payload=outcome["error"], logs=logs)
+
+    def invoke_async(self, fn: LambdaFunction, payload: bytes, invoked_arn: str | None = None) -> str:
+        """InvocationType=Event: run in the background, like Lambda's internal queue."""
+        request_id = str(uuid.uuid4())
+        thread = threading.Thread(
+            target=self.invoke,
+            args=(fn, payload, invoked_arn),
+            name=f"lambda-event-{request_id}",
+            daemon=True,
+        )
+        self._async = [t for t in self._async if t.is_alive()] + [thread]
+        thread.start()
+        return request_id
+
+    def close(self, grace_seconds: float = 5.0) -> None:
+        """Kill running function processes and wait for background invocations."""
+        self._closed = True
+        with self._procs_lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            _kill_group(proc)
+        deadline = time.monotonic() + grace_seconds
+        for thread in self._async:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _run_dir(self) -> Path:
+        path = self.state_dir / "lambda" / "run"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _finish(
+        self,
+        fn: LambdaFunction,
+        request_id: str,
+        started: float,
+        *,
+        logs: str,
+        payload: bytes | None = None,
+        error_payload: Mapping[str, Any] | None = None,
+    ) -> Invocation:
+        duration_ms = (time.monotonic() - started) * 1000
+        lines = (
+            f"START RequestId: {request_id} Version: {fn.version}\n{logs}"
+            f"END RequestId: {request_id}\n"
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Memory Size: {fn.memory_size} MB\n"
+        )
+        self._append_log(fn.function_name, lines)
+        if error_payload is not None:
+            return Invocation(request_id, json.dumps(error_payload).encode(), "Unhandled", lines, duration_ms)
+        return Invocation(request_id, payload or b"null", None, lines, duration_ms)
+
+    def _append_log(self, function_name: str, text: str) -> None:
+        log_dir = self.state_dir / "logs" / "lambda"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with (log_dir / f"{function_name}.log").open("a", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+# -- moto integration ------------------------------------------------------------------------------
+
+_active: LambdaRuntime | None = None
+_install_lock = threading.Lock()
+_original_invoke: Any = None
+
+
+def activate(runtime: LambdaRuntime | None) -> None:
+    """Make ``runtime`` the one that moto's invokes go to (None: back to moto's own)."""
+    global _active
+    _active = runtime
+
+
+def active() -> LambdaRuntime | None:
+    return _active
+
+
+def install() -> None:
+    """Route moto's ``LambdaFunction.invoke`` to the active runtime (idempotent)."""
+    global _original_invoke
+    with _install_lock:
+        if _original_invoke is not None:
+            return
+        _original_invoke = LambdaFunction.invoke
+        LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
+
+
+def _header(headers: Any, name: str, default: str | None = None) -> str | None:
+    if headers is None:
+        return default
+    value = headers.get(name)
+    if value is None and isinstance(headers, dict):
+        lowered = {str(k).lower(): v for k, v in headers.items()}
+        value = lowered.get(name.lower())
+    return default if value is None else str(value)
+
+
+def _invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+    runtime = _active
+    if runtime is None:
+        return _original_invoke(self, body, request_headers, response_headers)
+    if isinstance(body, str):
+        payload = body.encode()
+    elif isinstance(body, bytes | bytearray):
+        payload = bytes(body)
+    else:
+        payload = json.dumps(body).encode()
+    invocation_type = _header(request_headers, "x-amz-invocation-type", "RequestResponse")
+    if invocation_type == "DryRun":
+        return b""
+    if invocation_type == "Event":
+        runtime.invoke_async(self, payload)
+        return b""
+    result = runtime.invoke(self, payload)
+    response_headers["x-amz-executed-version"] = str(self.version)
+    if result.function_error:
+        response_headers["x-amz-function-error"] = result.function_error
+    # moto's response drops this unless the request asked for LogType=Tail.
+    response_headers["x-amz-log-result"] = result.log_tail_b64
+    return result.payload

@@ -1,0 +1,40 @@
+"""Lifecycle: stop() leaves no listening port, no thread and no moto state behind."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from mlops_pipeline.local.emulator import Emulator, EmulatorError
+
+pytestmark = pytest.mark.functional
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_stop_frees_the_port_and_the_thread(tmp_path: Path) -> None:
+    threads_before = set(threading.enumerate())
+    emu = Emulator(tmp_path / "state")
+    emu.start()
+    port = emu.port
+    assert port != 0
+    assert _listening(port)
+    emu.client("s3").create_bucket(Bucket="left-behind")
+
+    emu.stop()
+
+    assert not _listening(port)
+    leftover = [t for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+    assert leftover == []
+    with pytest.raises(EmulatorError, match="not running"):
+        _ = emu.endpoint_url
+    # A new emulator starts from empty backends.
+    with Emulator(tmp_path / "state2") as fresh:
+        assert fresh.client("s3").list_buckets()["Buckets"] == []
