@@ -1,0 +1,248 @@
+"""FunctionDeployer on AWS Lambda: image update, published version, alias move.
+
+The alias (``live``) is the only thing traffic follows, so it moves last and only to a
+published, Active version. Every failure before that leaves it where it was and raises
+``DeploymentError`` with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+
+from mlops_pipeline.adapters.aws.session import assume_role_session
+from mlops_pipeline.config import DeployTarget
+from mlops_pipeline.domain.errors import DeploymentError, PipelineError
+from mlops_pipeline.domain.models import DeployResult, InvokeResult
+
+
+class InvokeError(PipelineError):
+    """The Lambda service refused the invocation (not an error of the function's code)."""
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
+    return str(exc)
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def is_published_version(version: str) -> bool:
+    """True for a numbered, published version ("1", "42"); False for ``$LATEST`` and anything else."""
+    return version.isascii() and version.isdigit() and int(version) > 0
+
+
+class LambdaDeployer:
+    """Deploys container images to one function and moves one alias."""
+
+    def __init__(
+        self,
+        function_name: str,
+        alias: str = "live",
+        lambda_client: Any | None = None,
+        waiter_delay: int = 1,
+        waiter_max_attempts: int = 300,
+    ) -> None:
+        self.function_name = function_name
+        self.alias = alias
+        self._lambda = lambda_client if lambda_client is not None else boto3.client("lambda")
+        self._waiter_config = {"Delay": waiter_delay, "MaxAttempts": waiter_max_attempts}
+
+    @classmethod
+    def for_target(
+        cls, target: DeployTarget, session_name: str, sts_client: Any | None = None
+    ) -> LambdaDeployer:
+        """A deployer acting through the target account's deploy role."""
+        session = assume_role_session(
+            target.role_arn, session_name, external_id=target.external_id, sts_client=sts_client
+        )
+        return cls(target.function_name, alias=target.alias, lambda_client=session.client("lambda"))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _get_alias(self) -> dict[str, Any] | None:
+        try:
+            alias: dict[str, Any] = self._lambda.get_alias(FunctionName=self.function_name, Name=self.alias)
+        except ClientError as exc:
+            if _error_code(exc) == "ResourceNotFoundException":
+                # Either the alias or the function is missing; tell the two apart.
+                self._require_function()
+                return None
+            raise DeploymentError(
+                f"cannot read alias {self.alias!r} of {self.function_name}: {_error_text(exc)}"
+            ) from exc
+        return alias
+
+    def _require_function(self, qualifier: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"FunctionName": self.function_name}
+        if qualifier is not None:
+            params["Qualifier"] = qualifier
+        try:
+            config: dict[str, Any] = self._lambda.get_function_configuration(**params)
+        except ClientError as exc:
+            what = f"version {qualifier} of {self.function_name}" if qualifier else self.function_name
+            if _error_code(exc) == "ResourceNotFoundException":
+                raise DeploymentError(f"function {what} does not exist in this account") from exc
+            raise DeploymentError(f"cannot read {what}: {_error_text(exc)}") from exc
+        return config
+
+    def current_version(self) -> str | None:
+        """The version behind the alias, or None if the alias does not exist yet."""
+        alias = self._get_alias()
+        return None if alias is None else str(alias["FunctionVersion"])
+
+    # -- deploying -----------------------------------------------------------------------
+
+    def deploy(self, image_uri: str) -> DeployResult:
+        """UpdateFunctionCode, wait, PublishVersion, move the alias; alias untouched on failure."""
+        if not image_uri or ("@" not in image_uri and ":" not in image_uri.rsplit("/", 1)[-1]):
+            raise DeploymentError(f"image URI {image_uri!r} has neither a tag nor a digest")
+        alias = self._get_alias()
+        previous = None if alias is None else str(alias["FunctionVersion"])
+
+        try:
+            updated = self._lambda.update_function_code(
+                FunctionName=self.function_name, ImageUri=image_uri, Publish=False
+            )
+        except ClientError as exc:
+            raise DeploymentError(
+                f"UpdateFunctionCode of {self.function_name} with {image_uri} failed: {_error_text(exc)}"
+            ) from exc
+        code_sha256 = str(updated.get("CodeSha256") or "")
+
+        self._wait_for_update()
+
+        try:
+            published = self._lambda.publish_version(FunctionName=self.function_name, CodeSha256=code_sha256)
+        except ClientError as exc:
+            # A CodeSha256 mismatch means someone else changed the code meanwhile.
+            raise DeploymentError(
+                f"PublishVersion of {self.function_name} failed: {_error_text(exc)}"
+            ) from exc
+        new_version = str(published.get("Version", ""))
+        if not is_published_version(new_version):
+            raise DeploymentError(f"PublishVersion returned {new_version!r}, not a published version")
+        if code_sha256 and published.get("CodeSha256") not in (None, code_sha256):
+            raise DeploymentError(
+                f"published version {new_version} has code {published.get('CodeSha256')}, expected {code_sha256}"
+            )
+        self._wait_version_active(new_version)
+
+        self._move_alias(new_version, alias)
+        return DeployResult(
+            function_name=self.function_name,
+            alias=self.alias,
+            previous_version=previous,
+            new_version=new_version,
+            code_sha256=code_sha256 or published.get("CodeSha256"),
+        )
+
+    def _wait_for_update(self) -> None:
+        waiter = self._lambda.get_waiter("function_updated_v2")
+        try:
+            waiter.wait(FunctionName=self.function_name, WaiterConfig=self._waiter_config)
+        except WaiterError as exc:
+            config = (exc.last_response or {}).get("Configuration", {})
+            status = config.get("LastUpdateStatus")
+            reason = config.get("LastUpdateStatusReason") or config.get("LastUpdateStatusReasonCode")
+            if status == "Failed":
+                raise DeploymentError(
+                    f"code update of {self.function_name} failed: {reason or 'no reason given'}"
+                ) from exc
+            raise DeploymentError(
+                f"code update of {self.function_name} did not finish (status {status or 'unknown'}): {exc}"
+            ) from exc
+        # The waiter accepts "Successful" only, but say so explicitly: never publish anything else.
+        status = self._require_function().get("LastUpdateStatus", "Successful")
+        if status != "Successful":
+            raise DeploymentError(f"code update of {self.function_name} ended as {status}")
+
+    def _wait_version_active(self, version: str) -> None:
+        waiter = self._lambda.get_waiter("published_version_active")
+        try:
+            waiter.wait(FunctionName=self.function_name, Qualifier=version, WaiterConfig=self._waiter_config)
+        except WaiterError as exc:
+            config = exc.last_response or {}
+            state = config.get("State", "unknown")
+            reason = config.get("StateReason") or "no reason given"
+            raise DeploymentError(
+                f"version {version} of {self.function_name} is not Active (state {state}: {reason})"
+            ) from exc
+
+    def _move_alias(self, version: str, alias: Mapping[str, Any] | None) -> None:
+        if not is_published_version(version):
+            raise DeploymentError(f"refusing to point {self.alias!r} at {version!r}")
+        try:
+            if alias is None:
+                self._lambda.create_alias(
+                    FunctionName=self.function_name, Name=self.alias, FunctionVersion=version
+                )
+            else:
+                params: dict[str, Any] = {
+                    "FunctionName": self.function_name,
+                    "Name": self.alias,
+                    "FunctionVersion": version,
+                }
+                if alias.get("RevisionId"):
+                    # Optimistic concurrency: fail if the alias moved since we read it.
+                    params["RevisionId"] = alias["RevisionId"]
+                self._lambda.update_alias(**params)
+        except ClientError as exc:
+            if _error_code(exc) in {"PreconditionFailedException", "ResourceConflictException"}:
+                raise DeploymentError(
+                    f"alias {self.alias!r} of {self.function_name} was changed by someone else meanwhile; "
+                    "not moved"
+                ) from exc
+            raise DeploymentError(
+                f"moving alias {self.alias!r} of {self.function_name} to {version} failed: {_error_text(exc)}"
+            ) from exc
+
+    def rollback(self, to_version: str) -> None:
+        """Move the alias back to a published version (never ``$LATEST``)."""
+        if not is_published_version(to_version):
+            raise DeploymentError(f"can only roll back to a published version number, not {to_version!r}")
+        self._require_function(qualifier=to_version)
+        alias = self._get_alias()
+        self._move_alias(to_version, alias)
+
+    # -- invoking ------------------------------------------------------------------------
+
+    def invoke_alias(self, payload: Mapping[str, Any]) -> InvokeResult:
+        """Invoke the alias synchronously; FunctionError and payload as the function returned them."""
+        body = json.dumps(payload).encode("utf-8")
+        started = time.perf_counter()
+        try:
+            response = self._lambda.invoke(
+                FunctionName=self.function_name,
+                Qualifier=self.alias,
+                InvocationType="RequestResponse",
+                Payload=body,
+            )
+            raw = response["Payload"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise InvokeError(
+                f"invoking {self.function_name}:{self.alias} failed: {_error_text(exc)}"
+            ) from exc
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+        parsed: Any
+        try:
+            parsed = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            parsed = text  # not JSON: hand back the text so the smoke test can report it
+        return InvokeResult(
+            status_code=int(response.get("StatusCode", 0)),
+            payload=parsed,
+            function_error=response.get("FunctionError"),
+            latency_ms=latency_ms,
+            executed_version=response.get("ExecutedVersion"),
+        )

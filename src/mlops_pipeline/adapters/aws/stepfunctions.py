@@ -1,0 +1,64 @@
+"""TaskCallbacks on Step Functions: answer a ``waitForTaskToken`` task."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from mlops_pipeline.domain.errors import PipelineError
+
+# The task no longer waits for this token: it timed out, its execution ended, or the
+# token was never valid. Either way the approval is moot.
+_GONE_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+
+# API limits of SendTaskFailure.
+_MAX_ERROR = 256
+_MAX_CAUSE = 32768
+
+
+class TaskGoneError(PipelineError):
+    """The task behind a token is gone (timed out, finished or invalid); nothing waits for the answer."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _gone(exc: ClientError) -> TaskGoneError | None:
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    if code in _GONE_CODES:
+        # The token itself is a credential of sorts: never echo it.
+        return TaskGoneError(f"the waiting task is gone ({code}); the decision was not delivered", code)
+    return None
+
+
+class StepFunctionsCallbacks:
+    """SendTaskSuccess / SendTaskFailure with the "task is gone" cases mapped to TaskGoneError."""
+
+    def __init__(self, client: Any | None = None) -> None:
+        self._sfn = client if client is not None else boto3.client("stepfunctions")
+
+    def send_success(self, task_token: str, output: Mapping[str, Any]) -> None:
+        body = json.dumps(dict(output), default=str)
+        try:
+            self._sfn.send_task_success(taskToken=task_token, output=body)
+        except ClientError as exc:
+            gone = _gone(exc)
+            if gone is not None:
+                raise gone from None
+            raise
+
+    def send_failure(self, task_token: str, error: str, cause: str) -> None:
+        try:
+            self._sfn.send_task_failure(
+                taskToken=task_token, error=error[:_MAX_ERROR], cause=cause[:_MAX_CAUSE]
+            )
+        except ClientError as exc:
+            gone = _gone(exc)
+            if gone is not None:
+                raise gone from None
+            raise
