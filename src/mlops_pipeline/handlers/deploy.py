@@ -1,0 +1,32 @@
+"""Deploy the candidate's image to an environment's function and move alias ``live``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops_pipeline.domain.deployment import Candidate
+from mlops_pipeline.handlers._runtime import Deps, environment_label, logger, runtime
+
+
+def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
+    execution, environment = str(event["execution"]), str(event["environment"])
+    candidate = Candidate.from_evaluation(event["model"])
+    deployer = deps.deployer(environment, execution)
+    result = deps.deployment.deploy(execution, environment, deployer, candidate)
+    previous = f"v{result.previous_version}" if result.previous_version else "nothing"
+    deps.reporter.step(
+        execution,
+        f"Deploy{environment_label(environment)}",
+        "SUCCEEDED",
+        f"{result.function_name}: live {previous} -> v{result.new_version}",
+    )
+    logger.info("deployed", extra=result.to_dict())
+    return result.to_dict()
+
+
+@logger.inject_lambda_context(correlation_id_path="execution", clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, runtime())

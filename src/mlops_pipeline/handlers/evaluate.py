@@ -1,0 +1,34 @@
+"""Evaluate the built candidate against the champion (the quality gate)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops_pipeline.domain.evaluation import evaluate_candidate, parse_build_exports
+from mlops_pipeline.handlers._runtime import Deps, logger, runtime
+
+
+def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
+    execution = str(event["execution"])
+    trigger = event.get("input") or {}
+    build = parse_build_exports((event.get("build") or {}).get("exported"))
+    deps.reporter.step(
+        execution,
+        "Build",
+        "SUCCEEDED",
+        f"{build.model_name} v{build.model_version} registered, image `{build.image_uri}`",
+        trigger=trigger,
+    )
+    result = evaluate_candidate(deps.registry, build, trigger, deps.default_gate())
+    deps.runs.update(execution, model=build.model_name, version=build.model_version)
+    deps.reporter.step(execution, "Evaluate", "SUCCEEDED" if result["passed"] else "FAILED", result["reason"])
+    logger.info("gate evaluated", extra={"passed": result["passed"], "metric": result["metric"]})
+    return result
+
+
+@logger.inject_lambda_context(correlation_id_path="execution", clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, runtime())

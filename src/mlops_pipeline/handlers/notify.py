@@ -1,0 +1,60 @@
+"""EventBridge "Step Functions Execution Status Change" (through SNS) -> the run's Slack thread."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import SNSEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops_pipeline.domain.errors import BadRequestError
+from mlops_pipeline.handlers._runtime import Deps, logger, runtime
+
+DETAIL_TYPE = "Step Functions Execution Status Change"
+FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+# Run-record statuses that already tell the execution's outcome (reported by the ASL itself).
+ALREADY_TOLD = {"SUCCEEDED", "FAILED", "REJECTED", "EXPIRED", "SUPERSEDED"}
+
+
+def status_changes(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The EventBridge events inside an SNS event; BadRequestError for anything else."""
+    out = []
+    for record in SNSEvent(dict(event)).records:
+        try:
+            message = json.loads(record.sns.message)
+        except json.JSONDecodeError:
+            raise BadRequestError("SNS message is not JSON") from None
+        if not isinstance(message, dict) or message.get("detail-type") != DETAIL_TYPE:
+            logger.info("ignored message", extra={"detail_type": message.get("detail-type")})
+            continue
+        out.append(message.get("detail") or {})
+    return out
+
+
+def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
+    posted = 0
+    for detail in status_changes(event):
+        execution, status = str(detail.get("executionArn", "")), str(detail.get("status", ""))
+        if not execution or status not in FINAL:
+            continue
+        run = deps.runs.get(execution)
+        if run is not None and run.status in ALREADY_TOLD:
+            continue  # the state machine reported its own outcome already
+        trigger: Mapping[str, Any] = {}
+        if isinstance(detail.get("input"), str):
+            try:
+                parsed = json.loads(detail["input"])
+                trigger = parsed if isinstance(parsed, dict) else {}
+            except json.JSONDecodeError:
+                trigger = {}
+        cause = detail.get("cause") or detail.get("error") or ""
+        deps.reporter.step(execution, "Pipeline", status, str(cause)[:500], trigger=trigger)
+        posted += 1
+    return {"posted": posted}
+
+
+@logger.inject_lambda_context(correlation_id_path="Records[0].Sns.MessageId", clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, runtime())

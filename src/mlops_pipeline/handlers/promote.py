@@ -1,0 +1,36 @@
+"""Record a successful deployment: registry alias, lineage tags, deployed state; free the lock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops_pipeline.domain.deployment import Candidate
+from mlops_pipeline.domain.lineage import alias_for, deployment_tags
+from mlops_pipeline.handlers._runtime import Deps, environment_label, logger, runtime
+
+
+def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
+    execution, environment = str(event["execution"]), str(event["environment"])
+    model = event["model"]
+    name, version = str(model["model_name"]), str(model["model_version"])
+    alias = alias_for(environment)
+    tags = deployment_tags(environment, event["deploy"], deps.clock.now(), event.get("approval"))
+    deps.registry.set_tags(name, version, tags)
+    deps.registry.set_alias(name, alias, version)
+    deps.deployment.complete(execution, environment, Candidate.from_evaluation(model))
+    deps.reporter.step(
+        execution,
+        f"Promote{environment_label(environment)}",
+        "SUCCEEDED",
+        f"registry alias `{alias}` -> {name} v{version} (Lambda v{event['deploy']['new_version']})",
+    )
+    logger.info("promoted", extra={"alias": alias, "version": version})
+    return {"alias": alias, "version": version, "tags": tags}
+
+
+@logger.inject_lambda_context(correlation_id_path="execution", clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, runtime())

@@ -1,0 +1,42 @@
+"""The waitForTaskToken task: store the approval (token server-side) and post the card."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops_pipeline import config
+from mlops_pipeline.domain.errors import BadRequestError
+from mlops_pipeline.handlers._runtime import Deps, logger, runtime
+
+
+def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
+    token = event.get("token")
+    if not isinstance(token, str) or not token:
+        raise BadRequestError("request_approval needs the task token ($$.Task.Token) in 'token'")
+    execution = str(event["execution"])
+    model = event["model"]
+    stage = event.get("stage") or {}
+    thread = deps.reporter.thread(execution, event.get("input"))
+    approval = deps.approvals.request(
+        task_token=token,
+        execution=execution,
+        model=model,
+        details={"evaluation": dict(model), "smoke": stage.get("smoke"), "deploy": stage.get("deploy")},
+        timeout_seconds=config.get_int("APPROVAL_TIMEOUT_SECONDS", deps.env),
+        thread=thread,
+    )
+    logger.info("approval requested", extra={"approval_id": approval.id, "model": approval.model})
+    stored = deps.approvals_store.get(approval.id)
+    return {
+        "approval_id": approval.id,
+        "channel": stored.slack_channel if stored else None,
+        "ts": stored.slack_ts if stored else None,
+    }
+
+
+@logger.inject_lambda_context(correlation_id_path="execution", clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, runtime())

@@ -1,0 +1,89 @@
+"""Slack interactivity endpoint (API Gateway HTTP API v2 -> Lambda).
+
+Order matters: the signature is verified on the raw body before anything is parsed;
+a refusal is answered to the clicking user only (ephemeral) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops_pipeline import config
+from mlops_pipeline.domain.errors import BadRequestError, SignatureError
+from mlops_pipeline.domain.policy import ApprovalPolicy
+from mlops_pipeline.handlers._runtime import Deps, logger, runtime
+
+
+def _response(status: int, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body or {}),
+    }
+
+
+def policy(deps: Deps) -> ApprovalPolicy:
+    return ApprovalPolicy(
+        allowed_users=frozenset(config.get_list("APPROVERS", deps.env)),
+        allowed_group=config.get("APPROVER_GROUP", deps.env) or None,
+        allow_self_approval=config.get_bool("ALLOW_SELF_APPROVAL", deps.env),
+    )
+
+
+def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
+    from mlops_pipeline.adapters.slack.interactions import parse_block_action
+    from mlops_pipeline.adapters.slack.signature import raw_body_of, verify_request
+
+    try:
+        raw = raw_body_of(event)
+        verify_request(
+            event.get("headers") or {},
+            raw,
+            deps.slack_secret["signing_secret"],
+            deps.clock,
+            max_age_seconds=config.get_int("SIGNATURE_MAX_AGE_SECONDS", deps.env),
+        )
+    except (SignatureError, BadRequestError) as exc:
+        logger.warning("refused unsigned or forged request", extra={"reason": str(exc)})
+        return _response(401, {"error": "invalid request signature"})
+    try:
+        action = parse_block_action(raw)
+    except BadRequestError as exc:
+        logger.warning("malformed interaction", extra={"reason": str(exc)})
+        return _response(400, {"error": str(exc)})
+
+    rules = policy(deps)
+    approval = deps.approvals_store.get(action.approval_id)
+    author_id = None
+    if approval is not None and "@" in approval.author:
+        author_id = deps.notifier.lookup_user_by_email(approval.author)
+    members = deps.notifier.usergroup_members(rules.allowed_group) if rules.allowed_group else frozenset()
+    outcome = deps.approvals.decide(
+        approval_id=action.approval_id,
+        action=action.action_id,
+        user_id=action.user_id,
+        policy=rules,
+        author_slack_id=author_id,
+        group_members=members,
+    )
+    logger.info(
+        "interaction",
+        extra={"approval_id": action.approval_id, "user": action.user_id, "accepted": outcome.accepted},
+    )
+    if not outcome.accepted:
+        deps.notifier.post_ephemeral(action.channel_id, action.user_id, outcome.message)
+        return _response(200)
+    decided = outcome.approval
+    if decided is not None and decided.status.value == "APPROVED" and decided.decided_at is not None:
+        deps.reporter.step(decided.execution, "Approval", "APPROVED", f"by <@{decided.decided_by}>")
+    return _response(200)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, runtime())
