@@ -1,0 +1,132 @@
+"""The Lambda runtime: deployed code in a subprocess, with the role's credentials."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_pipeline.local.emulator import Emulator
+from mlops_pipeline.local.image_store import ImageStore
+
+pytestmark = pytest.mark.functional
+
+WHOAMI = """
+import os
+import boto3
+
+print("hello from the function")
+
+def handler(event, context):
+    identity = boto3.client("sts").get_caller_identity()
+    return {
+        "greeting": os.environ["GREETING"],
+        "account": identity["Account"],
+        "arn": identity["Arn"],
+        "event": event,
+        "function_name": context.function_name,
+        "remaining_ok": 0 < context.get_remaining_time_in_millis() <= 10_000,
+        "leaked": sorted(k for k in os.environ if k.startswith("PYTEST") or k == "VIRTUAL_ENV"),
+    }
+"""
+
+
+def _invoke(
+    emu: Emulator, name: str, payload: Any, account: str = "tooling", **kwargs: Any
+) -> dict[str, Any]:
+    response = emu.client("lambda", account).invoke(FunctionName=name, Payload=json.dumps(payload), **kwargs)
+    response["Body"] = json.loads(response["Payload"].read())
+    return dict(response)
+
+
+def test_zip_function_runs_with_its_env_and_role_account(
+    emulator: Emulator, create_zip_function: Callable[..., dict[str, Any]]
+) -> None:
+    create_zip_function("whoami", {"app.py": WHOAMI}, account="stage", env={"GREETING": "hi"})
+
+    response = _invoke(emulator, "whoami", {"n": 1}, account="stage", LogType="Tail")
+
+    assert "FunctionError" not in response
+    body = response["Body"]
+    assert body["greeting"] == "hi"
+    assert body["account"] == "222222222222"
+    assert ":assumed-role/fn-role/" in body["arn"]
+    assert body["event"] == {"n": 1}
+    assert body["function_name"] == "whoami"
+    assert body["remaining_ok"] is True
+    assert body["leaked"] == []
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert "hello from the function" in tail
+    log_file = emulator.state_dir / "logs" / "lambda" / "whoami.log"
+    assert "hello from the function" in log_file.read_text()
+
+
+def test_unhandled_error_is_reported_like_lambda(
+    emulator: Emulator, create_zip_function: Callable[..., dict[str, Any]]
+) -> None:
+    source = "class SmokeTestFailedError(Exception):\n    pass\n\n" + (
+        "def handler(event, context):\n    raise SmokeTestFailedError('latency 9000 ms > 3000 ms')\n"
+    )
+    create_zip_function("fails", {"app.py": source})
+
+    response = _invoke(emulator, "fails", {})
+
+    assert response["FunctionError"] == "Unhandled"
+    assert response["Body"]["errorType"] == "SmokeTestFailedError"
+    assert response["Body"]["errorMessage"] == "latency 9000 ms > 3000 ms"
+    assert any("app.py" in frame for frame in response["Body"]["stackTrace"])
+
+
+def test_timeout_kills_the_function(
+    emulator: Emulator, create_zip_function: Callable[..., dict[str, Any]]
+) -> None:
+    source = "import time\n\ndef handler(event, context):\n    time.sleep(5)\n    return 'late'\n"
+    create_zip_function("sleepy", {"app.py": source}, timeout=1)
+
+    started = time.monotonic()
+    response = _invoke(emulator, "sleepy", {})
+    elapsed = time.monotonic() - started
+
+    assert response["FunctionError"] == "Unhandled"
+    assert response["Body"]["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in response["Body"]["errorMessage"]
+    assert elapsed < 2.5
+
+
+def test_image_function_runs_from_the_image_store(emulator: Emulator, tmp_path: Path) -> None:
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "var" / "task" / "serving").mkdir(parents=True)
+    (rootfs / "var" / "task" / "serving" / "__init__.py").write_text("")
+    (rootfs / "var" / "task" / "serving" / "handler.py").write_text(
+        "import os\n\ndef handler(event, context):\n"
+        "    return {'model': os.environ['MODEL_VERSION'], 'stage': os.environ['STAGE'], 'x': event['x'] * 2}\n"
+    )
+    image_uri = "222222222222.dkr.ecr.us-east-1.amazonaws.com/serving:v7"
+    ImageStore(emulator.state_dir / "images").push(
+        image_uri, rootfs, cmd=["serving.handler.handler"], env={"MODEL_VERSION": "7", "STAGE": "image"}
+    )
+    lam = emulator.client("lambda", "stage")
+    lam.create_function(
+        FunctionName="inference",
+        Role=_role(emulator, "stage"),
+        PackageType="Image",
+        Code={"ImageUri": image_uri},
+        Environment={"Variables": {"STAGE": "function"}},  # function env wins over the image's
+    )
+
+    response = _invoke(emulator, "inference", {"x": 21}, account="stage")
+
+    assert response["Body"] == {"model": "7", "stage": "function", "x": 42}
+
+
+def _role(emu: Emulator, account: str) -> str:
+    iam = emu.client("iam", account)
+    try:
+        return str(iam.get_role(RoleName="fn-role")["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        return str(iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"])
