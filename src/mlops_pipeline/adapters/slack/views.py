@@ -54,6 +54,7 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _HEADER_MAX = 150  # Slack's limit for header text
 _SECTION_MAX = 3000  # Slack's limit for a section's text
 _FIELD_MAX = 2000
+_CONFIRM_MAX = 300  # a confirm dialog's text
 
 
 def escape(text: object) -> str:
@@ -248,7 +249,7 @@ def approval_card(
                     style="primary",
                     confirm=ConfirmObject(
                         title="Deploy to prod?",
-                        text=_md(f"Approve {target} and deploy it to *prod*?"),
+                        text=_md(f"Approve {target} and deploy it to *prod*?", _CONFIRM_MAX),
                         confirm="Approve",
                         deny="Cancel",
                     ),
@@ -260,7 +261,7 @@ def approval_card(
                     style="danger",
                     confirm=ConfirmObject(
                         title="Reject this model?",
-                        text=_md(f"Reject {target}? The run stops and nothing reaches prod."),
+                        text=_md(f"Reject {target}? The run stops and nothing reaches prod.", _CONFIRM_MAX),
                         confirm="Reject",
                         deny="Cancel",
                         style="danger",
