@@ -897,7 +897,9 @@ def _sfn_service_class() -> type:
         """``arn:aws:states:::codebuild:startBuild[.sync]``, ``stopBuild``, ``batchGetBuilds``."""
 
         def __init__(self) -> None:
-            super().__init__(supported_integration_patterns=cast(Any, {ResourceCondition.Sync}))
+            # WaitForTaskToken is listed because moto's callback base needs its endpoint set up.
+            patterns = {ResourceCondition.Sync, ResourceCondition.WaitForTaskToken}
+            super().__init__(supported_integration_patterns=cast(Any, patterns))
 
         def _get_supported_parameters(self) -> set[str] | None:
             return _SFN_SUPPORTED_PARAMETERS.get(self.resource.api_action.lower())
