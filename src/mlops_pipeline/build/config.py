@@ -1,0 +1,152 @@
+"""The model project's ``mlops.toml``: model name, gate, parity rows, smoke input.
+
+Every key is optional; without the file the defaults below apply. Unknown sections or
+keys are refused so that a typo does not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops_pipeline.domain.errors import ConfigError
+
+CONFIG_FILE = "mlops.toml"
+DEFAULT_GATE_METRIC = "rmse"
+DEFAULT_GATE_DIRECTION = "lower"
+DEFAULT_GATE_TOLERANCE = 0.0
+DEFAULT_PARITY_ROWS = 200
+DEFAULT_ENTRYPOINT = "train.py"
+# MLflow accepts more, but a registry name also becomes part of Lambda/ECR names downstream.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+_ALLOWED: dict[str, set[str]] = {
+    "model": {"name"},
+    "train": {"entrypoint", "args"},
+    "gate": {"metric", "direction", "tolerance"},
+    "parity": {"data", "rows", "tolerance"},
+    "smoke": {"input"},
+    "serving": {"max_rows"},
+}
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """Settings of one model project."""
+
+    model_name: str
+    gate_metric: str = DEFAULT_GATE_METRIC
+    gate_direction: str = DEFAULT_GATE_DIRECTION
+    gate_tolerance: float = DEFAULT_GATE_TOLERANCE
+    entrypoint: str = DEFAULT_ENTRYPOINT
+    train_args: tuple[str, ...] = ()
+    parity_data: Path | None = None
+    parity_rows: int = DEFAULT_PARITY_ROWS
+    parity_tolerance: float | None = None
+    smoke_input: dict[str, Any] | None = None
+    max_rows: int = 10_000
+
+
+def default_model_name(project_dir: Path, repository: str | None = None) -> str:
+    """The repository name (``GIT_REPOSITORY``), else the project folder's name, made registry-safe."""
+    raw = (repository or "").rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or project_dir.resolve().name
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-.") or "model"
+    return name[:63]
+
+
+def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{CONFIG_FILE}: [{name}] must be a table")
+    unknown = set(value) - _ALLOWED[name]
+    if unknown:
+        raise ConfigError(
+            f"{CONFIG_FILE}: unknown key {name}.{sorted(unknown)[0]}; valid: {sorted(_ALLOWED[name])}"
+        )
+    return value
+
+
+def _positive_int(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{CONFIG_FILE}: {key} must be a positive integer, got {value!r}")
+    return value
+
+
+def _non_negative(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{CONFIG_FILE}: {key} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def parse_config(data: dict[str, Any], project_dir: Path, repository: str | None = None) -> ProjectConfig:
+    """Validate the parsed TOML ``data`` of a project rooted at ``project_dir``."""
+    unknown = set(data) - set(_ALLOWED)
+    if unknown:
+        raise ConfigError(f"{CONFIG_FILE}: unknown section [{sorted(unknown)[0]}]; valid: {sorted(_ALLOWED)}")
+    model, train, gate = _section(data, "model"), _section(data, "train"), _section(data, "gate")
+    parity, smoke, serving = _section(data, "parity"), _section(data, "smoke"), _section(data, "serving")
+
+    name = model.get("name") or default_model_name(project_dir, repository)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"{CONFIG_FILE}: model.name {name!r} must be 1-63 letters, digits, '.', '_' or '-'")
+    metric = gate.get("metric", DEFAULT_GATE_METRIC)
+    if not isinstance(metric, str) or not metric:
+        raise ConfigError(f"{CONFIG_FILE}: gate.metric must be a metric name")
+    direction = gate.get("direction", DEFAULT_GATE_DIRECTION)
+    if direction not in ("lower", "higher"):
+        raise ConfigError(f"{CONFIG_FILE}: gate.direction must be 'lower' or 'higher', got {direction!r}")
+    tolerance = _non_negative(gate.get("tolerance", DEFAULT_GATE_TOLERANCE), "gate.tolerance")
+
+    entrypoint = train.get("entrypoint", DEFAULT_ENTRYPOINT)
+    if not isinstance(entrypoint, str) or not (project_dir / entrypoint).resolve().is_relative_to(
+        project_dir.resolve()
+    ):
+        raise ConfigError(f"{CONFIG_FILE}: train.entrypoint must be a file inside the project")
+    args = train.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise ConfigError(f"{CONFIG_FILE}: train.args must be a list of strings")
+
+    parity_data: Path | None = None
+    if "data" in parity:
+        if not isinstance(parity["data"], str):
+            raise ConfigError(f"{CONFIG_FILE}: parity.data must be a path")
+        parity_data = (project_dir / parity["data"]).resolve()
+        if not parity_data.is_relative_to(project_dir.resolve()):
+            raise ConfigError(f"{CONFIG_FILE}: parity.data must be inside the project")
+    parity_tolerance = (
+        _non_negative(parity["tolerance"], "parity.tolerance") if "tolerance" in parity else None
+    )
+
+    smoke_input = smoke.get("input")
+    if smoke_input is not None and not isinstance(smoke_input, dict):
+        raise ConfigError(f"{CONFIG_FILE}: smoke.input must be a table (a request body)")
+
+    return ProjectConfig(
+        model_name=name,
+        gate_metric=metric,
+        gate_direction=direction,
+        gate_tolerance=tolerance,
+        entrypoint=entrypoint,
+        train_args=tuple(args),
+        parity_data=parity_data,
+        parity_rows=_positive_int(parity.get("rows", DEFAULT_PARITY_ROWS), "parity.rows"),
+        parity_tolerance=parity_tolerance,
+        smoke_input=json.loads(json.dumps(smoke_input)) if smoke_input is not None else None,
+        max_rows=_positive_int(serving.get("max_rows", 10_000), "serving.max_rows"),
+    )
+
+
+def load_config(project_dir: Path, repository: str | None = None) -> ProjectConfig:
+    """Read ``mlops.toml`` from ``project_dir`` (defaults when it is absent)."""
+    path = project_dir / CONFIG_FILE
+    data: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{CONFIG_FILE} is not valid TOML: {exc}") from exc
+    return parse_config(data, project_dir, repository)

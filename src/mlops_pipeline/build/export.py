@@ -1,0 +1,166 @@
+"""Export a scikit-learn model for the serving runtime: ONNX by default, skops as fallback.
+
+The ONNX export must reproduce the estimator on the parity rows; anything that does not
+convert or does not match falls back to the estimator itself (skops), and the reason is
+returned so the build can record it on the model version.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlops_pipeline.build.errors import ExportError
+from mlops_pipeline.build.parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, check_parity
+from mlops_pipeline.serving.runtime import MANIFEST, Manifest, load_model
+
+ONNX_FILE = "model.onnx"
+SKOPS_FILE = "model.skops"
+INPUT_NAME = "input"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    flavor: str  # "onnx" | "skops"
+    model_dir: Path
+    parity: ParityReport | None
+    fallback_reason: str | None = None
+
+
+def _is_classifier(model: Any) -> bool:
+    return getattr(model, "_estimator_type", None) == "classifier" or (
+        hasattr(model, "__sklearn_tags__")
+        and getattr(model.__sklearn_tags__(), "estimator_type", None) == "classifier"
+    )
+
+
+def _converter_options(model: Any) -> dict[int, dict[str, Any]]:
+    """Per-estimator skl2onnx options: exact-distance KNN, plain probability arrays."""
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+    estimators = [step for _, step in model.steps] if hasattr(model, "steps") else [model]
+    options: dict[int, dict[str, Any]] = {}
+    for estimator in estimators:
+        opts: dict[str, Any] = {}
+        if isinstance(estimator, KNeighborsRegressor | KNeighborsClassifier):
+            # cdist: one pairwise-distance op instead of a loop over training rows (faster, same values).
+            opts["optim"] = "cdist"
+        if _is_classifier(estimator):
+            opts["zipmap"] = False  # probabilities as a float matrix, not a list of dicts
+        if opts:
+            options[id(estimator)] = opts
+    return options
+
+
+def _manifest(
+    model: Any, flavor: str, file: str, columns: Sequence[str], max_rows: int, **extra: Any
+) -> Manifest:
+    classification = _is_classifier(model)
+    classes = [c.item() if hasattr(c, "item") else c for c in model.classes_] if classification else None
+    return Manifest(
+        flavor=flavor,
+        file=file,
+        columns=tuple(columns),
+        task="classification" if classification else "regression",
+        classes=tuple(classes) if classes is not None else None,
+        input_name=INPUT_NAME,
+        max_rows=max_rows,
+        **extra,
+    )
+
+
+def _write(manifest: Manifest, out_dir: Path) -> None:
+    (out_dir / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2, sort_keys=True))
+
+
+def export_onnx(model: Any, columns: Sequence[str], out_dir: Path, max_rows: int) -> Manifest:
+    """Convert ``model`` to ONNX with float64 input (exact for KNN/linear models)."""
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    onnx_model = to_onnx(
+        model,
+        initial_types=[(INPUT_NAME, DoubleTensorType([None, len(columns)]))],
+        options=_converter_options(model),
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / ONNX_FILE).write_bytes(onnx_model.SerializeToString())
+    manifest = _manifest(model, "onnx", ONNX_FILE, columns, max_rows)
+    _write(manifest, out_dir)
+    return manifest
+
+
+def export_skops(model: Any, columns: Sequence[str], out_dir: Path, max_rows: int) -> Manifest:
+    """Dump the estimator with skops; the types it contains become the explicit trusted list."""
+    import skops.io
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / SKOPS_FILE
+    skops.io.dump(model, path)
+    # This build trained the model itself, so the types skops reports are the ones it wrote;
+    # the serving runtime trusts exactly this list and nothing else.
+    trusted = tuple(sorted(skops.io.get_untrusted_types(file=path)))
+    manifest = _manifest(model, "skops", SKOPS_FILE, columns, max_rows, trusted_types=trusted)
+    _write(manifest, out_dir)
+    return manifest
+
+
+def served_predictions(model_dir: Path, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predict with the serving runtime exactly as the Lambda will."""
+    prediction = load_model(model_dir).predict(rows)
+    return prediction.values, prediction.probabilities
+
+
+def parity_of(model: Any, model_dir: Path, rows: np.ndarray, rtol: float, atol: float) -> ParityReport:
+    """Serving runtime vs. the estimator's own predict (and predict_proba) on ``rows``."""
+    values, proba = served_predictions(model_dir, rows)
+    classification = _is_classifier(model)
+    return check_parity(
+        np.asarray(model.predict(rows)),
+        values,
+        expected_proba=np.asarray(model.predict_proba(rows))
+        if classification and hasattr(model, "predict_proba")
+        else None,
+        actual_proba=proba,
+        classification=classification,
+        rtol=rtol,
+        atol=atol,
+    )
+
+
+def export_model(
+    model: Any,
+    columns: Sequence[str],
+    rows: np.ndarray,
+    out_dir: Path,
+    *,
+    max_rows: int = 10_000,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    prefer: str = "onnx",
+) -> ExportResult:
+    """Export for serving; ONNX when it converts and passes parity on ``rows``, else skops."""
+    reason: str | None = None
+    if prefer == "onnx":
+        try:
+            export_onnx(model, columns, out_dir, max_rows)
+            report = parity_of(model, out_dir, rows, rtol, atol)
+        except Exception as exc:  # any converter/runtime failure means: use the generic path
+            reason = f"onnx export failed: {type(exc).__name__}: {str(exc)[:300]}"
+        else:
+            if report.ok:
+                return ExportResult("onnx", out_dir, report)
+            reason = f"onnx parity failed: {report.reason}"
+        shutil.rmtree(out_dir, ignore_errors=True)
+    export_skops(model, columns, out_dir, max_rows)
+    report = parity_of(model, out_dir, rows, rtol, atol)
+    if not report.ok:
+        raise ExportError(f"the skops export does not reproduce the model: {report.reason}")
+    return ExportResult("skops", out_dir, report, fallback_reason=reason)
