@@ -1,0 +1,397 @@
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "lambda" {
+  for_each = local.functions
+
+  name               = "${var.name_prefix}-${replace(each.key, "_", "-")}-lambda"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = var.tags
+}
+
+locals {
+  table_arns       = [aws_dynamodb_table.this.arn, "${aws_dynamodb_table.this.arn}/index/*"]
+  deploy_role_arns = sort(distinct([for t in values(var.deploy_targets) : t.role_arn]))
+  mlflow_kms_arns  = compact([aws_kms_key.this.arn, var.mlflow_credentials_kms_key_arn])
+
+  # Least privilege, statement by statement: what every function needs, then per feature.
+  lambda_statements = {
+    for name, fn in local.functions : name => concat(
+      [
+        {
+          sid       = "OwnLogs"
+          actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+          resources = ["${aws_cloudwatch_log_group.lambda[name].arn}:*"]
+        },
+        {
+          # X-Ray has no resource-level permissions.
+          sid       = "Tracing"
+          actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+          resources = ["*"]
+        },
+        {
+          sid = "PipelineTable"
+          actions = [
+            "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+            "dynamodb:Query", "dynamodb:ConditionCheckItem",
+          ]
+          resources = local.table_arns
+        },
+        {
+          sid       = "SlackSecret"
+          actions   = ["secretsmanager:GetSecretValue"]
+          resources = [aws_secretsmanager_secret.slack.arn]
+        },
+        {
+          sid       = "DecryptPipelineData"
+          actions   = ["kms:Decrypt"]
+          resources = [aws_kms_key.this.arn]
+        },
+      ],
+      contains(fn.features, "assume_deploy") ? [
+        {
+          sid       = "AssumeDeployRoles"
+          actions   = ["sts:AssumeRole"]
+          resources = local.deploy_role_arns
+        },
+      ] : [],
+      contains(fn.features, "mlflow") && var.mlflow_credentials_secret_arn != "" ? [
+        {
+          sid       = "MlflowCredentials"
+          actions   = ["secretsmanager:GetSecretValue"]
+          resources = [var.mlflow_credentials_secret_arn]
+        },
+        {
+          sid       = "DecryptMlflowCredentials"
+          actions   = ["kms:Decrypt"]
+          resources = local.mlflow_kms_arns
+        },
+      ] : [],
+      contains(fn.features, "callback") ? [
+        {
+          sid       = "ApprovalCallback"
+          actions   = ["states:SendTaskSuccess", "states:SendTaskFailure"]
+          resources = [local.state_machine_arn]
+        },
+      ] : [],
+    )
+  }
+}
+
+data "aws_iam_policy_document" "lambda" {
+  for_each = local.functions
+
+  dynamic "statement" {
+    for_each = local.lambda_statements[each.key]
+
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  for_each = local.functions
+
+  name   = "least-privilege"
+  role   = aws_iam_role.lambda[each.key].id
+  policy = data.aws_iam_policy_document.lambda[each.key].json
+}
+
+# --- state machine ---------------------------------------------------------------
+
+data "aws_iam_policy_document" "states_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "states" {
+  name               = "${var.name_prefix}-pipeline-states"
+  assume_role_policy = data.aws_iam_policy_document.states_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "states" {
+  #checkov:skip=CKV_AWS_111:Only log-delivery and X-Ray actions use "*": those APIs have no resource-level permissions.
+  #checkov:skip=CKV_AWS_356:Only log-delivery and X-Ray actions use "*": those APIs have no resource-level permissions.
+  statement {
+    sid       = "InvokePipelineFunctions"
+    actions   = ["lambda:InvokeFunction"]
+    resources = flatten([for f in local.asl_functions : [aws_lambda_function.this[f].arn, "${aws_lambda_function.this[f].arn}:*"]])
+  }
+
+  statement {
+    sid       = "RunBuild"
+    actions   = ["codebuild:StartBuild", "codebuild:StopBuild", "codebuild:BatchGetBuilds"]
+    resources = [aws_codebuild_project.this.arn]
+  }
+
+  statement {
+    # The .sync integration watches the build through this Step Functions-managed rule.
+    sid       = "SyncBuildRule"
+    actions   = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
+    resources = ["arn:${local.partition}:events:${local.region}:${local.account_id}:rule/StepFunctionsGetEventsForCodeBuildStartBuildRule"]
+  }
+
+  statement {
+    sid = "LogDelivery"
+    actions = [
+      "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "states" {
+  name   = "least-privilege"
+  role   = aws_iam_role.states.id
+  policy = data.aws_iam_policy_document.states.json
+}
+
+# --- CodeBuild ---------------------------------------------------------------------
+
+data "aws_iam_policy_document" "codebuild_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["codebuild.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "codebuild" {
+  name               = "${var.name_prefix}-pipeline-build"
+  assume_role_policy = data.aws_iam_policy_document.codebuild_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "codebuild" {
+  #checkov:skip=CKV_AWS_111:Only ecr:GetAuthorizationToken uses "*": it has no resource-level permissions.
+  #checkov:skip=CKV_AWS_356:Only ecr:GetAuthorizationToken uses "*": it has no resource-level permissions.
+  statement {
+    sid       = "OwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.codebuild.arn}:*"]
+  }
+
+  dynamic "statement" {
+    for_each = local.repository_arn == null ? [] : [local.repository_arn]
+
+    content {
+      sid       = "PullModelCode"
+      actions   = ["codecommit:GitPull"]
+      resources = [statement.value]
+    }
+  }
+
+  statement {
+    sid       = "ReadPipelineSource"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${aws_s3_bucket.artifacts.arn}/pipeline/*"]
+  }
+
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "PushServingImages"
+    actions = [
+      "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+      "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+      "ecr:DescribeImages",
+    ]
+    resources = [aws_ecr_repository.serving.arn]
+  }
+
+  statement {
+    sid       = "UsePipelineKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.this.arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.mlflow_credentials_secret_arn == "" ? [] : [var.mlflow_credentials_secret_arn]
+
+    content {
+      sid       = "MlflowCredentials"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.mlflow_credentials_kms_key_arn == null ? [] : [var.mlflow_credentials_kms_key_arn]
+
+    content {
+      sid       = "DecryptMlflowCredentials"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "codebuild" {
+  name   = "least-privilege"
+  role   = aws_iam_role.codebuild.id
+  policy = data.aws_iam_policy_document.codebuild.json
+}
+
+# --- EventBridge -> Step Functions -----------------------------------------------------
+
+data "aws_iam_policy_document" "events_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "events" {
+  name               = "${var.name_prefix}-pipeline-trigger"
+  assume_role_policy = data.aws_iam_policy_document.events_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "events" {
+  statement {
+    sid       = "StartPipeline"
+    actions   = ["states:StartExecution"]
+    resources = [local.state_machine_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "events" {
+  name   = "start-pipeline"
+  role   = aws_iam_role.events.id
+  policy = data.aws_iam_policy_document.events.json
+}
+
+# --- KMS key and SNS topic policies -------------------------------------------------------
+
+data "aws_iam_policy_document" "kms" {
+  #checkov:skip=CKV_AWS_109:In a key policy "*" as resource means this key only.
+  #checkov:skip=CKV_AWS_111:In a key policy "*" as resource means this key only.
+  #checkov:skip=CKV_AWS_356:In a key policy "*" as resource means this key only.
+  statement {
+    # Delegates to IAM in this account (explicit actions instead of kms:*).
+    sid = "AccountAdministers"
+    actions = [
+      "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant", "kms:Decrypt", "kms:DeleteAlias",
+      "kms:DescribeKey", "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation",
+      "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:GetKeyPolicy",
+      "kms:GetKeyRotationStatus", "kms:ListAliases", "kms:ListGrants", "kms:ListKeyPolicies",
+      "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:RetireGrant",
+      "kms:RevokeGrant", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:TagResource",
+      "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchLogs"
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
+    }
+  }
+
+  statement {
+    # EventBridge publishes execution status changes to the encrypted topic.
+    sid       = "EventBridgeToTopic"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "sns" {
+  statement {
+    sid       = "EventBridgePublishes"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.events.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.status.arn]
+    }
+  }
+}

@@ -1,0 +1,94 @@
+output "table_name" {
+  description = "DynamoDB table (MLOPS_TABLE)."
+  value       = aws_dynamodb_table.this.name
+}
+
+output "table_arn" {
+  description = "ARN of the DynamoDB table."
+  value       = aws_dynamodb_table.this.arn
+}
+
+output "state_machine_arn" {
+  description = "ARN of the pipeline state machine."
+  value       = aws_sfn_state_machine.this.arn
+}
+
+output "state_machine_name" {
+  description = "Name of the pipeline state machine."
+  value       = aws_sfn_state_machine.this.name
+}
+
+output "codebuild_project_name" {
+  description = "CodeBuild project that runs `mlops-pipeline build`."
+  value       = aws_codebuild_project.this.name
+}
+
+output "ecr_repository_url" {
+  description = "ECR repository of the serving images."
+  value       = aws_ecr_repository.serving.repository_url
+}
+
+output "ecr_repository_arn" {
+  description = "ARN of the serving image repository (target_account's image_repository_arn)."
+  value       = aws_ecr_repository.serving.arn
+}
+
+output "artifacts_bucket" {
+  description = "Artifacts bucket (pipeline source for CodeBuild)."
+  value       = aws_s3_bucket.artifacts.id
+}
+
+output "repository_arn" {
+  description = "ARN of the model code repository the trigger listens to."
+  value       = local.repository_arn
+}
+
+output "repository_clone_url_http" {
+  description = "HTTPS clone URL of the model code repository (null when it lives elsewhere)."
+  value       = var.create_repository ? aws_codecommit_repository.this[0].clone_url_http : null
+}
+
+output "slack_request_url" {
+  description = "Paste into the Slack app's Interactivity Request URL."
+  value       = var.create_slack_api ? "${aws_apigatewayv2_api.slack[0].api_endpoint}/slack/interactions" : null
+}
+
+output "slack_secret_arn" {
+  description = "Secrets Manager secret to fill with {\"bot_token\", \"signing_secret\"}."
+  value       = aws_secretsmanager_secret.slack.arn
+}
+
+output "sns_topic_arn" {
+  description = "SNS topic of execution status changes (AWS Chatbot subscribes here)."
+  value       = aws_sns_topic.events.arn
+}
+
+output "kms_key_arn" {
+  description = "The pipeline's customer-managed KMS key."
+  value       = aws_kms_key.this.arn
+}
+
+output "function_names" {
+  description = "Pipeline Lambda names by handler module."
+  value       = { for k, f in aws_lambda_function.this : k => f.function_name }
+}
+
+output "function_arns" {
+  description = "Pipeline Lambda ARNs by handler module."
+  value       = { for k, f in aws_lambda_function.this : k => f.arn }
+}
+
+output "lambda_role_arns" {
+  description = "Execution role ARNs by handler module."
+  value       = { for k, r in aws_iam_role.lambda : k => r.arn }
+}
+
+output "deployer_role_arns" {
+  description = "Roles allowed to assume the target accounts' deploy roles (deploy, smoke_test, rollback)."
+  value       = [for k in ["deploy", "smoke_test", "rollback"] : aws_iam_role.lambda[k].arn]
+}
+
+output "trigger_rule_name" {
+  description = "EventBridge rule that starts the pipeline on a push."
+  value       = aws_cloudwatch_event_rule.trigger.name
+}

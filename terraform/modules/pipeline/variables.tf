@@ -1,0 +1,271 @@
+variable "name_prefix" {
+  description = "Prefix of every resource name (lowercase letters, digits and dashes)."
+  type        = string
+  default     = "mlops"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.name_prefix))
+    error_message = "name_prefix must be 2-21 characters: lowercase letters, digits and dashes, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "lambda_packages" {
+  description = "The zips built by `mlops-pipeline package`: key `core` and `registry`, each with the zip's `path` and `base64sha256` (see dist/lambda/manifest.json)."
+  type = map(object({
+    path         = string
+    base64sha256 = string
+  }))
+
+  validation {
+    condition     = alltrue([for k in ["core", "registry"] : contains(keys(var.lambda_packages), k)])
+    error_message = "lambda_packages needs the keys core and registry (from dist/lambda/manifest.json)."
+  }
+}
+
+variable "build_source" {
+  description = "pipeline-src.zip from `mlops-pipeline package` (path, base64sha256): uploaded to the artifacts bucket for CodeBuild to install. Null leaves the upload out (local mode runs the build in place)."
+  type = object({
+    path         = string
+    base64sha256 = string
+  })
+  default = null
+}
+
+variable "create_repository" {
+  description = "Create the CodeCommit repository for the model code. False: trigger on `external_repository_arn` instead (a repository that lives elsewhere)."
+  type        = bool
+  default     = true
+}
+
+variable "repository_name" {
+  description = "Name of the model code repository."
+  type        = string
+  default     = "models"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{1,100}$", var.repository_name))
+    error_message = "repository_name may hold letters, digits, '.', '_' and '-' (1-100 characters)."
+  }
+}
+
+variable "external_repository_arn" {
+  description = "ARN of an existing CodeCommit repository (used when create_repository is false)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.external_repository_arn == null || can(regex("^arn:aws[a-z-]*:codecommit:", var.external_repository_arn))
+    error_message = "external_repository_arn must be a CodeCommit repository ARN."
+  }
+}
+
+variable "external_source" {
+  description = "CodeBuild source when create_repository is false: type (CODECOMMIT, GITHUB, BITBUCKET, GITLAB) and clone URL."
+  type = object({
+    type     = string
+    location = string
+  })
+  default = null
+}
+
+variable "branch" {
+  description = "Branch whose pushes start the pipeline."
+  type        = string
+  default     = "main"
+}
+
+variable "deploy_targets" {
+  description = "Where the pipeline deploys: keys `stage` and `prod`, each the target account's deploy role ARN, inference function name and alias (outputs of the target_account module)."
+  type = map(object({
+    role_arn      = string
+    function_name = string
+    alias         = optional(string, "live")
+  }))
+
+  validation {
+    condition     = alltrue([for k in ["stage", "prod"] : contains(keys(var.deploy_targets), k)])
+    error_message = "deploy_targets needs the keys stage and prod."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.deploy_targets) : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", t.role_arn))])
+    error_message = "Every deploy_targets role_arn must be an IAM role ARN."
+  }
+}
+
+variable "image_consumer_account_ids" {
+  description = "Accounts (stage, prod) whose Lambda functions may pull serving images from the ECR repository."
+  type        = list(string)
+
+  validation {
+    condition     = alltrue([for a in var.image_consumer_account_ids : can(regex("^[0-9]{12}$", a))])
+    error_message = "image_consumer_account_ids must be 12-digit account ids."
+  }
+}
+
+variable "slack_channel" {
+  description = "Slack channel id where runs are reported (SLACK_CHANNEL)."
+  type        = string
+}
+
+variable "slack_api_url" {
+  description = "Slack Web API base URL (SLACK_API_URL); the local Slack stand-in in local mode."
+  type        = string
+  default     = "https://slack.com/api/"
+}
+
+variable "approvers" {
+  description = "Slack user ids allowed to approve (APPROVERS)."
+  type        = list(string)
+  default     = []
+}
+
+variable "approver_group" {
+  description = "Slack user group id whose members may approve (APPROVER_GROUP)."
+  type        = string
+  default     = ""
+}
+
+variable "allow_self_approval" {
+  description = "Let a commit author approve their own model (ALLOW_SELF_APPROVAL)."
+  type        = bool
+  default     = false
+}
+
+variable "approval_timeout_seconds" {
+  description = "How long an approval waits before it expires."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.approval_timeout_seconds >= 60 && var.approval_timeout_seconds <= 604800
+    error_message = "approval_timeout_seconds must be between 60 and 604800 (7 days)."
+  }
+}
+
+variable "gate" {
+  description = "Default promotion gate: metric, direction (lower|higher) and relative tolerance (the model project's mlops.toml wins)."
+  type = object({
+    metric    = optional(string, "rmse")
+    direction = optional(string, "lower")
+    tolerance = optional(number, 0)
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["lower", "higher"], var.gate.direction)
+    error_message = "gate.direction must be lower or higher."
+  }
+}
+
+variable "smoke_max_latency_ms" {
+  description = "The smoke test fails above this latency (ms)."
+  type        = number
+  default     = 3000
+}
+
+variable "mlflow_tracking_uri" {
+  description = "MLflow tracking server URL (the mlflow module's url in AWS; the local server in local mode)."
+  type        = string
+}
+
+variable "mlflow_credentials_secret_arn" {
+  description = "Secrets Manager secret with the pipeline's MLflow user {username,password}; empty when MLflow authentication is off."
+  type        = string
+  default     = ""
+}
+
+variable "mlflow_credentials_kms_key_arn" {
+  description = "KMS key that encrypts mlflow_credentials_secret_arn, when it is not this module's key (null: this module's key or AWS managed)."
+  type        = string
+  default     = null
+}
+
+variable "mlflow_ui_url" {
+  description = "MLflow UI base URL used in links on Slack cards."
+  type        = string
+  default     = ""
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group of the module."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)."
+  }
+}
+
+variable "lambda_reserved_concurrency" {
+  description = "Reserved concurrency of each pipeline Lambda (-1: unreserved)."
+  type        = number
+  default     = -1
+}
+
+variable "lambda_environment_overrides" {
+  description = "Extra environment variables for every pipeline Lambda (local mode: emulator endpoints). Never secrets."
+  type        = map(string)
+  default     = {}
+}
+
+variable "codebuild" {
+  description = "CodeBuild settings: compute type, image and whether Docker (privileged mode) is available for building serving images."
+  type = object({
+    compute_type    = optional(string, "BUILD_GENERAL1_SMALL")
+    image           = optional(string, "aws/codebuild/amazonlinux-aarch64-standard:3.0")
+    type            = optional(string, "ARM_CONTAINER")
+    privileged_mode = optional(bool, true)
+    timeout_minutes = optional(number, 60)
+  })
+  default = {}
+}
+
+variable "buildspec" {
+  description = "Buildspec override (YAML). Null: the pipeline-owned buildspec.yml of this module."
+  type        = string
+  default     = null
+}
+
+variable "image_retention_count" {
+  description = "How many serving images the ECR lifecycle policy keeps."
+  type        = number
+  default     = 20
+}
+
+variable "create_slack_api" {
+  description = "Create the API Gateway HTTP API for Slack interactivity."
+  type        = bool
+  default     = true
+}
+
+variable "kms_deletion_window_days" {
+  description = "Waiting period before the KMS key is deleted."
+  type        = number
+  default     = 30
+}
+
+variable "deletion_protection" {
+  description = "Protect the DynamoDB table against deletion (turn off for throwaway environments)."
+  type        = bool
+  default     = true
+}
+
+variable "force_destroy" {
+  description = "Let terraform destroy delete non-empty buckets and ECR repositories (throwaway environments only)."
+  type        = bool
+  default     = false
+}
+
+variable "state_machine_template_path" {
+  description = "Path of the ASL template (null: statemachine/pipeline.asl.json of this repository)."
+  type        = string
+  default     = null
+}

@@ -1,0 +1,22 @@
+# One target account (stage); also the fixture of the Terraform tests.
+provider "aws" {
+  region = "us-east-1"
+}
+
+module "stage" {
+  source = "../.."
+
+  environment          = "stage"
+  initial_image_uri    = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:bootstrap"
+  image_repository_arn = "arn:aws:ecr:us-east-1:111111111111:repository/mlops/serving"
+  deployer_role_arns = [
+    "arn:aws:iam::111111111111:role/mlops-deploy-lambda",
+    "arn:aws:iam::111111111111:role/mlops-smoke-test-lambda",
+    "arn:aws:iam::111111111111:role/mlops-rollback-lambda",
+  ]
+}
+
+output "deploy_target" {
+  description = "Entry for the pipeline's deploy_targets."
+  value       = module.stage.deploy_target
+}

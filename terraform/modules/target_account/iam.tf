@@ -1,0 +1,99 @@
+data "aws_iam_policy_document" "execution_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${local.function_name}-execution"
+  assume_role_policy = data.aws_iam_policy_document.execution_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "execution" {
+  #checkov:skip=CKV_AWS_111:Only X-Ray actions use "*": they have no resource-level permissions.
+  #checkov:skip=CKV_AWS_356:Only X-Ray actions use "*": they have no resource-level permissions.
+  statement {
+    sid       = "OwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "least-privilege"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+# The deploy role: only the tooling account's deploy, smoke-test and rollback Lambda
+# roles may assume it, and it may only do what they do, on this one function.
+data "aws_iam_policy_document" "deploy_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = var.deployer_role_arns
+    }
+
+    dynamic "condition" {
+      for_each = var.external_id == null ? [] : [var.external_id]
+
+      content {
+        test     = "StringEquals"
+        variable = "sts:ExternalId"
+        values   = [condition.value]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role" "deploy" {
+  name                 = "${var.name_prefix}-deploy"
+  description          = "Assumed by the tooling account's pipeline to deploy ${local.function_name}."
+  assume_role_policy   = data.aws_iam_policy_document.deploy_assume.json
+  max_session_duration = 3600
+  tags                 = var.tags
+}
+
+data "aws_iam_policy_document" "deploy" {
+  statement {
+    sid = "DeployInferenceFunction"
+    actions = [
+      "lambda:GetAlias",
+      "lambda:UpdateAlias",
+      "lambda:GetFunction",
+      "lambda:GetFunctionConfiguration",
+      "lambda:UpdateFunctionCode",
+      "lambda:PublishVersion",
+      "lambda:InvokeFunction",
+      "lambda:ListVersionsByFunction",
+    ]
+    resources = [local.function_arn, "${local.function_arn}:*"]
+  }
+
+  statement {
+    # UpdateFunctionCode checks that the caller can read the image it points to.
+    sid       = "ReadServingImages"
+    actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    resources = [var.image_repository_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "deploy" {
+  name   = "deploy-inference"
+  role   = aws_iam_role.deploy.id
+  policy = data.aws_iam_policy_document.deploy.json
+}

@@ -1,0 +1,120 @@
+variable "name_prefix" {
+  description = "Prefix of every resource name (lowercase letters, digits and dashes)."
+  type        = string
+  default     = "mlops"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.name_prefix))
+    error_message = "name_prefix must be 2-21 characters: lowercase letters, digits and dashes, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Which target this account is: stage or prod."
+  type        = string
+
+  validation {
+    condition     = contains(["stage", "prod"], var.environment)
+    error_message = "environment must be stage or prod."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "function_name" {
+  description = "Name of the inference Lambda (null: <name_prefix>-inference)."
+  type        = string
+  default     = null
+}
+
+variable "initial_image_uri" {
+  description = "Image the function is created with (the pipeline moves it afterwards; later changes here are ignored). Must be in the tooling ECR repository."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/.+(:.+|@sha256:[0-9a-f]{64})$", var.initial_image_uri))
+    error_message = "initial_image_uri must be an ECR image URI with a tag or digest (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>)."
+  }
+}
+
+variable "image_repository_arn" {
+  description = "ARN of the tooling account's serving image repository (the deploy role may read images from it)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/.+$", var.image_repository_arn))
+    error_message = "image_repository_arn must be an ECR repository ARN."
+  }
+}
+
+variable "deployer_role_arns" {
+  description = "Tooling account roles that may assume the deploy role: the deploy, smoke_test and rollback Lambda roles (pipeline module output deployer_role_arns)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.deployer_role_arns) > 0 && alltrue([for a in var.deployer_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
+    error_message = "deployer_role_arns must be a non-empty list of IAM role ARNs (never account roots)."
+  }
+}
+
+variable "external_id" {
+  description = "Optional sts:ExternalId the deployer must present."
+  type        = string
+  default     = null
+}
+
+variable "alias_name" {
+  description = "Alias the pipeline moves to each new version."
+  type        = string
+  default     = "live"
+}
+
+variable "memory_size" {
+  description = "Memory of the inference function (MB)."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240
+    error_message = "memory_size must be between 128 and 10240 MB."
+  }
+}
+
+variable "timeout" {
+  description = "Timeout of the inference function (seconds)."
+  type        = number
+  default     = 30
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency of the inference function (-1: unreserved)."
+  type        = number
+  default     = -1
+}
+
+variable "function_url" {
+  description = "Create a Function URL (IAM auth) on the alias."
+  type        = bool
+  default     = false
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's log group."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "KMS key for the log group (null: CloudWatch Logs' own encryption; a key costs 1 USD/month per account)."
+  type        = string
+  default     = null
+}
