@@ -229,7 +229,9 @@ class LocalSlackServer:
         httpd = ThreadingHTTPServer((self._host, self._requested_port), Handler)
         httpd.daemon_threads = True
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="local-slack", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="local-slack", daemon=True
+        )
         self._thread.start()
         log.info("local Slack API on %s, inbox %s", self.api_url, self.url)
         return self
