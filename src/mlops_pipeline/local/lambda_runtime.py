@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction
 
 from mlops_pipeline.domain.errors import PipelineError
 from mlops_pipeline.local.image_store import ImageStore
@@ -183,6 +183,9 @@ class LambdaRuntime:
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 "MLOPS_LOCAL_STATE": str(self.state_dir),
                 "TZ": ":UTC",
+                # No shared config or credentials files: the role's keys below are the only identity.
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             }
         )
         env.update(self._role_credentials(fn.role, fn.function_name))
@@ -351,6 +354,39 @@ def install() -> None:
             return
         _original_invoke = LambdaFunction.invoke
         LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
+        original_backend_invoke = LambdaBackend.invoke
+
+        def backend_invoke(
+            self: LambdaBackend,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
+        ) -> Any:
+            # Remember the name the caller used: the context's invoked_function_arn names the alias.
+            _requested.arn = _invoked_arn(self.account_id, self.region_name, function_name, qualifier)
+            try:
+                return original_backend_invoke(
+                    self, function_name, qualifier, body, headers, response_headers
+                )
+            finally:
+                _requested.arn = None
+
+        LambdaBackend.invoke = backend_invoke  # type: ignore[method-assign]
+
+
+_requested = threading.local()
+
+
+def _invoked_arn(account_id: str, region: str, function_name: str, qualifier: str | None) -> str:
+    if function_name.startswith("arn:"):
+        arn = function_name
+    else:
+        arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
+    if qualifier and arn.count(":") == 6:
+        arn = f"{arn}:{qualifier}"
+    return arn
 
 
 def _header(headers: Any, name: str, default: str | None = None) -> str | None:
@@ -376,10 +412,13 @@ def _invoke(self: LambdaFunction, body: Any, request_headers: Any, response_head
     invocation_type = _header(request_headers, "x-amz-invocation-type", "RequestResponse")
     if invocation_type == "DryRun":
         return b""
+    invoked_arn = getattr(_requested, "arn", None)
+    if invoked_arn and invoked_arn.split(":")[6] != self.function_name:
+        invoked_arn = None
     if invocation_type == "Event":
-        runtime.invoke_async(self, payload)
+        runtime.invoke_async(self, payload, invoked_arn)
         return b""
-    result = runtime.invoke(self, payload)
+    result = runtime.invoke(self, payload, invoked_arn)
     response_headers["x-amz-executed-version"] = str(self.version)
     if result.function_error:
         response_headers["x-amz-function-error"] = result.function_error

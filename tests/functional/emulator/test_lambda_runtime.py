@@ -130,3 +130,29 @@ def _role(emu: Emulator, account: str) -> str:
         return str(iam.get_role(RoleName="fn-role")["Role"]["Arn"])
     except iam.exceptions.NoSuchEntityException:
         return str(iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"])
+
+
+def test_event_invocation_runs_in_the_background(
+    emulator: Emulator, create_zip_function: Callable[..., dict[str, Any]]
+) -> None:
+    source = (
+        "import boto3\n\n"
+        "def handler(event, context):\n"
+        "    boto3.client('ssm').put_parameter(Name='/test/event', Value=event['v'], Type='String')\n"
+    )
+    create_zip_function("on-event", {"app.py": source})
+
+    response = emulator.client("lambda").invoke(
+        FunctionName="on-event", InvocationType="Event", Payload=json.dumps({"v": "delivered"})
+    )
+
+    assert response["StatusCode"] == 202
+    ssm = emulator.client("ssm")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            assert ssm.get_parameter(Name="/test/event")["Parameter"]["Value"] == "delivered"
+            return
+        except ssm.exceptions.ParameterNotFound:
+            time.sleep(0.1)
+    raise AssertionError("the Event invocation never ran")

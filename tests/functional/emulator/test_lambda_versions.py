@@ -15,7 +15,9 @@ pytestmark = pytest.mark.functional
 
 def _source(label: str) -> dict[str, str]:
     return {
-        "app.py": f"def handler(event, context):\n    return {{'code': '{label}', 'v': context.function_version}}\n"
+        "app.py": "def handler(event, context):\n"
+        f"    return {{'code': '{label}', 'v': context.function_version,"
+        " 'arn': context.invoked_function_arn.split(':', 6)[-1]}\n"
     }
 
 
@@ -37,10 +39,10 @@ def test_alias_runs_the_code_of_its_version(
 
     assert (v1["Version"], v2["Version"]) == ("1", "2")
     assert v1["CodeSha256"] != v2["CodeSha256"]
-    assert _run(emulator, "versioned:live") == {"code": "one", "v": "1"}
-    assert _run(emulator, "versioned:1") == {"code": "one", "v": "1"}
-    assert _run(emulator, "versioned:2") == {"code": "two", "v": "2"}
-    assert _run(emulator, "versioned") == {"code": "two", "v": "$LATEST"}
+    assert _run(emulator, "versioned:live") == {"code": "one", "v": "1", "arn": "versioned:live"}
+    assert _run(emulator, "versioned:1") == {"code": "one", "v": "1", "arn": "versioned:1"}
+    assert _run(emulator, "versioned:2") == {"code": "two", "v": "2", "arn": "versioned:2"}
+    assert _run(emulator, "versioned") == {"code": "two", "v": "$LATEST", "arn": "versioned"}
     assert (
         lam.get_function(FunctionName="versioned", Qualifier="1")["Configuration"]["CodeSha256"]
         == v1["CodeSha256"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -27,11 +28,21 @@ def test_stop_frees_the_port_and_the_thread(tmp_path: Path) -> None:
     assert port != 0
     assert _listening(port)
     emu.client("s3").create_bucket(Bucket="left-behind")
+    role = emu.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    waiting = '{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 120, "End": true}}}'
+    sfn = emu.client("stepfunctions")
+    machine = sfn.create_state_machine(name="waits", definition=waiting, roleArn=role)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
 
     emu.stop()
 
     assert not _listening(port)
+    deadline = time.monotonic() + 5  # a stopped execution's thread needs a moment to unwind
     leftover = [t for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+    while leftover and time.monotonic() < deadline:
+        time.sleep(0.1)
+        leftover = [t for t in leftover if t.is_alive()]
     assert leftover == []
     with pytest.raises(EmulatorError, match="not running"):
         _ = emu.endpoint_url
