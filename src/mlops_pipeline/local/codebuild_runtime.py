@@ -348,6 +348,7 @@ class LocalBuild:
             "encryptionKey": project.get("encryptionKey", ""),
         }
         self._timeout_seconds = float(timeout) * _SETTINGS.minute_seconds
+        self._secrets: set[str] = set()
 
     # -- record helpers
     def snapshot(self) -> dict[str, Any]:
@@ -389,9 +390,14 @@ class LocalBuild:
             self.record["phases"].append({"phaseType": "COMPLETED", "startTime": now})
             self.record.update(currentPhase="COMPLETED", buildStatus=status, endTime=now, buildComplete=True)
         self._log(f"[Container] Build finished with status {status}")
+        # Like a CodeBuild container, the checkout does not outlive the build (the log does).
+        shutil.rmtree(self.workdir, ignore_errors=True)
         self.done.set()
 
     def _log(self, line: str) -> None:
+        # Like CodeBuild, values of Parameter Store / Secrets Manager variables are masked.
+        for secret in self._secrets:
+            line = line.replace(secret, "***")
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
@@ -515,6 +521,7 @@ class LocalBuild:
             if self._stop_requested and not outcome:
                 outcome = "STOPPED"
         new_env = _read_env(env_out) if env_out.exists() else None
+        env_out.unlink(missing_ok=True)  # it holds the build's credentials and secrets
         new_cwd = Path(cwd_out.read_text(encoding="utf-8").strip()) if cwd_out.exists() else cwd
         if new_env is not None:
             env = new_env
@@ -555,12 +562,16 @@ class LocalBuild:
             if not name or name.startswith("CODEBUILD_"):
                 continue  # CodeBuild reserves CODEBUILD_*; names are validated by the API
             env[name] = self._resolve_variable(variable)
+            if variable.get("type") in {"PARAMETER_STORE", "SECRETS_MANAGER"} and env[name]:
+                self._secrets.add(env[name])
         env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = self.request.region
         env.pop("AWS_PROFILE", None)
         endpoint = emulator_endpoint()
         if endpoint:
             env["AWS_ENDPOINT_URL"] = endpoint
-            env.update(self._role_credentials(endpoint))
+            credentials = self._role_credentials(endpoint)
+            self._secrets.update(v for k, v in credentials.items() if k != "AWS_ACCESS_KEY_ID")
+            env.update(credentials)
         else:
             self._log("[Container] No emulator endpoint known: the build gets no AWS credentials")
         return env
@@ -614,7 +625,9 @@ class LocalBuild:
         src = self.workdir / "src"
         if self.workdir.exists():
             shutil.rmtree(self.workdir)
-        src.mkdir(parents=True)
+        self.workdir.parent.mkdir(parents=True, exist_ok=True)
+        self.workdir.mkdir(mode=0o700)  # phase environments hold credentials
+        src.mkdir()
         git_env = {k: v for k, v in env.items() if k in _INHERITED_VARIABLES}
         if source.get("type", "NO_SOURCE") != "NO_SOURCE":
             origin = resolve_source_location(str(source.get("location", "")))

@@ -55,6 +55,12 @@ def git(cwd: Path, *args: str) -> str:
 
 
 @pytest.fixture
+def run_git() -> Any:
+    """``run_git(cwd, *args) -> stdout``: git with a fixed identity and no user config."""
+    return git
+
+
+@pytest.fixture
 def source_repo(tmp_path: Path) -> Any:
     """``make(files) -> (bare repo path, commit)``: a bare repository with one commit of ``files``."""
 

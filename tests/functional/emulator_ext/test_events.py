@@ -1,0 +1,223 @@
+"""EventBridge delivery (Step Functions, SNS) and the local git remote's CodeCommit event."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_pipeline.local import events
+from mlops_pipeline.local.emulator import Emulator
+from mlops_pipeline.local.git_remote import LocalGitRemote
+
+pytestmark = pytest.mark.functional
+
+PASS_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+SFN_ROLE = "arn:aws:iam::111111111111:role/sfn"
+
+
+def _eventually(check: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def _queue(emulator: Emulator, name: str) -> tuple[Any, str, str]:
+    sqs = emulator.client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return sqs, url, arn
+
+
+def _receive(sqs: Any, url: str) -> list[dict[str, Any]]:
+    return list(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []))
+
+
+def test_git_push_starts_the_execution_with_the_transformed_input(
+    emulator: Emulator, tmp_path: Path, run_git: Any
+) -> None:
+    git = run_git
+    sfn, eb = emulator.client("stepfunctions"), emulator.client("events")
+    machine = sfn.create_state_machine(name="on-push", definition=PASS_MACHINE, roleArn=SFN_ROLE)[
+        "stateMachineArn"
+    ]
+    remote = LocalGitRemote(tmp_path / "remote", repository_name="models-push")
+    remote.configure(emulator.endpoint_url, emulator.credentials("tooling"))
+    eb.put_rule(
+        Name="on-push",
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.codecommit"],
+                "detail-type": ["CodeCommit Repository State Change"],
+                "resources": [remote.arn],
+                "detail": {
+                    "event": ["referenceCreated", "referenceUpdated"],
+                    "referenceType": ["branch"],
+                    "referenceName": ["main"],
+                },
+            }
+        ),
+    )
+    eb.put_targets(
+        Rule="on-push",
+        Targets=[
+            {
+                "Id": "pipeline",
+                "Arn": machine,
+                "RoleArn": SFN_ROLE,
+                "InputTransformer": {
+                    "InputPathsMap": {
+                        "commit": "$.detail.commitId",
+                        "repository": "$.detail.repositoryName",
+                        "branch": "$.detail.referenceName",
+                        "author": "$.detail.callerUserArn",
+                    },
+                    "InputTemplate": '{"commit": "<commit>", "repository": "<repository>", '
+                    '"branch": "<branch>", "author": "<author>"}',
+                },
+            }
+        ],
+    )
+    work = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", remote.url, str(work))
+    git(work, "checkout", "-q", "-b", "main")
+    (work / "train.py").write_text("print('v1')\n")
+    git(work, "add", ".")
+    git(work, "commit", "-q", "-m", "v1")
+    git(work, "push", "-q", "origin", "main")
+    first = git(work, "rev-parse", "HEAD")
+    git(work, "push", "-q", "origin", "HEAD:refs/heads/feature")  # other branch: no execution
+    (work / "train.py").write_text("print('v2')\n")
+    git(work, "commit", "-q", "-am", "v2")
+    git(work, "push", "-q", "origin", "main")
+    second = git(work, "rev-parse", "HEAD")
+
+    executions = _eventually(
+        lambda: (
+            (found := sfn.list_executions(stateMachineArn=machine)["executions"])
+            and len(found) >= 2
+            and found
+        )
+    )
+    events.wait_for_deliveries()
+    assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 2
+    inputs = [json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in executions]
+    author = "arn:aws:iam::111111111111:user/emulator-admin"
+    assert sorted(inputs, key=lambda i: i["commit"] != first) == [
+        {"commit": first, "repository": "models-push", "branch": "main", "author": author},
+        {"commit": second, "repository": "models-push", "branch": "main", "author": author},
+    ]
+
+
+def test_hook_failure_does_not_fail_the_push(emulator: Emulator, tmp_path: Path, run_git: Any) -> None:
+    git = run_git
+    remote = LocalGitRemote(tmp_path / "remote", repository_name="models-down")
+    remote.configure("http://127.0.0.1:9", {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"})
+    work = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", remote.url, str(work))
+    (work / "f").write_text("x")
+    git(work, "add", ".")
+    git(work, "commit", "-q", "-m", "x")
+    started = time.monotonic()
+    git(work, "push", "-q", "origin", "HEAD:refs/heads/main")
+    assert time.monotonic() - started < 15
+    assert git(tmp_path, "--git-dir", str(remote.path), "rev-parse", "main") == git(work, "rev-parse", "HEAD")
+    log = Path(json.loads((remote.path / "mlops-remote.json").read_text())["log_file"]).read_text()
+    assert "could not emit the CodeCommit event" in log
+
+
+def test_put_events_reaches_an_sns_subscribed_queue(emulator: Emulator) -> None:
+    sns, eb = emulator.client("sns"), emulator.client("events")
+    topic = sns.create_topic(Name="notify")["TopicArn"]
+    sqs, url, queue_arn = _queue(emulator, "notify-sub")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    eb.put_rule(
+        Name="to-sns",
+        EventPattern=json.dumps(
+            {
+                "source": [{"prefix": "custom."}],
+                "detail": {"status": [{"anything-but": "RUNNING"}], "x": [{"exists": True}]},
+            }
+        ),
+    )
+    eb.put_targets(Rule="to-sns", Targets=[{"Id": "topic", "Arn": topic}])
+
+    for status in ("RUNNING", "FAILED"):
+        eb.put_events(
+            Entries=[
+                {"Source": "custom.test", "DetailType": "t", "Detail": json.dumps({"status": status, "x": 1})}
+            ]
+        )
+    eb.put_events(
+        Entries=[{"Source": "custom.test", "DetailType": "t", "Detail": json.dumps({"status": "FAILED"})}]
+    )
+    events.wait_for_deliveries()
+
+    messages = _eventually(lambda: _receive(sqs, url))
+    assert len(messages) == 1
+    event = json.loads(json.loads(messages[0]["Body"])["Message"])
+    assert event["detail"] == {"status": "FAILED", "x": 1}
+    assert event["source"] == "custom.test" and event["account"] == "111111111111"
+    assert event["time"].endswith("Z")
+    assert not [f for f in events.failed_deliveries() if "to-sns" in f.rule_arn]
+
+
+def test_execution_status_change_is_emitted(emulator: Emulator) -> None:
+    sfn, eb = emulator.client("stepfunctions"), emulator.client("events")
+    machine = sfn.create_state_machine(name="watched", definition=PASS_MACHINE, roleArn=SFN_ROLE)[
+        "stateMachineArn"
+    ]
+    sqs, url, queue_arn = _queue(emulator, "status-changes")
+    eb.put_rule(
+        Name="status",
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.states"],
+                "detail-type": ["Step Functions Execution Status Change"],
+                "detail": {"stateMachineArn": [machine], "status": ["SUCCEEDED", "FAILED"]},
+            }
+        ),
+    )
+    eb.put_targets(Rule="status", Targets=[{"Id": "q", "Arn": queue_arn, "InputPath": "$.detail"}])
+
+    execution = sfn.start_execution(stateMachineArn=machine, name=str(uuid.uuid4()), input='{"a": 1}')[
+        "executionArn"
+    ]
+
+    messages = _eventually(lambda: _receive(sqs, url))
+    detail = json.loads(messages[0]["Body"])
+    assert detail["executionArn"] == execution
+    assert detail["status"] == "SUCCEEDED"
+    assert json.loads(detail["output"]) == {"a": 1}
+    assert detail["stopDate"] >= detail["startDate"]
+
+
+def test_undeliverable_target_is_recorded_not_a_500(emulator: Emulator) -> None:
+    eb = emulator.client("events")
+    eb.put_rule(Name="broken", EventPattern=json.dumps({"source": ["custom.broken"]}))
+    missing = "arn:aws:states:us-east-1:111111111111:stateMachine:does-not-exist"
+    eb.put_targets(Rule="broken", Targets=[{"Id": "gone", "Arn": missing}])
+
+    response = eb.put_events(Entries=[{"Source": "custom.broken", "DetailType": "t", "Detail": "{}"}])
+    events.wait_for_deliveries()
+
+    assert response["FailedEntryCount"] == 0
+    assert [f.target_arn for f in events.failed_deliveries() if f.rule_arn.endswith("rule/broken")] == [
+        missing
+    ]
+
+
+def test_input_template_escapes_strings_and_inserts_json() -> None:
+    rendered = events.render_template(
+        '{"text": "said <q>", "obj": <obj>, "missing": <nothing>}',
+        {"q": 'a "quote"', "obj": {"k": [1]}, "nothing": None},
+    )
+    assert json.loads(rendered) == {"text": 'said a "quote"', "obj": {"k": [1]}, "missing": None}
