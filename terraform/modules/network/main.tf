@@ -1,0 +1,160 @@
+data "aws_availability_zones" "this" {
+  state = "available"
+}
+
+locals {
+  azs = slice(data.aws_availability_zones.this.names, 0, var.az_count)
+  # /16 -> public /20s first, private /20s after (newbits 4).
+  public_cidrs  = [for i in range(var.az_count) : cidrsubnet(var.cidr_block, 4, i)]
+  private_cidrs = [for i in range(var.az_count) : cidrsubnet(var.cidr_block, 4, i + 8)]
+}
+
+resource "aws_vpc" "this" {
+  #checkov:skip=CKV2_AWS_11:Flow logs are optional (flow_logs_retention_days) because they cost per GB; see the aws_flow_log below.
+  cidr_block           = var.cidr_block
+  enable_dns_support   = true
+  enable_dns_hostnames = true
+  tags                 = merge(var.tags, { Name = "${var.name_prefix}-vpc" })
+}
+
+# The default security group allows nothing.
+resource "aws_default_security_group" "this" {
+  vpc_id = aws_vpc.this.id
+  tags   = merge(var.tags, { Name = "${var.name_prefix}-default-deny" })
+}
+
+resource "aws_internet_gateway" "this" {
+  vpc_id = aws_vpc.this.id
+  tags   = merge(var.tags, { Name = "${var.name_prefix}-igw" })
+}
+
+resource "aws_subnet" "public" {
+  count = var.az_count
+
+  vpc_id                  = aws_vpc.this.id
+  cidr_block              = local.public_cidrs[count.index]
+  availability_zone       = local.azs[count.index]
+  map_public_ip_on_launch = false
+  tags                    = merge(var.tags, { Name = "${var.name_prefix}-public-${local.azs[count.index]}", Tier = "public" })
+}
+
+resource "aws_subnet" "private" {
+  count = var.az_count
+
+  vpc_id            = aws_vpc.this.id
+  cidr_block        = local.private_cidrs[count.index]
+  availability_zone = local.azs[count.index]
+  tags              = merge(var.tags, { Name = "${var.name_prefix}-private-${local.azs[count.index]}", Tier = "private" })
+}
+
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.this.id
+  tags   = merge(var.tags, { Name = "${var.name_prefix}-public" })
+}
+
+resource "aws_route" "public_internet" {
+  route_table_id         = aws_route_table.public.id
+  destination_cidr_block = "0.0.0.0/0"
+  gateway_id             = aws_internet_gateway.this.id
+}
+
+resource "aws_route_table_association" "public" {
+  count = var.az_count
+
+  subnet_id      = aws_subnet.public[count.index].id
+  route_table_id = aws_route_table.public.id
+}
+
+resource "aws_route_table" "private" {
+  vpc_id = aws_vpc.this.id
+  tags   = merge(var.tags, { Name = "${var.name_prefix}-private" })
+}
+
+resource "aws_route_table_association" "private" {
+  count = var.az_count
+
+  subnet_id      = aws_subnet.private[count.index].id
+  route_table_id = aws_route_table.private.id
+}
+
+resource "aws_eip" "nat" {
+  count = var.nat_gateway ? 1 : 0
+
+  domain = "vpc"
+  tags   = merge(var.tags, { Name = "${var.name_prefix}-nat" })
+}
+
+resource "aws_nat_gateway" "this" {
+  count = var.nat_gateway ? 1 : 0
+
+  allocation_id = aws_eip.nat[0].id
+  subnet_id     = aws_subnet.public[0].id
+  tags          = merge(var.tags, { Name = "${var.name_prefix}-nat" })
+
+  depends_on = [aws_internet_gateway.this]
+}
+
+resource "aws_route" "private_nat" {
+  count = var.nat_gateway ? 1 : 0
+
+  route_table_id         = aws_route_table.private.id
+  destination_cidr_block = "0.0.0.0/0"
+  nat_gateway_id         = aws_nat_gateway.this[0].id
+}
+
+# Optional flow logs (REJECT only: enough to debug security groups, cheap).
+resource "aws_cloudwatch_log_group" "flow" {
+  count = var.flow_logs_retention_days > 0 ? 1 : 0
+  #checkov:skip=CKV_AWS_158:Flow logs carry addresses and ports only; CloudWatch's own encryption at rest is enough here.
+  #checkov:skip=CKV_AWS_338:Retention is the flow_logs_retention_days variable.
+
+  name              = "/aws/vpc/${var.name_prefix}-flow"
+  retention_in_days = var.flow_logs_retention_days
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "flow_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "flow" {
+  count = var.flow_logs_retention_days > 0 ? 1 : 0
+
+  name               = "${var.name_prefix}-vpc-flow-logs"
+  assume_role_policy = data.aws_iam_policy_document.flow_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "flow" {
+  count = var.flow_logs_retention_days > 0 ? 1 : 0
+
+  statement {
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.flow[0].arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "flow" {
+  count = var.flow_logs_retention_days > 0 ? 1 : 0
+
+  name   = "flow-logs"
+  role   = aws_iam_role.flow[0].id
+  policy = data.aws_iam_policy_document.flow[0].json
+}
+
+resource "aws_flow_log" "this" {
+  count = var.flow_logs_retention_days > 0 ? 1 : 0
+
+  vpc_id          = aws_vpc.this.id
+  traffic_type    = "REJECT"
+  log_destination = aws_cloudwatch_log_group.flow[0].arn
+  iam_role_arn    = aws_iam_role.flow[0].arn
+  tags            = var.tags
+}
