@@ -159,6 +159,8 @@ class Builder:
             [self.settings.python, str(entry), *config.train_args],
             cwd=self.settings.project_dir,
             env=env,
+            # train.py's output is for humans: keep it off stdout, which carries only KEY=value lines.
+            stdout=2,
             check=False,
         )
         if result.returncode != 0:

@@ -1,0 +1,60 @@
+"""Helpers of the build tests (imported by conftest.py and the tests)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops_pipeline.local.mlflow_server import MlflowServer
+
+REPO = Path(__file__).resolve().parents[3]
+SEED = REPO / "seed_code"
+AUTHOR_EMAIL = "ada@example.com"
+CLI = str(Path(sys.executable).with_name("mlops-pipeline"))
+
+
+def git_checkout(source: Path, target: Path, author_email: str = AUTHOR_EMAIL) -> Path:
+    """Copy a project into ``target`` and commit it, as the CodeBuild checkout would have it."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "mlruns", ".venv"))
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Ada",
+        "GIT_AUTHOR_EMAIL": author_email,
+        "GIT_COMMITTER_NAME": "Ada",
+        "GIT_COMMITTER_EMAIL": author_email,
+    }
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "model"]):
+        subprocess.run(["git", "-C", str(target), *args], check=True, env=env)
+    return target
+
+
+def git(project: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(project), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@dataclass(frozen=True)
+class Build:
+    project: Path
+    state: Path
+    exports_file: Path
+    result: subprocess.CompletedProcess[str]
+    seconds: float
+
+
+def build_env(mlflow_server: MlflowServer, state: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "MLFLOW_", "MLOPS_"))}
+    env.update(
+        {
+            "MLFLOW_TRACKING_URI": mlflow_server.url,
+            "MLOPS_LOCAL_STATE": str(state),
+            "ECR_REPOSITORY_URI": "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops-models",
+        }
+    )
+    env.update(extra)
+    return env
