@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -212,6 +212,7 @@ class LocalSlackServer:
         self._response_urls: dict[str, tuple[str, str, str]] = {}  # id -> (channel, message_ts, user)
         self._last_ts_us = 0
         self._version = 0
+        self._changed = threading.Condition(self._lock)
         self._interactions_url = interactions_url
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -284,7 +285,7 @@ class LocalSlackServer:
             raise ValueError("interactions_url must be an http(s) URL")
         with self._lock:
             self._interactions_url = value
-            self._version += 1
+            self._touch()
 
     @property
     def users(self) -> tuple[LocalUser, ...]:
@@ -301,9 +302,35 @@ class LocalSlackServer:
     def add_channel(self, channel_id: str, name: str) -> None:
         with self._lock:
             self._channels[channel_id] = LocalChannel(channel_id, name)
-            self._version += 1
+            self._touch()
+
+    def _touch(self) -> None:
+        """Record a change (the inbox polls the version; waiters wake up). Caller holds the lock."""
+        self._version += 1
+        self._changed.notify_all()
 
     # ----------------------------------------------------------------- reading
+    def wait_for_message(
+        self,
+        predicate: Callable[[SlackMessage], bool],
+        timeout: float = 30.0,
+        channel: str | None = None,
+    ) -> SlackMessage:
+        """The first stored message (in posting order) matching ``predicate``, waiting up to ``timeout`` s.
+
+        Edits count: a message updated to match is found. LocalSlackError on timeout.
+        """
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for msg in self.messages(channel):
+                    if predicate(msg):
+                        return msg
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LocalSlackError(f"no matching Slack message within {timeout:g} s")
+                self._changed.wait(remaining)
+
     def messages(self, channel: str | None = None) -> list[SlackMessage]:
         """Every message (roots and replies) in posting order, optionally of one channel."""
         with self._lock:
@@ -374,7 +401,7 @@ class LocalSlackServer:
                 }
             )
             del self._clicks[:-100]
-            self._version += 1
+            self._touch()
         return status, text
 
     def interaction_body(self, message_ts: str, action_id: str, user_id: str) -> bytes:
@@ -498,7 +525,7 @@ class LocalSlackServer:
         msg = _Message(channel, self._next_ts(), BOT_USER_ID, text, blocks or [], thread_ts)
         self._messages[msg.ts] = msg
         self._order.append(msg.ts)
-        self._version += 1
+        self._touch()
         return {"channel": channel, "ts": msg.ts, "message": _as_api_message(msg.snapshot())}
 
     def _update(self, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -518,7 +545,7 @@ class LocalSlackServer:
         msg.text = text
         if blocks is not None:  # like Slack: omitted blocks are kept, [] removes them
             msg.blocks = blocks
-        self._version += 1
+        self._touch()
         return {"channel": channel, "ts": ts, "text": text, "message": _as_api_message(msg.snapshot())}
 
     def _post_ephemeral(self, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -535,7 +562,7 @@ class LocalSlackServer:
         ts = self._next_ts()
         thread_ts = _opt_str(args.get("thread_ts")) or None
         self._ephemerals.append(SlackEphemeral(channel, user, text, ts, thread_ts, blocks or []))
-        self._version += 1
+        self._touch()
         return {"message_ts": ts}
 
     def _lookup_by_email(self, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -601,7 +628,7 @@ class LocalSlackServer:
                 self._ephemerals.append(
                     SlackEphemeral(channel, user, text, self._next_ts(), None, blocks or [])
                 )
-            self._version += 1
+            self._touch()
 
     # ----------------------------------------------------------------- inbox
     def inbox_state(self) -> dict[str, Any]:
