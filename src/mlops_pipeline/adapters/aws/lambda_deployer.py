@@ -221,9 +221,10 @@ class LambdaDeployer:
         body = json.dumps(payload).encode("utf-8")
         started = time.perf_counter()
         try:
+            # "name:alias" rather than Qualifier=: equivalent on AWS, and the form every
+            # Lambda emulator resolves (moto ignores the Qualifier query parameter).
             response = self._lambda.invoke(
-                FunctionName=self.function_name,
-                Qualifier=self.alias,
+                FunctionName=f"{self.function_name}:{self.alias}",
                 InvocationType="RequestResponse",
                 Payload=body,
             )
