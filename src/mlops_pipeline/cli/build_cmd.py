@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -13,32 +12,41 @@ def register(app: typer.Typer) -> None:
     @app.command("build")
     def build(
         project_dir: Annotated[
-            Path,
+            Path | None,
             typer.Argument(
-                help="The model project checkout (train.py, mlops.toml).", exists=True, file_okay=False
+                help="The model project checkout (train.py, mlops.toml); default: the current folder.",
+                exists=True,
+                file_okay=False,
             ),
-        ] = Path("."),
+        ] = None,
+        source: Annotated[
+            Path | None,
+            typer.Option("--source", help="Same as PROJECT_DIR.", exists=True, file_okay=False),
+        ] = None,
         tracking_uri: Annotated[
-            str | None, typer.Option(help="MLflow tracking server [env: MLFLOW_TRACKING_URI].")
+            str | None, typer.Option(help="MLflow tracking server.", envvar="MLFLOW_TRACKING_URI")
         ] = None,
         exports_file: Annotated[
             Path | None,
             typer.Option(
-                help="Write MODEL_NAME, MODEL_VERSION, IMAGE_URI, RUN_ID here as KEY=value lines "
-                "[env: MLOPS_EXPORTS_FILE]."
+                "--exports-file",
+                "--env-file",
+                help="Write MODEL_NAME, MODEL_VERSION, IMAGE_URI, RUN_ID here as KEY=value lines.",
+                envvar="MLOPS_EXPORTS_FILE",
             ),
         ] = None,
         image_store: Annotated[
             Path | None,
             typer.Option(
                 help="Local image store root: write the image there instead of docker build/push "
-                "[default with MLOPS_LOCAL_STATE: $MLOPS_LOCAL_STATE/images; without a Docker "
-                "engine: ./.mlops-local/images]."
+                "(default: $MLOPS_LOCAL_STATE/images when that is set, "
+                "./.mlops-local/images when no Docker engine answers, else docker)."
             ),
         ] = None,
     ) -> None:
         """Train under an MLflow run, register the model version, build and push its serving image."""
         from rich.console import Console
+        from rich.text import Text
 
         from mlops_pipeline.build.errors import BuildError
         from mlops_pipeline.build.runner import Builder, BuildSettings, write_exports
@@ -47,19 +55,20 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True, highlight=False)
 
         def progress(message: str) -> None:
-            console.print(f"[bold cyan]==>[/] {message}")
+            # Text, not markup: paths and error messages may contain brackets.
+            console.print(Text("==> ", style="bold cyan") + Text(message))
 
+        if source is not None and project_dir is not None and source.resolve() != project_dir.resolve():
+            raise typer.BadParameter("give the project either as PROJECT_DIR or as --source, not both")
+        project = source or project_dir or Path(".")
         try:
-            settings = BuildSettings.from_env(project_dir, tracking_uri=tracking_uri, image_store=image_store)
+            settings = BuildSettings.from_env(project, tracking_uri=tracking_uri, image_store=image_store)
             result = Builder(settings, progress=progress).run()
         except (BuildError, PipelineError) as exc:
-            console.print(f"[bold red]build failed:[/] {type(exc).__name__}: {exc}")
+            console.print(Text("build failed: ", style="bold red") + Text(f"{type(exc).__name__}: {exc}"))
             raise typer.Exit(1) from exc
-        target = exports_file or (
-            Path(os.environ["MLOPS_EXPORTS_FILE"]) if os.environ.get("MLOPS_EXPORTS_FILE") else None
-        )
-        if target is not None:
-            write_exports(target, result.exported())
-            progress(f"exported variables written to {target}")
+        if exports_file is not None:
+            write_exports(exports_file, result.exported())
+            progress(f"exported variables written to {exports_file}")
         for key, value in result.exported().items():
             typer.echo(f"{key}={value}")
