@@ -134,7 +134,12 @@ class LambdaRuntime:
                             if not target.is_relative_to(staging.resolve()):
                                 raise LambdaRuntimeError(f"zip member {member!r} escapes the task root")
                         archive.extractall(staging)
-                staging.rename(root)
+                try:
+                    staging.rename(root)
+                except OSError:
+                    if not root.is_dir():
+                        raise
+                    shutil.rmtree(staging, ignore_errors=True)  # another process extracted it first
             except zipfile.BadZipFile as exc:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise LambdaRuntimeError(f"code of {fn.function_name} is not a zip file: {exc}") from exc
@@ -209,6 +214,7 @@ class LambdaRuntime:
         deadline_ms = int(time.time() * 1000 + timeout * 1000)
         args = [
             self.python,
+            "-P",  # no cwd on sys.path at start: a package shipping mlops_pipeline must not hide the bootstrap
             "-m",
             "mlops_pipeline.local.lambda_bootstrap",
             "--handler",

@@ -156,3 +156,55 @@ def test_event_invocation_runs_in_the_background(
         except ssm.exceptions.ParameterNotFound:
             time.sleep(0.1)
     raise AssertionError("the Event invocation never ran")
+
+
+def test_sns_delivery_runs_the_subscribed_function(
+    emulator: Emulator, create_zip_function: Callable[..., dict[str, Any]]
+) -> None:
+    source = (
+        "import boto3\n\n"
+        "def handler(event, context):\n"
+        "    message = event['Records'][0]['Sns']['Message']\n"
+        "    boto3.client('ssm').put_parameter(Name='/test/sns', Value=message, Type='String')\n"
+    )
+    fn_arn = create_zip_function("notify", {"app.py": source})["FunctionArn"]
+    sns = emulator.client("sns")
+    topic = sns.create_topic(Name="status")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn_arn)
+
+    sns.publish(TopicArn=topic, Message="execution succeeded")
+
+    ssm = emulator.client("ssm")
+    assert ssm.get_parameter(Name="/test/sns")["Parameter"]["Value"] == "execution succeeded"
+
+
+def test_a_package_shipping_mlops_pipeline_runs_its_own_copy(
+    emulator: Emulator, create_zip_function: Callable[..., dict[str, Any]]
+) -> None:
+    files = {
+        "mlops_pipeline/__init__.py": "SHIPPED = True\n",
+        "mlops_pipeline/handlers/__init__.py": "",
+        "mlops_pipeline/handlers/probe.py": (
+            "import mlops_pipeline\n\n"
+            "def handler(event, context):\n"
+            "    return {'shipped': getattr(mlops_pipeline, 'SHIPPED', False), 'file': mlops_pipeline.__file__}\n"
+        ),
+    }
+    create_zip_function("shipped", files, handler="mlops_pipeline.handlers.probe.handler")
+
+    response = _invoke(emulator, "shipped", {})
+
+    assert response["Body"]["shipped"] is True
+    assert response["Body"]["file"].startswith(str(emulator.state_dir / "lambda" / "code"))
+
+
+def test_missing_handler_module_is_an_import_error(
+    emulator: Emulator, create_zip_function: Callable[..., dict[str, Any]]
+) -> None:
+    create_zip_function("no-module", {"app.py": "x = 1\n"}, handler="nothere.handler")
+
+    response = _invoke(emulator, "no-module", {})
+
+    assert response["FunctionError"] == "Unhandled"
+    assert response["Body"]["errorType"] == "Runtime.ImportModuleError"
+    assert "nothere" in response["Body"]["errorMessage"]
