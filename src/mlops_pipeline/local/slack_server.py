@@ -940,8 +940,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not token or not secret:
         parser.error("set LOCAL_SLACK_BOT_TOKEN and LOCAL_SLACK_SIGNING_SECRET")
     logging.basicConfig(level=logging.INFO)
-    with LocalSlackServer(token, secret, interactions_url=ns.interactions_url, port=ns.port) as server:
-        log.info("inbox %s, Web API base_url %s", server.url, server.api_url)
+    with LocalSlackServer(token, secret, interactions_url=ns.interactions_url, port=ns.port):
         try:
             while True:
                 time.sleep(3600)
