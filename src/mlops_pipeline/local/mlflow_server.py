@@ -34,6 +34,9 @@ BASIC_AUTH = "basic-auth"
 ADMIN_USERNAME = "admin"
 _LOG_TAIL_CHARS = 4000
 _POLL_SECONDS = 0.25
+# MLflow's auth REST route (mlflow.server.auth.routes.CREATE_USER); importing that module would
+# load the whole server app into the caller.
+_CREATE_USER_PATH = "/api/2.0/mlflow/users/create"
 _ADDRESS_IN_USE_MARKERS = ("address already in use", "errno 98", "only one usage of each socket address")
 
 
@@ -103,6 +106,7 @@ class MlflowServer:
         self._clock = clock or SystemClock()
         self._stop_grace_seconds = stop_grace_seconds
         self._proc: subprocess.Popen[bytes] | None = None
+        self._stopped = True
         self._log_file: IO[bytes] | None = None
         self._admin: MlflowCredentials | None = None
         self.startup_seconds: float | None = None
@@ -120,7 +124,7 @@ class MlflowServer:
 
     @property
     def pid(self) -> int | None:
-        """PID of the ``mlflow server`` process (leader of its process group), None if not started."""
+        """PID of the last started ``mlflow server`` process (its process group id); None before start."""
         return self._proc.pid if self._proc is not None else None
 
     @property
@@ -144,13 +148,13 @@ class MlflowServer:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._proc is not None and not self._stopped and self._proc.poll() is None
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self, timeout: float = 60) -> MlflowServer:
         """Start the server and wait until ``GET /health`` answers; MlflowServerError otherwise."""
-        if self._proc is not None:
+        if not self._stopped:
             raise MlflowServerError("the MLflow server is already started")
         self.root.mkdir(parents=True, exist_ok=True)
         env = self._server_env()
@@ -175,8 +179,9 @@ class MlflowServer:
 
     def stop(self) -> None:
         """Terminate the whole process group: SIGTERM, then SIGKILL after the grace period."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
+        proc = self._proc
+        if proc is not None and not self._stopped:
+            self._stopped = True
             pgid = proc.pid  # start_new_session=True: the server leads its own group
             _signal_group(pgid, signal.SIGTERM)
             deadline = time.monotonic() + self._stop_grace_seconds
@@ -194,7 +199,7 @@ class MlflowServer:
             self._log_file = None
 
     def __enter__(self) -> MlflowServer:
-        if self._proc is None:
+        if self._stopped:
             self.start()
         return self
 
@@ -212,7 +217,6 @@ class MlflowServer:
         """Create a basic-auth user through MLflow's auth REST API, as the admin."""
         # Imported lazily: the REST helpers pull in a good part of mlflow.
         from mlflow.exceptions import MlflowException
-        from mlflow.server.auth.routes import CREATE_USER
         from mlflow.utils.rest_utils import MlflowHostCreds, http_request, verify_rest_response
 
         admin = self.admin_credentials
@@ -221,9 +225,13 @@ class MlflowServer:
         creds = MlflowHostCreds(self.url, username=admin.username, password=admin.password)
         try:
             response = http_request(
-                creds, CREATE_USER, "POST", json={"username": username, "password": password}, max_retries=0
+                creds,
+                _CREATE_USER_PATH,
+                "POST",
+                json={"username": username, "password": password},
+                max_retries=0,
             )
-            verify_rest_response(response, CREATE_USER)
+            verify_rest_response(response, _CREATE_USER_PATH)
         except MlflowException as exc:
             raise MlflowServerError(f"creating MLflow user {username!r} failed: {exc.message}") from exc
         return MlflowCredentials(username, password)
@@ -262,6 +270,9 @@ class MlflowServer:
             f"admin_username = {self._admin.username}\n"
             f"admin_password = {self._admin.password}\n"
             "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+            # One worker: MLflow invalidates the cache on every password/user change it serves,
+            # so caching successful checks only saves the PBKDF2 hash per request.
+            "auth_cache_ttl_seconds = 60\n"
         )
         # Written owner-only: the file holds the admin password.
         fd = os.open(self.auth_config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -320,6 +331,7 @@ class MlflowServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self._stopped = False
 
     def _wait_healthy(self, timeout: float) -> None:
         assert self._proc is not None
