@@ -634,19 +634,28 @@ class LocalSlackServer:
     def inbox_state(self) -> dict[str, Any]:
         """Everything the inbox page shows, as JSON-ready data."""
         with self._lock:
-            channels = []
-            for channel in self._channels.values():
-                roots = [m for m in self.messages(channel.id) if not m.is_reply]
-                threads = []
-                for root in reversed(roots):  # newest thread first
-                    replies = [m for m in self.thread(root.ts)[1:]]
-                    threads.append(
+            # One pass over the messages: roots per channel, replies per root.
+            roots: dict[str, list[SlackMessage]] = {c: [] for c in self._channels}
+            replies: dict[str, list[SlackMessage]] = {}
+            for msg in self.messages():
+                if msg.is_reply and msg.thread_ts:
+                    replies.setdefault(msg.thread_ts, []).append(msg)
+                else:
+                    roots.setdefault(msg.channel, []).append(msg)
+            channels = [
+                {
+                    "id": channel.id,
+                    "name": channel.name,
+                    "threads": [
                         {
                             "root": _inbox_message(root),
-                            "replies": [_inbox_message(m) for m in replies],
+                            "replies": [_inbox_message(m) for m in replies.get(root.ts, [])],
                         }
-                    )
-                channels.append({"id": channel.id, "name": channel.name, "threads": threads})
+                        for root in reversed(roots.get(channel.id, []))  # newest thread first
+                    ],
+                }
+                for channel in self._channels.values()
+            ]
             return {
                 "version": self._version,
                 "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
