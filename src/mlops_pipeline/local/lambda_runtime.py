@@ -380,6 +380,28 @@ def install() -> None:
                 _requested.arn = None
 
         LambdaBackend.invoke = backend_invoke  # type: ignore[method-assign]
+        original_set_code = LambdaFunction._set_function_code
+
+        def set_function_code(self: LambdaFunction, updated_spec: dict[str, Any]) -> None:
+            original_set_code(self, updated_spec)
+            _use_image_digest(self, updated_spec)
+
+        LambdaFunction._set_function_code = set_function_code  # type: ignore[method-assign]
+
+
+def _use_image_digest(fn: LambdaFunction, spec: Mapping[str, Any]) -> None:
+    """CodeSha256 of an image function = the pushed image's digest, as on AWS.
+
+    moto's stub hashes the URI string; the local image store knows the real digest. An image
+    that is not in the store keeps moto's value (tests may create functions without pushing).
+    """
+    runtime = _active
+    image_uri = spec.get("ImageUri")
+    if runtime is None or not image_uri or spec.get("DryRun"):
+        return
+    store = ImageStore(runtime.state_dir / "images")
+    if store.exists(image_uri):
+        fn.code_sha_256 = store.get(image_uri).digest.removeprefix("sha256:")
 
 
 _requested = threading.local()

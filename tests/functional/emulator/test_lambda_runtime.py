@@ -107,11 +107,11 @@ def test_image_function_runs_from_the_image_store(emulator: Emulator, tmp_path: 
         "    return {'model': os.environ['MODEL_VERSION'], 'stage': os.environ['STAGE'], 'x': event['x'] * 2}\n"
     )
     image_uri = "222222222222.dkr.ecr.us-east-1.amazonaws.com/serving:v7"
-    ImageStore(emulator.state_dir / "images").push(
+    image = ImageStore(emulator.state_dir / "images").push(
         image_uri, rootfs, cmd=["serving.handler.handler"], env={"MODEL_VERSION": "7", "STAGE": "image"}
     )
     lam = emulator.client("lambda", "stage")
-    lam.create_function(
+    created = lam.create_function(
         FunctionName="inference",
         Role=_role(emulator, "stage"),
         PackageType="Image",
@@ -122,6 +122,7 @@ def test_image_function_runs_from_the_image_store(emulator: Emulator, tmp_path: 
     response = _invoke(emulator, "inference", {"x": 21}, account="stage")
 
     assert response["Body"] == {"model": "7", "stage": "function", "x": 42}
+    assert created["CodeSha256"] == image.digest.removeprefix("sha256:")
 
 
 def _role(emu: Emulator, account: str) -> str:
