@@ -114,6 +114,7 @@ resource "aws_lb" "this" {
   count = local.alb ? 1 : 0
   #checkov:skip=CKV_AWS_91:Access logs need another bucket; API Gateway is the default front door.
   #checkov:skip=CKV2_AWS_28:WAF costs at least 5 USD/month; MLflow authenticates every request.
+  #checkov:skip=CKV2_AWS_20:With a certificate there is no HTTP listener at all; without one there is no HTTPS to redirect to.
   #checkov:skip=CKV_AWS_150:deletion_protection follows the deletion_protection variable.
 
   name                       = local.name
@@ -129,6 +130,7 @@ resource "aws_lb" "this" {
 resource "aws_lb_target_group" "this" {
   count = local.alb ? 1 : 0
 
+  #checkov:skip=CKV_AWS_378:The ALB talks HTTP to the task inside the VPC; clients reach the ALB over HTTPS when certificate_arn is set.
   name        = local.name
   port        = 5000
   protocol    = "HTTP"

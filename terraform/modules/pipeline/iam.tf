@@ -10,9 +10,9 @@ data "aws_iam_policy_document" "lambda_assume" {
 }
 
 resource "aws_iam_role" "lambda" {
-  for_each = local.functions
+  for_each = local.function_keys
 
-  name               = "${var.name_prefix}-${replace(each.key, "_", "-")}-lambda"
+  name               = "${var.name_prefix}-${replace(each.value, "_", "-")}-lambda"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
   tags               = var.tags
 }

@@ -107,13 +107,17 @@ locals {
     }
   }
 
+  # Static keys: roles and log groups must not depend on deploy_targets (the target
+  # accounts' deploy roles trust these roles, and deploy_targets come from those accounts).
+  function_keys = toset(["report", "evaluate", "deploy", "smoke_test", "rollback", "promote", "request_approval", "expire_approval", "slack_interactions", "notify"])
+
   asl_functions = ["report", "evaluate", "deploy", "smoke_test", "rollback", "promote", "request_approval", "expire_approval"]
 }
 
 resource "aws_cloudwatch_log_group" "lambda" {
-  for_each = local.functions
+  for_each = local.function_keys
 
-  name              = "/aws/lambda/${var.name_prefix}-${replace(each.key, "_", "-")}"
+  name              = "/aws/lambda/${var.name_prefix}-${replace(each.value, "_", "-")}"
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.this.arn
   #checkov:skip=CKV_AWS_338:Retention is a variable (default 30 days) to keep the idle cost low; raise it where policy asks for a year.

@@ -1,0 +1,47 @@
+output "slack_request_url" {
+  description = "Slack app > Interactivity & Shortcuts > Request URL."
+  value       = module.pipeline.slack_request_url
+}
+
+output "slack_secret_arn" {
+  description = "Put {\"bot_token\", \"signing_secret\"} here (aws secretsmanager put-secret-value)."
+  value       = module.pipeline.slack_secret_arn
+}
+
+output "repository_clone_url" {
+  description = "git remote of the model code (git-remote-codecommit or HTTPS with credentials)."
+  value       = module.pipeline.repository_clone_url_http
+}
+
+output "mlflow_url" {
+  description = "MLflow UI and tracking URI (log in with the admin secret)."
+  value       = module.mlflow.url
+}
+
+output "mlflow_admin_secret_arn" {
+  description = "Secret with the MLflow admin user."
+  value       = module.mlflow.admin_secret_arn
+}
+
+output "mlflow_image_repository_url" {
+  description = "Push the docker/mlflow image here."
+  value       = module.mlflow.image_repository_url
+}
+
+output "serving_repository_url" {
+  description = "ECR repository of the serving images (push the bootstrap image here)."
+  value       = module.pipeline.ecr_repository_url
+}
+
+output "state_machine_arn" {
+  description = "The pipeline's state machine."
+  value       = module.pipeline.state_machine_arn
+}
+
+output "inference_functions" {
+  description = "Inference functions and aliases per environment."
+  value = {
+    stage = module.stage.deploy_target
+    prod  = module.prod.deploy_target
+  }
+}

@@ -1,0 +1,141 @@
+variable "region" {
+  description = "AWS region of all three accounts."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name."
+  type        = string
+  default     = "mlops"
+}
+
+variable "stage_account_id" {
+  description = "Account id of the stage account."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.stage_account_id))
+    error_message = "stage_account_id must be a 12-digit account id."
+  }
+}
+
+variable "prod_account_id" {
+  description = "Account id of the prod account."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.prod_account_id))
+    error_message = "prod_account_id must be a 12-digit account id."
+  }
+}
+
+variable "target_admin_role_name" {
+  description = "Role Terraform assumes in the stage and prod accounts (Organizations creates OrganizationAccountAccessRole)."
+  type        = string
+  default     = "OrganizationAccountAccessRole"
+}
+
+variable "lambda_dist_dir" {
+  description = "Output directory of `mlops-pipeline package` (holds manifest.json, core.zip, registry.zip, pipeline-src.zip)."
+  type        = string
+  default     = "../../../dist/lambda"
+}
+
+variable "bootstrap_image_tag" {
+  description = "Tag of the image the inference functions are created with (push it to the serving repository first, see docs/deploy-aws.md)."
+  type        = string
+  default     = "bootstrap"
+}
+
+variable "slack_channel" {
+  description = "Slack channel id where runs are reported."
+  type        = string
+}
+
+variable "approvers" {
+  description = "Slack user ids allowed to approve."
+  type        = list(string)
+  default     = []
+}
+
+variable "approver_group" {
+  description = "Slack user group id whose members may approve."
+  type        = string
+  default     = ""
+}
+
+variable "approval_timeout_seconds" {
+  description = "How long an approval waits."
+  type        = number
+  default     = 86400
+}
+
+variable "repository_name" {
+  description = "CodeCommit repository of the model code."
+  type        = string
+  default     = "models"
+}
+
+variable "branch" {
+  description = "Branch whose pushes start the pipeline."
+  type        = string
+  default     = "main"
+}
+
+variable "existing_network" {
+  description = "Use an existing VPC instead of creating one: vpc_id, subnets for the task (public without NAT), private subnets (2+ AZs), public subnets (ALB)."
+  type = object({
+    vpc_id             = string
+    task_subnet_ids    = list(string)
+    private_subnet_ids = list(string)
+    public_subnet_ids  = optional(list(string), [])
+    nat_gateway        = optional(bool, false)
+  })
+  default = null
+}
+
+variable "mlflow_front_door" {
+  description = "api_gateway (default, no idle cost) or alb."
+  type        = string
+  default     = "api_gateway"
+}
+
+variable "mlflow_certificate_arn" {
+  description = "ACM certificate for the ALB (mlflow_front_door = alb)."
+  type        = string
+  default     = null
+}
+
+variable "mlflow_alb_ingress_cidrs" {
+  description = "CIDRs allowed to reach the ALB (mlflow_front_door = alb)."
+  type        = list(string)
+  default     = []
+}
+
+variable "mlflow_desired_count" {
+  description = "MLflow tasks: 1 always on, 0 scaled to zero."
+  type        = number
+  default     = 1
+}
+
+variable "mlflow_fargate_spot" {
+  description = "Run MLflow on Fargate Spot."
+  type        = bool
+  default     = false
+}
+
+variable "chatbot" {
+  description = "Relay execution status changes to Slack through AWS Chatbot too (the workspace must be authorised in the Chatbot console first)."
+  type = object({
+    slack_team_id    = string
+    slack_channel_id = string
+  })
+  default = null
+}
+
+variable "tags" {
+  description = "Tags on every resource."
+  type        = map(string)
+  default     = { project = "mlops-pipeline" }
+}

@@ -1,0 +1,65 @@
+# The same pipeline and target_account modules as the AWS root, against the emulator.
+# Left out (AWS-only): network, mlflow (a local `mlflow server` runs instead), chatbot.
+locals {
+  manifest = jsondecode(file("${var.lambda_dist_dir}/manifest.json"))
+  lambda_packages = {
+    for name, p in local.manifest.packages : name => {
+      path         = "${var.lambda_dist_dir}/${p.path}"
+      base64sha256 = p.base64sha256
+    }
+  }
+}
+
+module "pipeline" {
+  source = "../../modules/pipeline"
+
+  name_prefix     = var.name_prefix
+  lambda_packages = local.lambda_packages
+  # Local builds run `mlops-pipeline build` from this checkout: no source upload.
+  build_source = null
+
+  deploy_targets = {
+    stage = module.stage.deploy_target
+    prod  = module.prod.deploy_target
+  }
+  image_consumer_account_ids = [var.stage_account_id, var.prod_account_id]
+
+  slack_api_url            = var.slack_api_url
+  slack_channel            = var.slack_channel
+  approvers                = var.approvers
+  allow_self_approval      = var.allow_self_approval
+  approval_timeout_seconds = var.approval_timeout_seconds
+  mlflow_tracking_uri      = var.mlflow_tracking_uri
+  mlflow_ui_url            = var.mlflow_tracking_uri
+
+  create_slack_api             = var.create_slack_api
+  lambda_environment_overrides = var.lambda_environment_overrides
+  codebuild                    = { privileged_mode = false }
+
+  # Throwaway state: allow terraform destroy.
+  deletion_protection      = false
+  force_destroy            = true
+  kms_deletion_window_days = 7
+}
+
+module "stage" {
+  source    = "../../modules/target_account"
+  providers = { aws = aws.stage }
+
+  name_prefix          = var.name_prefix
+  environment          = "stage"
+  initial_image_uri    = var.bootstrap_image_uri
+  image_repository_arn = module.pipeline.ecr_repository_arn
+  deployer_role_arns   = module.pipeline.deployer_role_arns
+}
+
+module "prod" {
+  source    = "../../modules/target_account"
+  providers = { aws = aws.prod }
+
+  name_prefix          = var.name_prefix
+  environment          = "prod"
+  initial_image_uri    = var.bootstrap_image_uri
+  image_repository_arn = module.pipeline.ecr_repository_arn
+  deployer_role_arns   = module.pipeline.deployer_role_arns
+}

@@ -1,0 +1,67 @@
+output "table_name" {
+  description = "MLOPS_TABLE."
+  value       = module.pipeline.table_name
+}
+
+output "state_machine_arn" {
+  description = "The pipeline's state machine."
+  value       = module.pipeline.state_machine_arn
+}
+
+output "codebuild_project_name" {
+  description = "CodeBuild project (run by the emulator's CodeBuild runtime)."
+  value       = module.pipeline.codebuild_project_name
+}
+
+output "repository_arn" {
+  description = "CodeCommit repository the trigger listens to."
+  value       = module.pipeline.repository_arn
+}
+
+output "repository_name" {
+  description = "Name of the model code repository."
+  value       = split(":", module.pipeline.repository_arn)[5]
+}
+
+output "ecr_repository_url" {
+  description = "Serving image repository."
+  value       = module.pipeline.ecr_repository_url
+}
+
+output "artifacts_bucket" {
+  description = "Artifacts bucket."
+  value       = module.pipeline.artifacts_bucket
+}
+
+output "slack_secret_arn" {
+  description = "Secret {bot_token, signing_secret} to fill."
+  value       = module.pipeline.slack_secret_arn
+}
+
+output "slack_request_url" {
+  description = "Slack interactivity URL of the emulated HTTP API."
+  value       = module.pipeline.slack_request_url
+}
+
+output "sns_topic_arn" {
+  description = "Execution status topic."
+  value       = module.pipeline.sns_topic_arn
+}
+
+output "function_names" {
+  description = "Pipeline Lambda names by handler module."
+  value       = module.pipeline.function_names
+}
+
+output "function_arns" {
+  description = "Pipeline Lambda ARNs by handler module."
+  value       = module.pipeline.function_arns
+}
+
+output "deploy_targets" {
+  description = "DEPLOY_TARGETS as given to the pipeline."
+  value = {
+    stage = module.stage.deploy_target
+    prod  = module.prod.deploy_target
+  }
+}

@@ -1,0 +1,100 @@
+variable "endpoint_url" {
+  description = "URL of the local AWS emulator (every service is served there)."
+  type        = string
+  default     = "http://127.0.0.1:4566"
+
+  validation {
+    condition     = can(regex("^https?://", var.endpoint_url))
+    error_message = "endpoint_url must be an http(s) URL."
+  }
+}
+
+variable "region" {
+  description = "Region of the emulated accounts."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name."
+  type        = string
+  default     = "mlops"
+}
+
+variable "stage_account_id" {
+  description = "Emulated stage account."
+  type        = string
+  default     = "222222222222"
+}
+
+variable "prod_account_id" {
+  description = "Emulated prod account."
+  type        = string
+  default     = "333333333333"
+}
+
+variable "target_admin_role_name" {
+  description = "Role Terraform assumes in stage and prod (as in the AWS root)."
+  type        = string
+  default     = "OrganizationAccountAccessRole"
+}
+
+variable "lambda_dist_dir" {
+  description = "Output of `mlops-pipeline package --platform host` (the emulator runs the zips with this machine's Python)."
+  type        = string
+  default     = "../../../dist/lambda-host"
+}
+
+variable "bootstrap_image_uri" {
+  description = "Image the inference functions are created with (the local image store resolves it)."
+  type        = string
+  default     = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:bootstrap"
+}
+
+variable "slack_api_url" {
+  description = "Slack Web API base URL: the local Slack stand-in, or https://slack.com/api/."
+  type        = string
+  default     = "https://slack.com/api/"
+}
+
+variable "slack_channel" {
+  description = "Slack channel id for the run threads."
+  type        = string
+  default     = "C0LOCAL0001"
+}
+
+variable "approvers" {
+  description = "Slack user ids allowed to approve."
+  type        = list(string)
+  default     = []
+}
+
+variable "allow_self_approval" {
+  description = "Let a commit author approve their own model (handy for a one-person demo)."
+  type        = bool
+  default     = false
+}
+
+variable "approval_timeout_seconds" {
+  description = "How long an approval waits."
+  type        = number
+  default     = 86400
+}
+
+variable "mlflow_tracking_uri" {
+  description = "The local `mlflow server` (SQLite backend, artifacts in the emulated S3)."
+  type        = string
+  default     = "http://127.0.0.1:5000"
+}
+
+variable "create_slack_api" {
+  description = "Create the API Gateway HTTP API for Slack interactions in the emulator."
+  type        = bool
+  default     = true
+}
+
+variable "lambda_environment_overrides" {
+  description = "Extra environment for every pipeline Lambda (never secrets)."
+  type        = map(string)
+  default     = {}
+}
