@@ -163,7 +163,7 @@ def test_arbitrary_bytes_only_ever_raise_bad_request(body: bytes) -> None:
     assert_well_formed(parse_or_none(body))
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(mutated_payloads())
 def test_arbitrary_json_payloads_parse_or_raise_bad_request(data: Any) -> None:
     assert_well_formed(parse_or_none(form(data)))
