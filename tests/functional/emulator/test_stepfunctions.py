@@ -124,3 +124,31 @@ def test_validate_definition_and_list_versions(emulator: Emulator) -> None:
         assert answer["diagnostics"][0]["severity"] == "ERROR"
     machine = _state_machine(emulator, "versions", good)
     assert sfn.list_state_machine_versions(stateMachineArn=machine)["stateMachineVersions"] == []
+
+
+@pytest.mark.parametrize("style", ["direct", "integration"])
+def test_catch_matches_the_lambda_error_type(
+    emulator: Emulator, create_zip_function: Callable[..., dict[str, Any]], style: str
+) -> None:
+    source = (
+        "class SmokeTestFailedError(Exception):\n    pass\n\n"
+        "def handler(event, context):\n    raise SmokeTestFailedError('schema mismatch')\n"
+    )
+    fn_arn = create_zip_function(f"smoke-{style}", {"app.py": source})["FunctionArn"]
+    task: dict[str, Any] = {"Type": "Task", "End": True}
+    if style == "direct":
+        task["Resource"] = fn_arn
+    else:
+        task["Resource"] = "arn:aws:states:::lambda:invoke"
+        task["Parameters"] = {"FunctionName": fn_arn, "Payload.$": "$"}
+    task["Catch"] = [{"ErrorEquals": ["SmokeTestFailedError"], "ResultPath": "$.error", "Next": "RolledBack"}]
+    definition = {"StartAt": "Smoke", "States": {"Smoke": task, "RolledBack": {"Type": "Pass", "End": True}}}
+    machine = _state_machine(emulator, f"catch-{style}", definition)
+
+    execution = emulator.client("stepfunctions").start_execution(stateMachineArn=machine, input="{}")
+    result = _wait(emulator, execution["executionArn"])
+
+    assert result["status"] == "SUCCEEDED", result
+    error = json.loads(result["output"])["error"]
+    assert error["Error"] == "SmokeTestFailedError"
+    assert json.loads(error["Cause"])["errorMessage"] == "schema mismatch"
