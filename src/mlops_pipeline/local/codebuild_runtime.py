@@ -633,7 +633,9 @@ class LocalBuild:
             origin = resolve_source_location(str(source.get("location", "")))
             self._git(["clone", "--quiet", "--no-checkout", origin, str(src)], git_env, self.workdir)
             version = self.record["sourceVersion"] or "HEAD"
-            self._git(["checkout", "--quiet", "--detach", version], git_env, src)
+            self._git(
+                ["checkout", "--quiet", "--detach", self._commit_of(version, git_env, src)], git_env, src
+            )
             resolved = self._git(["rev-parse", "HEAD"], git_env, src).strip()
             with self.lock:
                 self.record["resolvedSourceVersion"] = resolved
@@ -644,6 +646,19 @@ class LocalBuild:
         if not text:
             text = self._read_buildspec_file(src, "buildspec.yml")
         return parse_buildspec(text)
+
+    def _commit_of(self, version: str, env: Mapping[str, str], src: Path) -> str:
+        # sourceVersion may be a commit, a branch name or refs/heads/<branch>; in a fresh clone
+        # branches other than the default exist only as origin/<branch>.
+        branch = version.removeprefix("refs/heads/")
+        for candidate in dict.fromkeys((version, f"origin/{branch}", branch)):
+            try:
+                return self._git(
+                    ["rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"], env, src
+                ).strip()
+            except SourceNotFoundError:
+                continue
+        raise SourceNotFoundError(f"source version {version!r} not found in the repository")
 
     @staticmethod
     def _read_buildspec_file(src: Path, name: str) -> str:
@@ -720,6 +735,16 @@ def stop_build(build_id: str, timeout: float = 10.0) -> dict[str, Any]:
     build.stop()
     build.done.wait(timeout)
     return build.snapshot()
+
+
+def stop_all_builds(timeout: float = 10.0) -> None:
+    """Stop every running build (the emulator calls this when it stops)."""
+    with _BUILDS_LOCK:
+        running = [b for b in _BUILDS.values() if not b.done.is_set()]
+    for build in running:
+        build.stop()
+    for build in running:
+        build.done.wait(timeout)
 
 
 def wait_for_build(build_id: str, timeout: float = 60.0) -> dict[str, Any]:

@@ -238,6 +238,7 @@ def install() -> None:
         if _INSTALLED:
             return
         _patch_rule_delivery()
+        _patch_sns_lambda_delivery()
         _patch_execution_events()
         _INSTALLED = True
 
@@ -286,6 +287,60 @@ def _job(
             _record_failure(rule, target, event, exc)
 
     return run
+
+
+# --------------------------------------------------------------------------- SNS -> Lambda
+
+
+def sns_lambda_event(subscription: Any, post_data: Mapping[str, Any]) -> dict[str, Any]:
+    """The event a Lambda subscribed to an SNS topic receives for one notification."""
+    renamed = {"SigningCertURL": "SigningCertUrl", "UnsubscribeURL": "UnsubscribeUrl"}
+    sns = {renamed.get(k, k): v for k, v in post_data.items()}
+    sns.setdefault("Subject", None)
+    sns.setdefault("MessageAttributes", {})
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription.arn,
+                "Sns": sns,
+            }
+        ]
+    }
+
+
+def _patch_sns_lambda_delivery() -> None:
+    from moto.sns.models import Subscription
+
+    original_publish = Subscription.publish
+
+    def publish(self: Subscription, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
+        if self.protocol != "lambda":
+            original_publish(self, message, message_id, *args, **kwargs)
+            return
+        # moto wraps the message in a placeholder record (topic "arn:aws:sns:EXAMPLE", 1970
+        # timestamp) and invokes synchronously in the topic's account; SNS invokes the function
+        # asynchronously in the function's own account with the real notification.
+        from moto.awslambda.models import lambda_backends
+        from moto.utilities.arns import parse_arn
+
+        names = ("subject", "message_attributes", "group_id", "deduplication_id", "message_structure")
+        params = {**dict(zip(names, args, strict=False)), **kwargs}
+        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(
+            params.get("message_attributes"), message
+        ):
+            return
+        if params.get("message_structure") == "json":
+            message = self._parse_message_structure(message, self.protocol)
+        post_data = self.get_post_data(
+            message, message_id, params.get("subject"), message_attributes=params.get("message_attributes")
+        )
+        arn = parse_arn(self.endpoint)
+        function = lambda_backends[arn.account][arn.region].get_function(self.endpoint)
+        function.invoke(json.dumps(sns_lambda_event(self, post_data)), {"X-Amz-Invocation-Type": "Event"}, {})
+
+    Subscription.publish = publish  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- Step Functions events

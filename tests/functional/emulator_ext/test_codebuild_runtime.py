@@ -150,3 +150,28 @@ def test_stop_build_kills_it(emulator: Emulator, source_repo: Any, make_project:
         time.sleep(0.05)
     stopped = codebuild.stop_build(id=build_id)["build"]
     assert stopped["buildStatus"] == "STOPPED"
+
+
+def test_source_version_may_name_a_branch(
+    emulator: Emulator, source_repo: Any, make_project: Any, run_git: Any, tmp_path: Path
+) -> None:
+    origin, _ = source_repo({"which.txt": "main\n"})
+    work = tmp_path / "branch-work"
+    run_git(tmp_path, "clone", "-q", str(origin), str(work))
+    run_git(work, "checkout", "-q", "-b", "feature")
+    (work / "which.txt").write_text("feature\n")
+    run_git(work, "commit", "-q", "-am", "feature")
+    run_git(work, "push", "-q", "origin", "feature")
+    make_project(
+        "build-branch",
+        str(origin),
+        buildspec="version: 0.2\nenv:\n  exported-variables: [WHICH]\n"
+        "phases:\n  build:\n    commands:\n      - export WHICH=$(cat which.txt)\n",
+    )
+    build_id = emulator.client("codebuild").start_build(
+        projectName="build-branch", sourceVersion="refs/heads/feature"
+    )["build"]["id"]
+    build = _wait(emulator, build_id)
+    assert build["buildStatus"] == "SUCCEEDED"
+    assert build["exportedEnvironmentVariables"] == [{"name": "WHICH", "value": "feature"}]
+    assert build["resolvedSourceVersion"] == run_git(work, "rev-parse", "HEAD")
