@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import socket
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -93,6 +94,7 @@ class Emulator:
         self.host = host
         self.port = port
         self.region = region
+        self._requested_port = port
         self.optional_extensions = tuple(optional_extensions)
         self.extensions: list[str] = []
         self._server: ThreadedMotoServer | None = None
@@ -133,7 +135,9 @@ class Emulator:
             werkzeug_log = logging.getLogger("werkzeug")
             if werkzeug_log.level == logging.NOTSET:
                 werkzeug_log.setLevel(logging.WARNING)  # one access-log line per AWS call is noise
-            server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+            if self._requested_port:
+                _ensure_free(self.host, self._requested_port)  # moto's start() would wait forever
+            server = ThreadedMotoServer(ip_address=self.host, port=self._requested_port, verbose=False)
             server.start()
             self._server = server
             self.port = server.get_host_and_port()[1]
@@ -268,6 +272,14 @@ class Emulator:
                 "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
                 "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
             }
+
+
+def _ensure_free(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise EmulatorError(f"cannot serve on {host}:{port}: {exc}") from exc
 
 
 def _reset_moto() -> None:

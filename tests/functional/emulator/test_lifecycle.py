@@ -49,3 +49,17 @@ def test_stop_frees_the_port_and_the_thread(tmp_path: Path) -> None:
     # A new emulator starts from empty backends.
     with Emulator(tmp_path / "state2") as fresh:
         assert fresh.client("s3").list_buckets()["Buckets"] == []
+
+
+def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        busy = squatter.getsockname()[1]
+
+        with pytest.raises(EmulatorError, match=f"cannot serve on 127.0.0.1:{busy}"):
+            Emulator(tmp_path, port=busy).start()
+
+    # The failed start left nothing active: the next emulator starts.
+    with Emulator(tmp_path / "next") as emu:
+        assert emu.client("sts").get_caller_identity()["Account"] == "111111111111"
