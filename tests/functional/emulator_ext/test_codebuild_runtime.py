@@ -175,3 +175,46 @@ def test_source_version_may_name_a_branch(
     assert build["buildStatus"] == "SUCCEEDED"
     assert build["exportedEnvironmentVariables"] == [{"name": "WHICH", "value": "feature"}]
     assert build["resolvedSourceVersion"] == run_git(work, "rev-parse", "HEAD")
+
+
+def test_secrets_manager_variables_are_resolved_and_masked_in_the_log(
+    emulator: Emulator, source_repo: Any, make_project: Any
+) -> None:
+    secret = emulator.client("secretsmanager").create_secret(
+        Name="mlflow-user", SecretString='{"username": "pipeline", "password": "s3cr3t-value"}'
+    )["ARN"]
+    origin, _ = source_repo({"README": "x"})
+    make_project(
+        "build-secret",
+        str(origin),
+        buildspec="version: 0.2\nphases:\n  build:\n    commands:\n"
+        '      - test "$MLFLOW_TRACKING_PASSWORD" = s3cr3t-value\n'
+        '      - echo "pw=$MLFLOW_TRACKING_PASSWORD"\n',
+        env=[{"name": "MLFLOW_TRACKING_PASSWORD", "value": f"{secret}:password", "type": "SECRETS_MANAGER"}],
+    )
+    build = _wait(
+        emulator, emulator.client("codebuild").start_build(projectName="build-secret")["build"]["id"]
+    )
+
+    log = codebuild_runtime.log_path(build["id"]).read_text()
+    assert build["buildStatus"] == "SUCCEEDED", log
+    assert "pw=***" in log
+    assert "s3cr3t-value" not in log
+
+
+def test_invalid_buildspec_fails_before_any_phase(
+    emulator: Emulator, source_repo: Any, make_project: Any
+) -> None:
+    origin, _ = source_repo({"README": "x"})
+    make_project(
+        "build-bad-spec", str(origin), buildspec="version: 0.2\nphases:\n  compile:\n    commands: [make]\n"
+    )
+    build = _wait(
+        emulator, emulator.client("codebuild").start_build(projectName="build-bad-spec")["build"]["id"]
+    )
+
+    assert build["buildStatus"] == "FAILED"
+    download = next(p for p in build["phases"] if p["phaseType"] == "DOWNLOAD_SOURCE")
+    assert download["phaseStatus"] == "CLIENT_ERROR"
+    assert "compile" in download["contexts"][0]["message"]
+    assert not any(p["phaseType"] == "BUILD" for p in build["phases"])
