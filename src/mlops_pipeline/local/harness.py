@@ -1,0 +1,343 @@
+"""Provision the pipeline on the emulator with boto3, fast: the test harness of the ASL tier.
+
+Terraform provisions the same resources for the demo and on AWS; this harness creates just
+what the state machine needs, in seconds, so the state-machine tests can run every path on
+the real ASL, the real handlers (as deployed zip code) and a real MLflow server.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+import uuid
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops_pipeline import statemachine
+from mlops_pipeline.domain.errors import PipelineError
+from mlops_pipeline.local.emulator import ACCOUNTS, Emulator
+from mlops_pipeline.local.image_store import ImageStore
+
+ASL_HANDLERS = statemachine.ASL_FUNCTIONS
+OTHER_HANDLERS = ("slack_interactions", "notify")
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+BUILDSPEC = """version: 0.2
+env:
+  exported-variables: [MODEL_NAME, MODEL_VERSION, IMAGE_URI, RUN_ID]
+phases:
+  build:
+    commands:
+      - '"$PYTHON" build.py > exports.env'
+      - set -a; . ./exports.env; set +a
+"""
+
+# The initial image of the inference functions, as Terraform deploys it before any model exists.
+PLACEHOLDER_HANDLER = """
+def handler(event, context):
+    return {"statusCode": 503, "body": "{\\"error\\": \\"no model deployed yet\\"}"}
+"""
+
+
+class HarnessError(PipelineError):
+    """Provisioning or waiting on the emulator failed."""
+
+
+@dataclass
+class StackSettings:
+    prefix: str = "mlops"
+    channel: str = "C0PIPELINE"
+    approvers: tuple[str, ...] = ("U0APPROVER",)
+    approval_timeout_seconds: int = 300
+    smoke_max_latency_ms: int = 20000
+    gate_metric: str = "rmse"
+    gate_direction: str = "lower"
+    gate_tolerance: float = 0.0
+    lambda_timeout: int = 120
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def source_zip() -> bytes:
+    """The pipeline Lambdas' code: the ``mlops_pipeline`` package (deps come from the runtime)."""
+    package = Path(__file__).resolve().parents[1]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(package.rglob("*")):
+            if (
+                path.is_file()
+                and "__pycache__" not in path.parts
+                and path.suffix in {".py", ".json", ".html", ".typed"}
+            ):
+                archive.write(path, f"mlops_pipeline/{path.relative_to(package).as_posix()}")
+        template = statemachine.template_path()
+        archive.write(template, "statemachine/pipeline.asl.json")
+    return buffer.getvalue()
+
+
+class PipelineStack:
+    """The pipeline's resources in the three emulated accounts."""
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        mlflow_url: str,
+        slack_api_url: str,
+        source_repo: Path,
+        settings: StackSettings | None = None,
+    ) -> None:
+        self.emu = emulator
+        self.mlflow_url = mlflow_url
+        self.slack_api_url = slack_api_url
+        self.source_repo = Path(source_repo)
+        self.settings = settings or StackSettings()
+        p = self.settings.prefix
+        self.table = f"{p}-pipeline"
+        self.project = f"{p}-build"
+        self.state_machine_name = f"{p}-pipeline"
+        self.inference_function = f"{p}-inference"
+        self.ecr_repository = f"{ACCOUNTS['tooling']}.dkr.ecr.{emulator.region}.amazonaws.com/{p}-models"
+        self.function_arns: dict[str, str] = {}
+        self.state_machine_arn = ""
+        self.secret_arn = ""
+        self.deploy_roles: dict[str, str] = {}
+
+    def function_name(self, module: str) -> str:
+        return f"{self.settings.prefix}-{module.replace('_', '-')}"
+
+    # -- provisioning ------------------------------------------------------------------------
+    def provision(self, slack_secret: Mapping[str, str]) -> PipelineStack:
+        self._tooling_storage(slack_secret)
+        lambda_role = self._role("tooling", f"{self.settings.prefix}-lambda", LAMBDA_TRUST)
+        for environment in ("stage", "prod"):
+            self._target(environment, lambda_role)
+        self._pipeline_functions(lambda_role)
+        self._codebuild()
+        self._state_machine(self.settings.approval_timeout_seconds, self.state_machine_name)
+        return self
+
+    def _role(self, account: str, name: str, trust: Mapping[str, Any]) -> str:
+        iam = self.emu.client("iam", account)
+        try:
+            return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+        except iam.exceptions.NoSuchEntityException:
+            return str(
+                iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+            )
+
+    def _tooling_storage(self, slack_secret: Mapping[str, str]) -> None:
+        from mlops_pipeline.adapters.aws.dynamodb import create_table
+
+        create_table(self.emu.client("dynamodb"), self.table)
+        secrets = self.emu.client("secretsmanager")
+        self.secret_arn = str(
+            secrets.create_secret(
+                Name=f"{self.settings.prefix}/slack", SecretString=json.dumps(dict(slack_secret))
+            )["ARN"]
+        )
+
+    def _target(self, environment: str, tooling_lambda_role: str) -> None:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": tooling_lambda_role}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        self.deploy_roles[environment] = self._role(environment, f"{self.settings.prefix}-deploy", trust)
+        exec_role = self._role(environment, f"{self.settings.prefix}-inference", LAMBDA_TRUST)
+        placeholder = self._placeholder_image()
+        client = self.emu.client("lambda", environment)
+        client.create_function(
+            FunctionName=self.inference_function,
+            Role=exec_role,
+            PackageType="Image",
+            Code={"ImageUri": placeholder},
+            Timeout=60,
+            MemorySize=1024,
+            Architectures=["arm64"],
+            Environment={"Variables": {"ENVIRONMENT": environment}},
+        )
+        version = client.publish_version(FunctionName=self.inference_function)["Version"]
+        client.create_alias(FunctionName=self.inference_function, Name="live", FunctionVersion=version)
+
+    def _placeholder_image(self) -> str:
+        uri = f"{self.ecr_repository}:placeholder"
+        store = ImageStore(self.emu.state_dir / "images")
+        if not store.exists(uri):
+            staging = self.emu.state_dir / "placeholder-rootfs"
+            task = staging / "var" / "task"
+            task.mkdir(parents=True, exist_ok=True)
+            (task / "placeholder.py").write_text(PLACEHOLDER_HANDLER)
+            store.push(uri, staging, cmd=["placeholder.handler"])
+        return uri
+
+    def lambda_environment(self) -> dict[str, str]:
+        s = self.settings
+        targets = {
+            env: {"role_arn": role, "function_name": self.inference_function, "alias": "live"}
+            for env, role in self.deploy_roles.items()
+        }
+        return {
+            "MLOPS_TABLE": self.table,
+            "SLACK_SECRET_ARN": self.secret_arn,
+            "SLACK_CHANNEL": s.channel,
+            "SLACK_API_URL": self.slack_api_url,
+            "MLFLOW_TRACKING_URI": self.mlflow_url,
+            "MLFLOW_UI_URL": self.mlflow_url,
+            "GATE_METRIC": s.gate_metric,
+            "GATE_DIRECTION": s.gate_direction,
+            "GATE_TOLERANCE": str(s.gate_tolerance),
+            "DEPLOY_TARGETS": json.dumps(targets),
+            "SMOKE_MAX_LATENCY_MS": str(s.smoke_max_latency_ms),
+            "APPROVERS": ",".join(s.approvers),
+            "APPROVAL_TIMEOUT_SECONDS": str(s.approval_timeout_seconds),
+            "POWERTOOLS_SERVICE_NAME": "mlops-pipeline",
+            **s.extra_env,
+        }
+
+    def _pipeline_functions(self, role: str) -> None:
+        client = self.emu.client("lambda")
+        code = source_zip()
+        env = self.lambda_environment()
+        for module in (*ASL_HANDLERS, *OTHER_HANDLERS):
+            name = self.function_name(module)
+            response = client.create_function(
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=role,
+                Handler=f"mlops_pipeline.handlers.{module}.handler",
+                Code={"ZipFile": code},
+                Timeout=self.settings.lambda_timeout,
+                MemorySize=512,
+                Architectures=["arm64"],
+                Environment={"Variables": env},
+            )
+            self.function_arns[module] = str(response["FunctionArn"])
+
+    def _codebuild(self) -> None:
+        role = self._role(
+            "tooling",
+            f"{self.settings.prefix}-codebuild",
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "codebuild.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+        )
+        variables = {
+            "PYTHON": sys.executable,
+            "MLFLOW_TRACKING_URI": self.mlflow_url,
+            "MLOPS_LOCAL_STATE": str(self.emu.state_dir),
+            "ECR_REPOSITORY_URI": self.ecr_repository,
+        }
+        self.emu.client("codebuild").create_project(
+            name=self.project,
+            source={"type": "CODECOMMIT", "location": str(self.source_repo), "buildspec": BUILDSPEC},
+            artifacts={"type": "NO_ARTIFACTS"},
+            environment={
+                "type": "ARM_CONTAINER",
+                "image": "aws/codebuild/amazonlinux2-aarch64-standard:3.0",
+                "computeType": "BUILD_GENERAL1_SMALL",
+                "environmentVariables": [
+                    {"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()
+                ],
+            },
+            serviceRole=role,
+            timeoutInMinutes=30,
+        )
+
+    def _state_machine(self, approval_timeout_seconds: int, name: str) -> str:
+        role = self._role(
+            "tooling",
+            f"{self.settings.prefix}-states",
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "states.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+        )
+        values = {f"{m}_function_arn": self.function_arns[m] for m in ASL_HANDLERS}
+        values["codebuild_project"] = self.project
+        values["approval_timeout_seconds"] = str(approval_timeout_seconds)
+        arn = str(
+            self.emu.client("stepfunctions").create_state_machine(
+                name=name, definition=statemachine.render(values), roleArn=role
+            )["stateMachineArn"]
+        )
+        if name == self.state_machine_name:
+            self.state_machine_arn = arn
+        return arn
+
+    def add_state_machine(self, name: str, approval_timeout_seconds: int) -> str:
+        """Another state machine from the same template (e.g. with a short approval timeout)."""
+        return self._state_machine(approval_timeout_seconds, name)
+
+    # -- running -----------------------------------------------------------------------------
+    def start(self, commit: str, author: str = "data-scientist", state_machine_arn: str | None = None) -> str:
+        trigger = {"commit": commit, "repository": self.source_repo.name, "branch": "main", "author": author}
+        response = self.emu.client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn or self.state_machine_arn,
+            name=f"{commit[:12]}-{uuid.uuid4().hex[:8]}",
+            input=json.dumps(trigger),
+        )
+        return str(response["executionArn"])
+
+    def wait(self, execution_arn: str, timeout: float = 300.0) -> dict[str, Any]:
+        """Block until the execution leaves RUNNING; HarnessError with its history on timeout."""
+        sfn = self.emu.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return dict(described)
+            time.sleep(0.5)
+        raise HarnessError(
+            f"{execution_arn} still RUNNING after {timeout:.0f}s; states: {self.states(execution_arn)}"
+        )
+
+    def states(self, execution_arn: str) -> list[str]:
+        """The names of the states the execution entered, in order."""
+        sfn = self.emu.client("stepfunctions")
+        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+    def timings(self, execution_arn: str) -> list[tuple[str, float]]:
+        """Seconds spent in each state entered, in order (from the execution history)."""
+        sfn = self.emu.client("stepfunctions")
+        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        entered = [
+            (e["stateEnteredEventDetails"]["name"], e["timestamp"])
+            for e in events
+            if "stateEnteredEventDetails" in e
+        ]
+        last = events[-1]["timestamp"] if events else None
+        out = []
+        for i, (name, at) in enumerate(entered):
+            end = entered[i + 1][1] if i + 1 < len(entered) else last
+            out.append((name, (end - at).total_seconds() if end else 0.0))
+        return out
+
+    def alias_version(self, environment: str) -> str:
+        return str(
+            self.emu.client("lambda", environment).get_alias(
+                FunctionName=self.inference_function, Name="live"
+            )["FunctionVersion"]
+        )

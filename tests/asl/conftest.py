@@ -1,0 +1,122 @@
+"""The ASL tier: the real state machine on moto's interpreter, real handlers, real MLflow, local Slack.
+
+One stack per session (starting it costs ~10 s); each test uses its own model name so
+registry aliases do not leak between tests.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_pipeline.adapters.aws.dynamodb import DynamoApprovalStore, DynamoRunStore
+from mlops_pipeline.local.emulator import Emulator
+from mlops_pipeline.local.harness import PipelineStack, StackSettings
+from mlops_pipeline.local.interactions_gateway import InteractionsGateway, lambda_invoker
+from mlops_pipeline.local.mlflow_server import MlflowServer
+from mlops_pipeline.local.slack_server import LocalSlackServer, SlackMessage
+
+PROJECT = Path(__file__).parent / "model_project"
+BOT_TOKEN = "xoxb-local-test"
+SIGNING_SECRET = "local-signing-secret-for-tests"
+
+pytestmark = pytest.mark.asl
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {
+        "GIT_AUTHOR_NAME": "Data Scientist",
+        "GIT_AUTHOR_EMAIL": "author@example.com",
+        "GIT_COMMITTER_NAME": "Data Scientist",
+        "GIT_COMMITTER_EMAIL": "author@example.com",
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+        "HOME": str(repo),
+    }
+    return subprocess.run(
+        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@dataclass
+class Pipeline:
+    emu: Emulator
+    stack: PipelineStack
+    slack: LocalSlackServer
+    mlflow: MlflowServer
+    repo: Path
+
+    def commit(self, spec: dict[str, Any]) -> str:
+        """Commit ``model.json`` = spec to the model repo; returns the commit id."""
+        (self.repo / "model.json").write_text(json.dumps(spec))
+        git(self.repo, "add", "model.json")
+        git(self.repo, "commit", "-q", "-m", f"model {spec}")
+        return git(self.repo, "rev-parse", "HEAD")
+
+    @property
+    def approvals(self) -> DynamoApprovalStore:
+        return DynamoApprovalStore(self.stack.table, client=self.emu.client("dynamodb"))
+
+    @property
+    def runs(self) -> DynamoRunStore:
+        return DynamoRunStore(self.stack.table, client=self.emu.client("dynamodb"))
+
+    def thread(self, execution: str) -> list[SlackMessage]:
+        run = self.runs.get(execution)
+        assert run is not None and run.slack_thread_ts, f"no Slack thread for {execution}"
+        return self.slack.thread(run.slack_thread_ts)
+
+    def wait_for_card(self, execution: str, timeout: float = 240.0) -> SlackMessage:
+        """The approval card of the execution, once posted (fails early if the run ended)."""
+        import time
+
+        sfn = self.emu.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.runs.get(execution)
+            if run is not None and run.slack_thread_ts:
+                cards = [m for m in self.slack.thread(run.slack_thread_ts) if m.buttons]
+                if cards:
+                    return cards[-1]
+            status = sfn.describe_execution(executionArn=execution)["status"]
+            if status != "RUNNING":
+                raise AssertionError(
+                    f"{execution} ended {status} before asking for approval: {self.stack.states(execution)}\n"
+                    + "\n".join(m.text for m in self.thread(execution))
+                )
+            time.sleep(0.5)
+        raise AssertionError(f"no approval card after {timeout}s; states: {self.stack.states(execution)}")
+
+    def click(self, card: SlackMessage, action: str, user: str = "U0APPROVER") -> tuple[int, str]:
+        return self.slack.click(card.ts, action, user)
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    root = tmp_path_factory.mktemp("asl")
+    repo = root / "model-repo"
+    repo.mkdir()
+    for name in ("build.py", "serve.py"):
+        shutil.copy(PROJECT / name, repo / name)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "initial project")
+    with (
+        Emulator(root / "state") as emu,
+        MlflowServer(root / "mlflow") as mlflow,
+        LocalSlackServer(BOT_TOKEN, SIGNING_SECRET) as slack,
+    ):
+        stack = PipelineStack(
+            emu, mlflow.url, slack.api_url, repo, StackSettings(approval_timeout_seconds=600)
+        )
+        stack.provision({"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET})
+        invoke = lambda_invoker(emu.client("lambda"), stack.function_name("slack_interactions"))
+        with InteractionsGateway(invoke) as gateway:
+            slack.interactions_url = gateway.url
+            yield Pipeline(emu, stack, slack, mlflow, repo)

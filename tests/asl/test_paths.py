@@ -1,0 +1,252 @@
+"""One test per path of the state machine, on the real ASL (moto's interpreter) and real handlers."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from mlflow import MlflowClient
+
+from mlops_pipeline.adapters.slack.signature import sign
+from mlops_pipeline.domain.models import ApprovalStatus
+from tests.asl.conftest import Pipeline
+
+pytestmark = [pytest.mark.asl, pytest.mark.slow]
+
+
+def texts(pipeline: Pipeline, execution: str) -> list[str]:
+    return [m.text for m in pipeline.thread(execution)]
+
+
+def invoke_live(pipeline: Pipeline, environment: str) -> dict:
+    client = pipeline.emu.client("lambda", environment)
+    response = client.invoke(
+        FunctionName=f"{pipeline.stack.inference_function}:live",
+        Payload=json.dumps({"inputs": [{"x": 3.0}]}).encode(),
+    )
+    return json.loads(response["Payload"].read())
+
+
+def test_happy_path_approved(pipeline: Pipeline) -> None:
+    stage_before, prod_before = pipeline.stack.alias_version("stage"), pipeline.stack.alias_version("prod")
+    commit = pipeline.commit({"name": "happy", "metrics": {"rmse": 3.0, "mae": 2.0}})
+    execution = pipeline.stack.start(commit)
+    card = pipeline.wait_for_card(execution)
+    assert {b["action_id"] for b in card.buttons} == {"approve", "reject"}
+    status, _ = pipeline.click(card, "approve")
+    assert status == 200
+    result = pipeline.stack.wait(execution)
+    assert result["status"] == "SUCCEEDED", pipeline.stack.states(execution)
+    print("\n".join(f"{name:28s} {seconds:6.1f}s" for name, seconds in pipeline.stack.timings(execution)))
+
+    stage_after, prod_after = pipeline.stack.alias_version("stage"), pipeline.stack.alias_version("prod")
+    assert int(stage_after) == int(stage_before) + 1
+    assert int(prod_after) == int(prod_before) + 1
+    assert invoke_live(pipeline, "prod")["predictions"] == [6.0]
+
+    registry = MlflowClient(pipeline.mlflow.url)
+    version = registry.get_model_version_by_alias("happy", "production")
+    assert registry.get_model_version_by_alias("happy", "staging").version == version.version
+    tags = version.tags
+    assert tags["git_commit"] == commit
+    assert tags["approved_by"] == "U0APPROVER"
+    assert tags["prod_lambda_version"] == prod_after
+    assert tags["stage_lambda_version"] == stage_after
+    assert "deployed_prod_at" in tags
+    assert tags["image_uri"].endswith(f":{version.version}")
+
+    approvals = [a for a in pipeline.approvals.list_pending("happy")]
+    assert approvals == []
+    decided = pipeline.approvals.get(card.buttons[0]["value"])
+    assert decided is not None
+    assert decided.status is ApprovalStatus.APPROVED
+    assert decided.decided_by == "U0APPROVER"
+
+    thread = pipeline.thread(execution)
+    final_card = pipeline.slack.message(card.ts)
+    assert final_card is not None
+    assert final_card.buttons == []  # decided: buttons removed
+    joined = "\n".join(m.text for m in thread)
+    for step in (
+        "Build",
+        "Evaluate",
+        "DeployStage",
+        "SmokeTestStage",
+        "DeployProd",
+        "SmokeTestProd",
+        "PromoteProd",
+    ):
+        assert step in joined or step.replace("Stage", " stage").lower() in joined.lower(), step
+
+
+def register_champion(pipeline: Pipeline, name: str, rmse: float) -> str:
+    """A model version behind alias production, as an earlier successful run leaves it."""
+    client = MlflowClient(pipeline.mlflow.url)
+    experiment = client.get_experiment_by_name(name) or client.get_experiment(client.create_experiment(name))
+    run = client.create_run(experiment.experiment_id)
+    client.log_metric(run.info.run_id, "rmse", rmse)
+    client.set_terminated(run.info.run_id)
+    client.create_registered_model(name)
+    version = client.create_model_version(
+        name, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id
+    ).version
+    client.set_registered_model_alias(name, "production", version)
+    return str(version)
+
+
+def test_gate_fail_deploys_nothing(pipeline: Pipeline) -> None:
+    champion = register_champion(pipeline, "gated", rmse=1.0)
+    stage_before = pipeline.stack.alias_version("stage")
+    execution = pipeline.stack.start(pipeline.commit({"name": "gated", "metrics": {"rmse": 2.0}}))
+    result = pipeline.stack.wait(execution)
+    assert result["status"] == "FAILED"
+    assert pipeline.stack.states(execution)[-1] == "QualityGateFailed"
+    assert "DeployStage" not in pipeline.stack.states(execution)
+    assert pipeline.stack.alias_version("stage") == stage_before
+    registry = MlflowClient(pipeline.mlflow.url)
+    assert registry.get_model_version_by_alias("gated", "production").version == champion
+    joined = "\n".join(texts(pipeline, execution))
+    assert "rmse 2 > 1" in joined
+    assert pipeline.runs.get(execution).status == "FAILED"
+
+
+def test_stage_smoke_fail_rolls_back_stage(pipeline: Pipeline) -> None:
+    stage_before, prod_before = pipeline.stack.alias_version("stage"), pipeline.stack.alias_version("prod")
+    execution = pipeline.stack.start(
+        pipeline.commit({"name": "broken", "metrics": {"rmse": 3.0}, "behaviour": "broken"})
+    )
+    result = pipeline.stack.wait(execution)
+    assert result["status"] == "FAILED"
+    states = pipeline.stack.states(execution)
+    assert states[-3:] == ["RollbackStage", "ReportSmokeTestStageFailed", "SmokeTestStageFailed"]
+    assert pipeline.stack.alias_version("stage") == stage_before
+    assert pipeline.stack.alias_version("prod") == prod_before
+    # The version that failed stays published (for inspection) but nothing serves it.
+    versions = pipeline.emu.client("lambda", "stage").list_versions_by_function(
+        FunctionName=pipeline.stack.inference_function
+    )
+    assert max(int(v["Version"]) for v in versions["Versions"] if v["Version"] != "$LATEST") > int(
+        stage_before
+    )
+    joined = "\n".join(texts(pipeline, execution))
+    assert "model file is corrupt" in joined
+    assert f"live back to v{stage_before}" in joined
+    # The lock is free again: a later run can deploy stage (checked by the next tests).
+
+
+def test_reject_leaves_prod_untouched(pipeline: Pipeline) -> None:
+    prod_before = pipeline.stack.alias_version("prod")
+    execution = pipeline.stack.start(pipeline.commit({"name": "rejected", "metrics": {"rmse": 3.0}}))
+    card = pipeline.wait_for_card(execution)
+    assert pipeline.click(card, "reject")[0] == 200
+    result = pipeline.stack.wait(execution)
+    assert result["status"] == "FAILED"
+    assert result.get("error") in (None, "ModelRejected") or "ModelRejected" in str(result)
+    assert pipeline.stack.states(execution)[-1] == "ModelRejected"
+    assert pipeline.stack.alias_version("prod") == prod_before
+    approval = pipeline.approvals.get(card.buttons[0]["value"])
+    assert approval.status is ApprovalStatus.REJECTED
+    assert approval.decided_by == "U0APPROVER"
+    registry = MlflowClient(pipeline.mlflow.url)
+    with pytest.raises(Exception, match=r"alias|not found|RESOURCE_DOES_NOT_EXIST"):
+        registry.get_model_version_by_alias("rejected", "production")
+
+
+def test_approval_timeout_expires_and_stops(pipeline: Pipeline) -> None:
+    short = pipeline.stack.add_state_machine("mlops-pipeline-short-approval", approval_timeout_seconds=4)
+    prod_before = pipeline.stack.alias_version("prod")
+    execution = pipeline.stack.start(
+        pipeline.commit({"name": "expiring", "metrics": {"rmse": 3.0}}), state_machine_arn=short
+    )
+    card = pipeline.wait_for_card(execution)
+    result = pipeline.stack.wait(execution)
+    assert result["status"] == "FAILED"
+    assert pipeline.stack.states(execution)[-3:] == [
+        "ExpireApproval",
+        "ReportApprovalExpired",
+        "ApprovalExpired",
+    ]
+    approval = pipeline.approvals.get(card.buttons[0]["value"])
+    assert approval.status is ApprovalStatus.EXPIRED
+    assert pipeline.slack.message(card.ts).buttons == []
+    # A late click changes nothing.
+    assert pipeline.click(card, "approve")[0] == 200
+    assert pipeline.approvals.get(card.buttons[0]["value"]).status is ApprovalStatus.EXPIRED
+    assert pipeline.stack.alias_version("prod") == prod_before
+
+
+def test_newer_run_supersedes_pending_approval(pipeline: Pipeline) -> None:
+    first = pipeline.stack.start(pipeline.commit({"name": "superseded", "metrics": {"rmse": 3.0}}))
+    first_card = pipeline.wait_for_card(first)
+    second = pipeline.stack.start(pipeline.commit({"name": "superseded", "metrics": {"rmse": 2.5}}))
+    second_card = pipeline.wait_for_card(second)
+    result = pipeline.stack.wait(first)
+    assert result["status"] == "FAILED"
+    assert pipeline.stack.states(first)[-1] == "ApprovalSuperseded"
+    assert pipeline.approvals.get(first_card.buttons[0]["value"]).status is ApprovalStatus.SUPERSEDED
+    assert pipeline.approvals.get(second_card.buttons[0]["value"]).status is ApprovalStatus.PENDING
+    pipeline.click(second_card, "reject")
+    assert pipeline.stack.wait(second)["status"] == "FAILED"
+
+
+def test_prod_smoke_fail_rolls_back_prod(pipeline: Pipeline) -> None:
+    prod_before = pipeline.stack.alias_version("prod")
+    execution = pipeline.stack.start(
+        pipeline.commit({"name": "prodbreak", "metrics": {"rmse": 3.0}, "behaviour": "broken-in-prod"})
+    )
+    card = pipeline.wait_for_card(execution)
+    pipeline.click(card, "approve")
+    result = pipeline.stack.wait(execution)
+    assert result["status"] == "FAILED"
+    assert pipeline.stack.states(execution)[-3:] == [
+        "RollbackProd",
+        "ReportSmokeTestProdFailed",
+        "SmokeTestProdFailed",
+    ]
+    assert pipeline.stack.alias_version("prod") == prod_before
+    registry = MlflowClient(pipeline.mlflow.url)
+    staging = registry.get_model_version_by_alias("prodbreak", "staging")
+    assert "deployed_prod_at" not in staging.tags
+    with pytest.raises(Exception, match=r"alias|not found|RESOURCE_DOES_NOT_EXIST"):
+        registry.get_model_version_by_alias("prodbreak", "production")
+
+
+def test_double_click_decides_once(pipeline: Pipeline) -> None:
+    execution = pipeline.stack.start(pipeline.commit({"name": "doubleclick", "metrics": {"rmse": 3.0}}))
+    card = pipeline.wait_for_card(execution)
+    assert pipeline.click(card, "approve")[0] == 200
+    assert pipeline.click(card, "approve")[0] == 200
+    assert pipeline.click(card, "reject")[0] == 200
+    result = pipeline.stack.wait(execution)
+    assert result["status"] == "SUCCEEDED", pipeline.stack.states(execution)
+    approval = pipeline.approvals.get(card.buttons[0]["value"])
+    assert approval.status is ApprovalStatus.APPROVED
+    ephemerals = [e for e in pipeline.slack.ephemerals() if e.user == "U0APPROVER"]
+    assert any("already approved" in e.text for e in ephemerals)
+    assert (
+        sum(1 for m in pipeline.thread(execution) if "APPROVED" in m.text.upper() and "Approval" in m.text)
+        >= 1
+    )
+
+
+def test_forged_click_changes_nothing(pipeline: Pipeline) -> None:
+    """A click signed with another secret reaches the real endpoint and is refused with 401."""
+    execution = pipeline.stack.start(pipeline.commit({"name": "forged", "metrics": {"rmse": 3.0}}))
+    card = pipeline.wait_for_card(execution)
+    body = pipeline.slack.interaction_body(card.ts, "approve", "U0APPROVER")
+    headers = {
+        **sign(body, "not-the-signing-secret", int(time.time())),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    request = urllib.request.Request(
+        str(pipeline.slack.interactions_url), data=body, headers=headers, method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 401
+    assert pipeline.approvals.get(card.buttons[0]["value"]).status is ApprovalStatus.PENDING
+    pipeline.click(card, "reject")
+    assert pipeline.stack.wait(execution)["status"] == "FAILED"
