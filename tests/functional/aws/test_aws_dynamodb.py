@@ -405,3 +405,34 @@ def test_deployed_state_roundtrip(ddb: Any) -> None:
     store.put(newer)
     assert store.get("stage") == newer
     assert raw_item(ddb, "ENV#stage", "DEPLOYED")["commit_time"] == {"N": "1764000100"}
+
+
+def test_works_when_the_service_does_not_return_the_failed_item(ddb: Any) -> None:
+    """An emulator without ReturnValuesOnConditionCheckFailure: the stores read the item instead."""
+    stripped: list[str] = []
+
+    def strip_item(parsed: dict[str, Any], **_: Any) -> None:
+        if "Error" in parsed and parsed.pop("Item", None) is not None:
+            stripped.append(parsed["Error"]["Code"])
+
+    for operation in ("UpdateItem", "PutItem"):
+        ddb.meta.events.register(f"after-call.dynamodb.{operation}", strip_item)
+
+    approvals = DynamoApprovalStore(TABLE, client=ddb)
+    approvals.put(approval())
+    decided = approvals.decide("a1", ApprovalStatus.APPROVED, "U1", T0)
+    with pytest.raises(AlreadyDecidedError) as info:
+        approvals.decide("a1", ApprovalStatus.REJECTED, "U2", T0)
+    assert info.value.current == decided
+    with pytest.raises(ApprovalNotFoundError):
+        approvals.decide("missing", ApprovalStatus.APPROVED, "U1", T0)
+
+    locks = DynamoLockStore(TABLE, client=ddb)
+    locks.acquire("deploy-stage", "exec-A", T0, 900)
+    with pytest.raises(DeploymentLockedError, match="held by exec-A"):
+        locks.acquire("deploy-stage", "exec-B", T0, 900)
+
+    runs = DynamoRunStore(TABLE, client=ddb)
+    runs.create_if_absent(run())
+    assert runs.create_if_absent(replace(run(), commit="other")) == run()
+    assert stripped, "the hook never saw a failed conditional write"

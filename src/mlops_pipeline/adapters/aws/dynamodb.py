@@ -90,9 +90,15 @@ def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def _old_item(exc: ClientError) -> dict[str, Any] | None:
-    """The item that failed the condition (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
+def _old_item(exc: ClientError, db: Any, table: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The item that failed the condition.
+
+    DynamoDB returns it with the error (ReturnValuesOnConditionCheckFailure=ALL_OLD);
+    an emulator that does not gets a consistent read instead.
+    """
     item = exc.response.get("Item")
+    if not item:
+        item = db.get_item(TableName=table, Key=dict(key), ConsistentRead=True).get("Item")
     return _unmarshal(item) if item else None
 
 
@@ -206,7 +212,7 @@ class DynamoApprovalStore:
         except ClientError as exc:
             if not _is_conditional_failure(exc):
                 raise
-            old = _old_item(exc)
+            old = _old_item(exc, self._db, self.table_name, _approval_key(approval.id))
             current = _approval_from(old) if old else None
             status = current.status.value if current else "decided"
             raise AlreadyDecidedError(
@@ -250,7 +256,7 @@ class DynamoApprovalStore:
         except ClientError as exc:
             if not _is_conditional_failure(exc):
                 raise
-            old = _old_item(exc)
+            old = _old_item(exc, self._db, self.table_name, _approval_key(approval_id))
             if old is None:
                 raise ApprovalNotFoundError(f"no approval with id {approval_id!r}") from None
             current = _approval_from(old)
@@ -379,8 +385,8 @@ class DynamoRunStore:
         except ClientError as exc:
             if not _is_conditional_failure(exc):
                 raise
-            old = _old_item(exc)
-            stored = _run_from(old) if old else self.get(record.execution)
+            old = _old_item(exc, self._db, self.table_name, _run_key(record.execution))
+            stored = _run_from(old) if old else None
             if stored is None:  # deleted between the two calls; nothing sensible to return
                 raise RunNotFoundError(f"run {record.execution} vanished while being created") from None
             return stored
@@ -400,7 +406,7 @@ class DynamoRunStore:
         except ClientError as exc:
             if not _is_conditional_failure(exc):
                 raise
-            if _old_item(exc) is None:
+            if _old_item(exc, self._db, self.table_name, _run_key(execution)) is None:
                 raise RunNotFoundError(f"no run record for {execution}") from None
             return False
         return True
@@ -525,7 +531,7 @@ class DynamoLockStore:
         except ClientError as exc:
             if not _is_conditional_failure(exc):
                 raise
-            old = _old_item(exc) or {}
+            old = _old_item(exc, self._db, self.table_name, _lock_key(name)) or {}
             raise DeploymentLockedError(
                 f"lock {name!r} is held by {old.get('owner', 'another owner')} "
                 f"until {old.get('expires_at', 'unknown')}"
