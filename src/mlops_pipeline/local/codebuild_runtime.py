@@ -77,6 +77,30 @@ class BuildNotFoundError(PipelineError):
     """No local build with that id."""
 
 
+class InvalidBuildRequestError(PipelineError):
+    """StartBuild parameters CodeBuild would reject (nothing is started)."""
+
+
+_VARIABLE_TYPES = frozenset({"PLAINTEXT", "PARAMETER_STORE", "SECRETS_MANAGER"})
+
+
+def validate_overrides(overrides: Sequence[Mapping[str, Any]]) -> None:
+    """Reject environment overrides CodeBuild rejects: no name, reserved name, unknown type."""
+    for variable in overrides:
+        name = str(variable.get("name") or "")
+        if not name:
+            raise InvalidBuildRequestError("environment variable override without a name")
+        if name.startswith("CODEBUILD_"):
+            raise InvalidBuildRequestError(
+                f"environment variable names starting with CODEBUILD_ are reserved: {name}"
+            )
+        kind = str(variable.get("type") or "PLAINTEXT")
+        if kind not in _VARIABLE_TYPES:
+            raise InvalidBuildRequestError(
+                f"invalid type {kind!r} for {name}; valid: {', '.join(sorted(_VARIABLE_TYPES))}"
+            )
+
+
 # --------------------------------------------------------------------------- buildspec
 
 
@@ -222,7 +246,8 @@ def configure(
 ) -> None:
     """Set the emulator URL builds talk to, the length of a timeout minute and the clock.
 
-    ``endpoint_url`` is otherwise learnt from the Host of the first CodeBuild request.
+    Without ``endpoint_url``: ``MOTO_PORT`` (set by the Emulator), else the Host of the latest
+    CodeBuild request.
     ``minute_seconds`` (default 60) lets tests exercise ``timeoutInMinutes`` quickly.
     """
     if endpoint_url is not None:
@@ -268,11 +293,13 @@ def resolve_source_location(location: str) -> str:
 
 
 def emulator_endpoint() -> str | None:
-    """The emulator URL: configured, learnt from a CodeBuild request, or moto's ``MOTO_PORT``."""
-    if _SETTINGS.endpoint_url or _SETTINGS.learned_endpoint_url:
-        return _SETTINGS.endpoint_url or _SETTINGS.learned_endpoint_url
-    port = os.environ.get("MOTO_PORT")
-    return f"http://127.0.0.1:{port}" if port else None
+    """The emulator URL: configured, else moto's ``MOTO_PORT``, else learnt from a CodeBuild request."""
+    if _SETTINGS.endpoint_url:
+        return _SETTINGS.endpoint_url
+    port = os.environ.get("MOTO_PORT")  # set by the Emulator for moto's own URL building
+    if port:
+        return f"http://127.0.0.1:{port}"
+    return _SETTINGS.learned_endpoint_url
 
 
 def log_path(build_id: str) -> Path:
@@ -560,7 +587,7 @@ class LocalBuild:
         for variable in [*project_env, *self.request.environment_overrides]:
             name = str(variable.get("name", ""))
             if not name or name.startswith("CODEBUILD_"):
-                continue  # CodeBuild reserves CODEBUILD_*; names are validated by the API
+                continue  # overrides are validated at StartBuild; CODEBUILD_* stays ours
             env[name] = self._resolve_variable(variable)
             if variable.get("type") in {"PARAMETER_STORE", "SECRETS_MANAGER"} and env[name]:
                 self._secrets.add(env[name])
@@ -805,15 +832,18 @@ def install() -> None:
             raise ResourceNotFoundException(
                 f"Project cannot be found: arn:aws:codebuild:{self.region}:{self.current_account}:project/{name}"
             )
-        record = start_backend_build(
-            backend,
-            name,
-            source_version=self._get_param("sourceVersion"),
-            environment_overrides=self._get_param("environmentVariablesOverride") or [],
-            timeout_minutes=self._get_param("timeoutInMinutesOverride"),
-            buildspec_override=self._get_param("buildspecOverride"),
-            initiator="mlops-local",
-        )
+        try:
+            record = start_backend_build(
+                backend,
+                name,
+                source_version=self._get_param("sourceVersion"),
+                environment_overrides=self._get_param("environmentVariablesOverride") or [],
+                timeout_minutes=self._get_param("timeoutInMinutesOverride"),
+                buildspec_override=self._get_param("buildspecOverride"),
+                initiator="mlops-local",
+            )
+        except InvalidBuildRequestError as exc:
+            raise InvalidInputException(str(exc)) from exc
         return ActionResult({"build": record})
 
     def batch_get_builds(self: CodeBuildBackend, ids: list[str]) -> list[dict[str, Any]]:
@@ -847,6 +877,7 @@ def start_backend_build(
 ) -> dict[str, Any]:
     """Start a build of a project held by a moto CodeBuild backend and record it in its history."""
     project = backend.codebuild_projects[project_name]
+    validate_overrides(environment_overrides)
     record = start_build(
         BuildRequest(
             account_id=backend.account_id,

@@ -218,3 +218,19 @@ def test_invalid_buildspec_fails_before_any_phase(
     assert download["phaseStatus"] == "CLIENT_ERROR"
     assert "compile" in download["contexts"][0]["message"]
     assert not any(p["phaseType"] == "BUILD" for p in build["phases"])
+
+
+def test_reserved_override_is_rejected_and_starts_nothing(
+    emulator: Emulator, source_repo: Any, make_project: Any
+) -> None:
+    origin, _ = source_repo({"README": "x"})
+    make_project(
+        "build-reserved", str(origin), buildspec="version: 0.2\nphases:\n  build:\n    commands: [true]\n"
+    )
+    codebuild = emulator.client("codebuild")
+    with pytest.raises(codebuild.exceptions.InvalidInputException, match="CODEBUILD_"):
+        codebuild.start_build(
+            projectName="build-reserved",
+            environmentVariablesOverride=[{"name": "CODEBUILD_BUILD_ID", "value": "x", "type": "PLAINTEXT"}],
+        )
+    assert codebuild.list_builds_for_project(projectName="build-reserved")["ids"] == []
