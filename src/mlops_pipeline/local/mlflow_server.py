@@ -76,7 +76,8 @@ class MlflowServer:
     between); an explicit port is used as given. ``env`` is added to the server's
     environment, e.g. ``MLFLOW_S3_ENDPOINT_URL`` and AWS credentials for an ``s3://``
     artifact destination. ``app_name="basic-auth"`` turns on MLflow authentication with a
-    generated admin password (see :attr:`admin_credentials`).
+    generated admin password (see :attr:`admin_credentials`). ``clock`` measures the start
+    timeout; ``backend_store_uri`` replaces the SQLite file in ``root``.
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class MlflowServer:
         app_name: str | None = None,
         clock: Clock | None = None,
         stop_grace_seconds: float = 10.0,
+        backend_store_uri: str | None = None,
     ) -> None:
         if not _is_loopback(host):
             raise MlflowServerError(f"the local MLflow server binds a loopback address only, not {host!r}")
@@ -103,6 +105,7 @@ class MlflowServer:
         self.artifacts_destination = artifacts_destination or str(self.root / "artifacts")
         self._extra_env = dict(env or {})
         self.app_name = app_name
+        self._backend_store_uri = backend_store_uri
         self._clock = clock or SystemClock()
         self._stop_grace_seconds = stop_grace_seconds
         self._proc: subprocess.Popen[bytes] | None = None
@@ -133,7 +136,8 @@ class MlflowServer:
 
     @property
     def backend_store_uri(self) -> str:
-        return f"sqlite:///{self.root / 'mlflow.db'}"
+        """``sqlite:///<root>/mlflow.db`` unless another backend was given."""
+        return self._backend_store_uri or f"sqlite:///{self.root / 'mlflow.db'}"
 
     @property
     def auth_config_path(self) -> Path:
