@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from mlops_pipeline import config
 from mlops_pipeline.domain.errors import ConfigError, ModelNotFoundError, PipelineError
 from mlops_pipeline.domain.models import ModelVersionInfo
 
@@ -301,11 +302,11 @@ def from_environment(
     environ: Mapping[str, str] | None = None,
 ) -> MlflowRegistry:
     """Build the registry from ``MLFLOW_TRACKING_URI`` (+ the credentials secret when its ARN is set)."""
-    env = os.environ if environ is None else environ
-    tracking_uri = (env.get(TRACKING_URI_ENV) or "").strip()
+    # Both are documented settings (mlops_pipeline.config); the URI is required.
+    tracking_uri = config.get(TRACKING_URI_ENV, environ).strip()
+    secret_arn = config.get(CREDENTIALS_SECRET_ENV, environ).strip()
     if not tracking_uri:
-        raise ConfigError(f"{TRACKING_URI_ENV} is not set")
-    secret_arn = (env.get(CREDENTIALS_SECRET_ENV) or "").strip()
+        raise ConfigError(f"{TRACKING_URI_ENV} is blank")
     if secret_arn:
         if secret_reader is None:
             raise ConfigError(f"{CREDENTIALS_SECRET_ENV} is set but no secret reader was given")

@@ -177,6 +177,10 @@ class MlflowServer:
                 if last or not self._port_was_taken(offset):
                     raise
                 continue
+            except BaseException:
+                # Interrupted while waiting (e.g. Ctrl-C): leave no server behind.
+                self.stop()
+                raise
             self.startup_seconds = time.monotonic() - began
             return self
         raise AssertionError("unreachable")  # pragma: no cover

@@ -317,6 +317,7 @@ def test_from_environment_without_secret_arn_sets_no_credentials(no_credentials:
     ("environ", "secret", "match"),
     [
         ({}, None, "MLFLOW_TRACKING_URI"),
+        ({"MLFLOW_TRACKING_URI": "  "}, None, "MLFLOW_TRACKING_URI"),
         (
             {"MLFLOW_TRACKING_URI": "http://h", "MLFLOW_CREDENTIALS_SECRET_ARN": "arn:x"},
             None,
