@@ -197,6 +197,12 @@ class Emulator:
     ) -> None:
         self.stop()
 
+    def wait_for_async_invocations(self, timeout: float = 30.0) -> bool:
+        """Wait for Lambda invocations of type Event (EventBridge, SNS, async Invoke) to finish."""
+        if self._runtime is None:
+            raise EmulatorError("the emulator is not running (call start())")
+        return self._runtime.wait_async(timeout)
+
     # -- accounts and clients --------------------------------------------------------------------
 
     def account_id(self, account: str) -> str:

@@ -279,9 +279,17 @@ class LambdaRuntime:
             name=f"lambda-event-{request_id}",
             daemon=True,
         )
-        self._async = [t for t in self._async if t.is_alive()] + [thread]
+        with self._procs_lock:
+            self._async = [t for t in self._async if t.is_alive()] + [thread]
         thread.start()
         return request_id
+
+    def wait_async(self, timeout: float = 30.0) -> bool:
+        """Wait until every Event invocation started so far has finished; False on timeout."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._async):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._async)
 
     def close(self, grace_seconds: float = 5.0) -> None:
         """Kill running function processes and wait for background invocations."""

@@ -148,7 +148,8 @@ def test_event_invocation_runs_in_the_background(
     )
 
     assert response["StatusCode"] == 202
-    assert _wait_for_parameter(emulator, "/test/event") == "delivered"
+    assert emulator.wait_for_async_invocations(timeout=20)
+    assert emulator.client("ssm").get_parameter(Name="/test/event")["Parameter"]["Value"] == "delivered"
 
 
 def test_sns_delivery_runs_the_subscribed_function(
