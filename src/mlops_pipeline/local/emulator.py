@@ -18,6 +18,7 @@ import importlib
 import logging
 import os
 import socket
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,6 +70,23 @@ def install_extensions(optional: Sequence[str] = OPTIONAL_EXTENSIONS) -> list[st
         module.install()
         applied.append(name.rsplit(".", 1)[-1])
     return applied
+
+
+# Functions an extension may expose to stop what it runs in the background (builds, workers).
+SHUTDOWN_HOOKS = ("stop_all_builds", "shutdown")
+
+
+def shutdown_extensions(optional: Sequence[str] = OPTIONAL_EXTENSIONS) -> None:
+    """Call the shutdown hooks of the optional extensions that are loaded."""
+    for name in optional:
+        module = sys.modules.get(name)
+        for hook in SHUTDOWN_HOOKS:
+            function = getattr(module, hook, None)
+            if callable(function):
+                try:
+                    function()
+                except Exception:  # stopping must go on: the server still has to close
+                    log.exception("%s.%s() failed", name, hook)
 
 
 _active_lock = threading.Lock()
@@ -166,6 +184,7 @@ class Emulator:
             lambda_runtime.activate(None)
             self._runtime.close()
             self._runtime = None
+        shutdown_extensions(self.optional_extensions)
         _stop_executions()
         server, self._server = self._server, None
         if server is not None:

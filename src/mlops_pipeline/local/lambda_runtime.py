@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.responses import LambdaResponse
 
 from mlops_pipeline.domain.errors import PipelineError
 from mlops_pipeline.local.image_store import ImageStore
@@ -378,6 +379,8 @@ def install() -> None:
             headers: Any,
             response_headers: Any,
         ) -> Any:
+            # moto reads "qualifier" but the query parameter is "Qualifier": use what the request said.
+            qualifier = qualifier or getattr(_requested, "query_qualifier", None)
             # Remember the name the caller used: the context's invoked_function_arn names the alias.
             _requested.arn = _invoked_arn(self.account_id, self.region_name, function_name, qualifier)
             try:
@@ -388,6 +391,17 @@ def install() -> None:
                 _requested.arn = None
 
         LambdaBackend.invoke = backend_invoke  # type: ignore[method-assign]
+        original_response_invoke = LambdaResponse.invoke
+
+        def response_invoke(self: LambdaResponse) -> Any:
+            values = self.querystring.get("Qualifier") or [None]
+            _requested.query_qualifier = values[0]
+            try:
+                return original_response_invoke(self)
+            finally:
+                _requested.query_qualifier = None
+
+        LambdaResponse.invoke = response_invoke  # type: ignore[method-assign]
         original_set_code = LambdaFunction._set_function_code
 
         def set_function_code(self: LambdaFunction, updated_spec: dict[str, Any]) -> None:

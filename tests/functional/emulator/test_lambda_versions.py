@@ -43,6 +43,9 @@ def test_alias_runs_the_code_of_its_version(
     assert _run(emulator, "versioned:1") == {"code": "one", "v": "1", "arn": "versioned:1"}
     assert _run(emulator, "versioned:2") == {"code": "two", "v": "2", "arn": "versioned:2"}
     assert _run(emulator, "versioned") == {"code": "two", "v": "$LATEST", "arn": "versioned"}
+    by_qualifier = lam.invoke(FunctionName="versioned", Qualifier="live")
+    assert json.loads(by_qualifier["Payload"].read()) == {"code": "one", "v": "1", "arn": "versioned:live"}
+    assert by_qualifier["ExecutedVersion"] == "1"
     assert (
         lam.get_function(FunctionName="versioned", Qualifier="1")["Configuration"]["CodeSha256"]
         == v1["CodeSha256"]
