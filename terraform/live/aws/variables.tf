@@ -139,3 +139,9 @@ variable "tags" {
   type        = map(string)
   default     = { project = "mlops-pipeline" }
 }
+
+variable "mlflow_passwords_version" {
+  description = "Bump to generate and write new MLflow passwords (then update the users in MLflow)."
+  type        = number
+  default     = 1
+}

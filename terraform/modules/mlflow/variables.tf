@@ -176,3 +176,31 @@ variable "pipeline_username" {
   type        = string
   default     = "mlops-pipeline"
 }
+
+variable "write_passwords" {
+  description = "Write admin_password and pipeline_password into the two secrets (write-only, never in state). False: set both secrets' values yourself."
+  type        = bool
+  default     = false
+}
+
+variable "admin_password" {
+  description = "MLflow admin password (ephemeral: generate it in the root with ephemeral \"aws_secretsmanager_random_password\")."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "pipeline_password" {
+  description = "Password of the pipeline's MLflow user (ephemeral, like admin_password)."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "passwords_version" {
+  description = "Bump to write new passwords (rotation); MLflow's stored users must be updated through its API too."
+  type        = number
+  default     = 1
+}

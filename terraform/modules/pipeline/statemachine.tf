@@ -6,6 +6,21 @@ resource "aws_cloudwatch_log_group" "states" {
   tags = var.tags
 }
 
+locals {
+  asl_path = var.state_machine_template_path == null ? "${path.module}/../../../statemachine/pipeline.asl.json" : var.state_machine_template_path
+  # Only ${name} placeholders are template syntax: every other "${" (e.g. in a Comment) is
+  # escaped first, then the known placeholder form is un-escaped again, so the template
+  # renders exactly like mlops_pipeline.statemachine.render().
+  asl_template = replace(replace(file(local.asl_path), "$${", "$$${"), "/\\$\\$\\{([a-z_][a-z0-9_]*)\\}/", "$$${$1}")
+  asl_values = merge(
+    { for f in local.asl_functions : "${f}_function_arn" => aws_lambda_function.this[f].arn },
+    {
+      codebuild_project        = aws_codebuild_project.this.name
+      approval_timeout_seconds = tostring(var.approval_timeout_seconds)
+    },
+  )
+}
+
 resource "aws_sfn_state_machine" "this" {
   name     = local.state_machine_name
   role_arn = aws_iam_role.states.arn
@@ -13,13 +28,7 @@ resource "aws_sfn_state_machine" "this" {
   type = "STANDARD"
 
   # The single source of the workflow; placeholders are listed in docs/contracts.md.
-  definition = templatefile(var.state_machine_template_path == null ? "${path.module}/../../../statemachine/pipeline.asl.json" : var.state_machine_template_path, merge(
-    { for f in local.asl_functions : "${f}_function_arn" => aws_lambda_function.this[f].arn },
-    {
-      codebuild_project        = aws_codebuild_project.this.name
-      approval_timeout_seconds = tostring(var.approval_timeout_seconds)
-    },
-  ))
+  definition = templatestring(local.asl_template, local.asl_values)
 
   logging_configuration {
     log_destination = "${aws_cloudwatch_log_group.states.arn}:*"

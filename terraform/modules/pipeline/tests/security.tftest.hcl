@@ -1,0 +1,340 @@
+# Security-relevant settings of the pipeline module, against a mocked AWS provider.
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111111111111" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  # The real policy documents are asserted through their statements; their JSON is mocked.
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000000" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::111111111111:role/mock" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:us-east-1:111111111111:function:mock", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/mock" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:us-east-1:111111111111:log-group:mock" }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = { execution_arn = "arn:aws:execute-api:us-east-1:111111111111:abc123", api_endpoint = "https://abc123.execute-api.us-east-1.amazonaws.com" }
+  }
+  mock_resource "aws_sfn_state_machine" {
+    defaults = { arn = "arn:aws:states:us-east-1:111111111111:stateMachine:mlops-pipeline" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:111111111111:mlops-pipeline-events" }
+  }
+  mock_resource "aws_ecr_repository" {
+    defaults = { arn = "arn:aws:ecr:us-east-1:111111111111:repository/mlops/serving", repository_url = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = { arn = "arn:aws:s3:::mlops-artifacts-mock", id = "mlops-artifacts-mock" }
+  }
+  mock_resource "aws_dynamodb_table" {
+    defaults = { arn = "arn:aws:dynamodb:us-east-1:111111111111:table/mlops-pipeline" }
+  }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:mlops/slack-AbCdEf" }
+  }
+  mock_resource "aws_codebuild_project" {
+    defaults = { arn = "arn:aws:codebuild:us-east-1:111111111111:project/mlops-build" }
+  }
+  mock_resource "aws_codecommit_repository" {
+    defaults = { arn = "arn:aws:codecommit:us-east-1:111111111111:models", clone_url_http = "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/models" }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:us-east-1:111111111111:rule/mock" }
+  }
+}
+
+variables {
+  lambda_packages = {
+    core     = { path = "core.zip", base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
+    registry = { path = "registry.zip", base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
+  }
+  deploy_targets = {
+    stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", function_name = "mlops-inference" }
+    prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", function_name = "mlops-inference" }
+  }
+  image_consumer_account_ids    = ["222222222222", "333333333333"]
+  slack_channel                 = "C0123456789"
+  mlflow_tracking_uri           = "https://mlflow.example.com"
+  mlflow_credentials_secret_arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:mlops/mlflow/pipeline-AbCdEf"
+}
+
+run "data_at_rest_is_encrypted_and_private" {
+  command = apply
+
+  assert {
+    condition     = aws_kms_key.this.enable_key_rotation
+    error_message = "The KMS key must rotate."
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.this.billing_mode == "PAY_PER_REQUEST" && aws_dynamodb_table.this.point_in_time_recovery[0].enabled
+    error_message = "The table must be pay per request with point-in-time recovery."
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.this.server_side_encryption[0].enabled && aws_dynamodb_table.this.server_side_encryption[0].kms_key_arn == aws_kms_key.this.arn
+    error_message = "The table must be encrypted with the customer-managed key."
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.this.ttl[0].enabled && aws_dynamodb_table.this.ttl[0].attribute_name == "ttl"
+    error_message = "TTL must be on, on the attribute named ttl (docs/contracts.md)."
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.this.hash_key == "pk" && aws_dynamodb_table.this.range_key == "sk" && one([for g in aws_dynamodb_table.this.global_secondary_index : g if g.name == "gsi1" && g.hash_key == "gsi1pk" && g.range_key == "gsi1sk" && g.projection_type == "ALL"]) != null
+    error_message = "Keys pk/sk and GSI gsi1 (gsi1pk/gsi1sk, ALL) as in docs/contracts.md."
+  }
+
+  assert {
+    condition = alltrue([
+      aws_s3_bucket_public_access_block.artifacts.block_public_acls,
+      aws_s3_bucket_public_access_block.artifacts.block_public_policy,
+      aws_s3_bucket_public_access_block.artifacts.ignore_public_acls,
+      aws_s3_bucket_public_access_block.artifacts.restrict_public_buckets,
+    ])
+    error_message = "All four public access blocks must be on."
+  }
+
+  assert {
+    condition     = one(one(aws_s3_bucket_server_side_encryption_configuration.artifacts.rule).apply_server_side_encryption_by_default).sse_algorithm == "aws:kms"
+    error_message = "The artifacts bucket must use SSE-KMS."
+  }
+
+  assert {
+    condition     = aws_s3_bucket_versioning.artifacts.versioning_configuration[0].status == "Enabled"
+    error_message = "The artifacts bucket must be versioned."
+  }
+
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.artifacts_bucket.statement :
+      s.effect == "Deny" && anytrue([for c in s.condition : c.variable == "aws:SecureTransport" && contains(c.values, "false")])
+    ])
+    error_message = "The bucket policy must deny requests without TLS."
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret.slack.kms_key_id == aws_kms_key.this.arn && aws_sns_topic.events.kms_master_key_id == aws_kms_key.this.arn
+    error_message = "The Slack secret and the SNS topic must use the customer-managed key."
+  }
+
+  assert {
+    condition     = alltrue([for g in aws_cloudwatch_log_group.lambda : g.kms_key_id == aws_kms_key.this.arn && g.retention_in_days == 30])
+    error_message = "Every Lambda log group is encrypted and has a retention."
+  }
+}
+
+run "ecr_is_immutable_scanned_and_shared_only_with_targets" {
+  command = apply
+
+  assert {
+    condition     = aws_ecr_repository.serving.image_tag_mutability == "IMMUTABLE" && aws_ecr_repository.serving.image_scanning_configuration[0].scan_on_push
+    error_message = "Serving images: immutable tags and scan on push."
+  }
+
+  assert {
+    condition = jsonencode(sort(flatten([for s in data.aws_iam_policy_document.ecr.statement : [for p in s.principals : tolist(p.identifiers) if p.type == "AWS"]]))) == jsonencode([
+      "arn:aws:iam::222222222222:root", "arn:aws:iam::333333333333:root",
+    ])
+    error_message = "Only the stage and prod accounts may pull."
+  }
+
+  assert {
+    condition = alltrue([for s in data.aws_iam_policy_document.ecr.statement :
+      jsonencode(sort(s.actions)) == jsonencode(["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"])
+    ])
+    error_message = "The repository policy grants pull actions only."
+  }
+
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.ecr.statement :
+      anytrue([for p in s.principals : p.type == "Service" && contains(p.identifiers, "lambda.amazonaws.com")]) &&
+      anytrue([for c in s.condition : c.variable == "aws:SourceAccount"]) &&
+      anytrue([for c in s.condition : c.variable == "aws:SourceArn"])
+    ])
+    error_message = "The Lambda service may pull only with aws:SourceAccount and aws:SourceArn conditions."
+  }
+}
+
+run "functions_follow_the_contract" {
+  command = apply
+
+  assert {
+    condition = alltrue([for k, f in aws_lambda_function.this :
+      f.handler == "mlops_pipeline.handlers.${k}.handler" && f.runtime == "python3.12" && jsonencode(f.architectures) == jsonencode(["arm64"]) && f.tracing_config[0].mode == "Active"
+    ])
+    error_message = "Handlers are mlops_pipeline.handlers.<module>.handler on python3.12/arm64 with tracing."
+  }
+
+  assert {
+    condition     = jsonencode(sort(keys(aws_lambda_function.this))) == jsonencode(sort(["report", "evaluate", "deploy", "smoke_test", "rollback", "promote", "request_approval", "expire_approval", "slack_interactions", "notify"]))
+    error_message = "One function per handler module."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["evaluate"].source_code_hash == var.lambda_packages.registry.base64sha256 && aws_lambda_function.this["deploy"].filename == "core.zip"
+    error_message = "evaluate/promote run from registry.zip, the others from core.zip."
+  }
+
+  assert {
+    condition     = jsonencode(sort([for k, f in aws_lambda_function.this : k if contains(keys(f.environment[0].variables), "DEPLOY_TARGETS")])) == jsonencode(["deploy", "promote", "rollback", "smoke_test"])
+    error_message = "Only deploy, smoke_test, rollback and promote get DEPLOY_TARGETS."
+  }
+
+  assert {
+    condition     = jsonencode(sort([for k, f in aws_lambda_function.this : k if contains(keys(f.environment[0].variables), "MLFLOW_CREDENTIALS_SECRET_ARN")])) == jsonencode(["evaluate", "promote", "request_approval"])
+    error_message = "Only the MLflow users get the MLflow credentials secret ARN."
+  }
+
+  assert {
+    condition = alltrue([for f in aws_lambda_function.this : alltrue([for name in keys(f.environment[0].variables) : contains([
+      "MLOPS_TABLE", "MLFLOW_TRACKING_URI", "MLFLOW_CREDENTIALS_SECRET_ARN", "SLACK_SECRET_ARN", "SLACK_CHANNEL", "SLACK_API_URL",
+      "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "DEPLOY_TARGETS", "SMOKE_MAX_LATENCY_MS", "LOCK_TTL_SECONDS", "APPROVERS",
+      "APPROVER_GROUP", "ALLOW_SELF_APPROVAL", "APPROVAL_TIMEOUT_SECONDS", "SIGNATURE_MAX_AGE_SECONDS", "MLFLOW_UI_URL",
+      "POWERTOOLS_SERVICE_NAME",
+    ], name)])])
+    error_message = "Every environment variable is a documented setting (src/mlops_pipeline/config.py); secrets travel as ARNs only."
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.this["deploy"].environment[0].variables.DEPLOY_TARGETS).prod.alias == "live"
+    error_message = "DEPLOY_TARGETS is JSON with the alias defaulting to live."
+  }
+}
+
+run "iam_is_least_privilege" {
+  command = apply
+
+  assert {
+    condition     = alltrue(flatten([for k, d in data.aws_iam_policy_document.lambda : [for s in d.statement : [for a in s.actions : !strcontains(a, "*")]]]))
+    error_message = "No Lambda policy may use a wildcard action."
+  }
+
+  assert {
+    condition = alltrue(flatten([for d in [data.aws_iam_policy_document.states, data.aws_iam_policy_document.codebuild, data.aws_iam_policy_document.events, data.aws_iam_policy_document.kms] :
+      [for s in d.statement : [for a in s.actions : !strcontains(a, "*")]]
+    ]))
+    error_message = "No state machine, CodeBuild, EventBridge or key policy may use a wildcard action."
+  }
+
+  assert {
+    condition     = jsonencode(sort([for k, d in data.aws_iam_policy_document.lambda : k if anytrue([for s in d.statement : contains(s.actions, "sts:AssumeRole")])])) == jsonencode(["deploy", "rollback", "smoke_test"])
+    error_message = "Only deploy, smoke_test and rollback may assume the deploy roles."
+  }
+
+  assert {
+    condition = alltrue([for s in data.aws_iam_policy_document.lambda["deploy"].statement :
+      jsonencode(sort(s.resources)) == jsonencode(["arn:aws:iam::222222222222:role/mlops-deploy", "arn:aws:iam::333333333333:role/mlops-deploy"]) if contains(s.actions, "sts:AssumeRole")
+    ])
+    error_message = "sts:AssumeRole is limited to the two deploy roles."
+  }
+
+  assert {
+    condition     = jsonencode(sort([for k, d in data.aws_iam_policy_document.lambda : k if anytrue([for s in d.statement : contains(s.actions, "states:SendTaskSuccess")])])) == jsonencode(["slack_interactions"])
+    error_message = "Only slack_interactions may complete the approval task."
+  }
+
+  assert {
+    condition = alltrue([for s in data.aws_iam_policy_document.lambda["slack_interactions"].statement :
+      jsonencode(s.resources) == jsonencode(["arn:aws:states:us-east-1:111111111111:stateMachine:mlops-pipeline"]) if contains(s.actions, "states:SendTaskSuccess")
+    ])
+    error_message = "The approval callback is scoped to the pipeline's state machine."
+  }
+
+  assert {
+    condition     = alltrue([for k, d in data.aws_iam_policy_document.lambda : alltrue([for s in d.statement : !contains(s.resources, "*") if !alltrue([for a in s.actions : startswith(a, "xray:")])])])
+    error_message = "Only X-Ray statements may use the * resource in Lambda policies."
+  }
+
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.states.statement :
+      contains(s.resources, "arn:aws:events:us-east-1:111111111111:rule/StepFunctionsGetEventsForCodeBuildStartBuildRule") && contains(s.actions, "events:PutRule")
+    ])
+    error_message = "The state machine may manage only the managed rule of the .sync CodeBuild integration."
+  }
+
+  assert {
+    condition     = jsonencode(one([for s in data.aws_iam_policy_document.events.statement : s.resources])) == jsonencode(["arn:aws:states:us-east-1:111111111111:stateMachine:mlops-pipeline"])
+    error_message = "The trigger may start only the pipeline."
+  }
+}
+
+run "workflow_observability" {
+  command = apply
+
+  assert {
+    condition     = aws_sfn_state_machine.this.tracing_configuration[0].enabled
+    error_message = "X-Ray tracing must be on."
+  }
+
+  assert {
+    condition     = aws_sfn_state_machine.this.logging_configuration[0].level == "ALL" && !aws_sfn_state_machine.this.logging_configuration[0].include_execution_data
+    error_message = "Logging at level ALL without execution data (task tokens)."
+  }
+
+  assert {
+    condition     = length(regexall("\\$\\{[a-z_]+\\}", aws_sfn_state_machine.this.definition)) == 0 && jsondecode(aws_sfn_state_machine.this.definition).States.Build.Parameters.ProjectName == "mlops-build"
+    error_message = "The ASL template must be fully rendered to valid JSON."
+  }
+
+  assert {
+    condition     = jsonencode(jsondecode(aws_cloudwatch_event_rule.trigger.event_pattern).detail.referenceName) == jsonencode(["main"])
+    error_message = "The trigger listens to the configured branch."
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_route.slack[0].route_key == "POST /slack/interactions"
+    error_message = "Slack posts interactions to POST /slack/interactions."
+  }
+
+  assert {
+    condition     = aws_codebuild_project.this.encryption_key == aws_kms_key.this.arn
+    error_message = "CodeBuild artifacts/logs use the customer-managed key."
+  }
+}
+
+run "external_repository" {
+  command = apply
+
+  variables {
+    create_repository       = false
+    external_repository_arn = "arn:aws:codecommit:us-east-1:111111111111:elsewhere"
+    external_source         = { type = "GITHUB", location = "https://github.com/example/models.git" }
+  }
+
+  assert {
+    condition     = length(aws_codecommit_repository.this) == 0 && jsonencode(jsondecode(aws_cloudwatch_event_rule.trigger.event_pattern).resources) == jsonencode(["arn:aws:codecommit:us-east-1:111111111111:elsewhere"])
+    error_message = "With create_repository = false the trigger listens to the external repository."
+  }
+
+  assert {
+    condition     = aws_codebuild_project.this.source[0].type == "GITHUB"
+    error_message = "CodeBuild checks out the external source."
+  }
+}
+
+run "rejects_missing_prod_target" {
+  command = plan
+
+  variables {
+    deploy_targets = {
+      stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", function_name = "mlops-inference" }
+    }
+  }
+
+  expect_failures = [var.deploy_targets]
+}

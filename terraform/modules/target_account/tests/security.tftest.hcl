@@ -1,0 +1,136 @@
+# Security-relevant settings of a target account, against a mocked AWS provider.
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "222222222222" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::222222222222:role/mock" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:us-east-1:222222222222:log-group:mock" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:us-east-1:222222222222:function:mlops-inference", version = "1" }
+  }
+}
+
+variables {
+  environment          = "stage"
+  initial_image_uri    = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:bootstrap"
+  image_repository_arn = "arn:aws:ecr:us-east-1:111111111111:repository/mlops/serving"
+  deployer_role_arns = [
+    "arn:aws:iam::111111111111:role/mlops-deploy-lambda",
+    "arn:aws:iam::111111111111:role/mlops-smoke-test-lambda",
+    "arn:aws:iam::111111111111:role/mlops-rollback-lambda",
+  ]
+}
+
+run "deploy_role_is_least_privilege" {
+  command = apply
+
+  assert {
+    condition     = jsonencode(sort(flatten([for s in data.aws_iam_policy_document.deploy_assume.statement : [for p in s.principals : tolist(p.identifiers) if p.type == "AWS"]]))) == jsonencode(sort(var.deployer_role_arns))
+    error_message = "Only the tooling deploy/smoke-test/rollback roles may assume the deploy role."
+  }
+
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.deploy_assume.statement : jsonencode(s.actions) == jsonencode(["sts:AssumeRole"])])
+    error_message = "The trust policy allows sts:AssumeRole only."
+  }
+
+  assert {
+    condition = jsonencode(sort(one([for s in data.aws_iam_policy_document.deploy.statement : s.actions if s.sid == "DeployInferenceFunction"]))) == jsonencode(sort([
+      "lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
+      "lambda:UpdateFunctionCode", "lambda:PublishVersion", "lambda:InvokeFunction", "lambda:ListVersionsByFunction",
+    ]))
+    error_message = "The deploy role may only make the deployer's and smoke test's Lambda calls."
+  }
+
+  assert {
+    condition = jsonencode(sort(one([for s in data.aws_iam_policy_document.deploy.statement : s.resources if s.sid == "DeployInferenceFunction"]))) == jsonencode([
+      "arn:aws:lambda:us-east-1:222222222222:function:mlops-inference", "arn:aws:lambda:us-east-1:222222222222:function:mlops-inference:*",
+    ])
+    error_message = "The deploy role is scoped to the one inference function and its qualifiers."
+  }
+
+  assert {
+    condition     = alltrue(flatten([for d in [data.aws_iam_policy_document.deploy, data.aws_iam_policy_document.execution] : [for s in d.statement : [for a in s.actions : !strcontains(a, "*")]]]))
+    error_message = "No wildcard actions."
+  }
+
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.deploy.statement : !contains(s.resources, "*")])
+    error_message = "The deploy role has no * resources."
+  }
+}
+
+run "function_is_an_image_with_alias_live" {
+  command = apply
+
+  assert {
+    condition     = aws_lambda_function.this.package_type == "Image" && jsonencode(aws_lambda_function.this.architectures) == jsonencode(["arm64"])
+    error_message = "Inference runs a container image on arm64."
+  }
+
+  assert {
+    condition     = aws_lambda_alias.live.name == "live" && aws_lambda_alias.live.function_version == "1"
+    error_message = "Alias live points at the first published version."
+  }
+
+  assert {
+    condition     = length(aws_lambda_function_url.live) == 0
+    error_message = "No Function URL unless asked for."
+  }
+}
+
+# What the pipeline moves must stay where the pipeline put it: a later apply with another
+# image leaves the function's image and the alias alone (lifecycle ignore_changes).
+run "pipeline_owned_attributes_are_ignored" {
+  command = plan
+
+  variables {
+    initial_image_uri = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:other"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.image_uri == "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:bootstrap"
+    error_message = "A changed image must not be planned: the pipeline owns image_uri."
+  }
+
+  assert {
+    condition     = aws_lambda_alias.live.function_version == "1"
+    error_message = "The alias version must not be planned: the pipeline owns it."
+  }
+}
+
+run "function_url_uses_iam_auth" {
+  command = apply
+
+  variables {
+    function_url = true
+  }
+
+  assert {
+    condition     = aws_lambda_function_url.live[0].authorization_type == "AWS_IAM" && aws_lambda_function_url.live[0].qualifier == "live"
+    error_message = "The Function URL is on alias live with IAM auth."
+  }
+}
+
+run "rejects_account_root_as_deployer" {
+  command = plan
+
+  variables {
+    deployer_role_arns = ["arn:aws:iam::111111111111:root"]
+  }
+
+  expect_failures = [var.deployer_role_arns]
+}
