@@ -65,3 +65,20 @@ def test_image_version_keeps_its_image_uri(emulator: Emulator) -> None:
     assert lam.get_function(FunctionName="img", Qualifier=v1)["Code"]["ImageUri"] == f"{repo}:a"
     assert lam.get_function(FunctionName="img", Qualifier=v2)["Code"]["ImageUri"] == f"{repo}:b"
     assert lam.get_function(FunctionName="img")["Code"]["ImageUri"] == f"{repo}:b"
+
+
+def test_code_from_s3_runs(
+    emulator: Emulator,
+    create_zip_function: Callable[..., dict[str, Any]],
+    zip_bytes: Callable[[dict[str, str]], bytes],
+) -> None:
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="artifacts")
+    s3.put_object(Bucket="artifacts", Key="fn.zip", Body=zip_bytes(_source("from-s3")))
+    create_zip_function("from-s3", _source("inline"))
+
+    emulator.client("lambda").update_function_code(
+        FunctionName="from-s3", S3Bucket="artifacts", S3Key="fn.zip"
+    )
+
+    assert _run(emulator, "from-s3")["code"] == "from-s3"
