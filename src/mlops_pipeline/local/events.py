@@ -79,6 +79,12 @@ def wait_for_deliveries(timeout: float = 10.0) -> bool:
     return done.wait(timeout)
 
 
+def shutdown(timeout: float = 5.0) -> None:
+    """Let queued deliveries finish (bounded) and forget recorded failures (the emulator stops)."""
+    wait_for_deliveries(timeout)
+    clear_failed_deliveries()
+
+
 def _submit(job: Callable[[], None]) -> None:
     global _WORKER
     with _WORKER_LOCK:
