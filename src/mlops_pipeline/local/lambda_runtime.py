@@ -110,7 +110,6 @@ class LambdaRuntime:
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._procs_lock = threading.Lock()
         self._async: list[threading.Thread] = []
-        self._closed = False
 
     # -- code ------------------------------------------------------------------------------------
 
@@ -246,7 +245,12 @@ class LambdaRuntime:
                 timed_out = False
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
-                out, _ = proc.communicate()
+                try:
+                    out, _ = proc.communicate(timeout=5)
+                except subprocess.TimeoutExpired:  # a descendant left the group and holds the pipe
+                    out = b""
+                    proc.kill()
+                    proc.wait()
                 timed_out = True
             finally:
                 with self._procs_lock:
@@ -294,7 +298,6 @@ class LambdaRuntime:
 
     def close(self, grace_seconds: float = 5.0) -> None:
         """Kill running function processes and wait for background invocations."""
-        self._closed = True
         with self._procs_lock:
             procs = list(self._procs.values())
         for proc in procs:

@@ -82,20 +82,43 @@ def test_unhandled_error_is_reported_like_lambda(
     assert any("app.py" in frame for frame in response["Body"]["stackTrace"])
 
 
-def test_timeout_kills_the_function(
-    emulator: Emulator, create_zip_function: Callable[..., dict[str, Any]]
+def test_timeout_kills_the_function_and_its_children(
+    emulator: Emulator, create_zip_function: Callable[..., dict[str, Any]], tmp_path: Path
 ) -> None:
-    source = "import time\n\ndef handler(event, context):\n    time.sleep(5)\n    return 'late'\n"
+    source = (
+        "import subprocess, sys, time\n\n"
+        "def handler(event, context):\n"
+        "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n"
+        "    open(event['pidfile'], 'w').write(str(child.pid))\n"
+        "    time.sleep(5)\n"
+        "    return 'late'\n"
+    )
     create_zip_function("sleepy", {"app.py": source}, timeout=1)
+    pidfile = tmp_path / "child.pid"
 
     started = time.monotonic()
-    response = _invoke(emulator, "sleepy", {})
+    response = _invoke(emulator, "sleepy", {"pidfile": str(pidfile)})
     elapsed = time.monotonic() - started
 
     assert response["FunctionError"] == "Unhandled"
     assert response["Body"]["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in response["Body"]["errorMessage"]
-    assert elapsed < 2.5
+    assert elapsed < 3.5  # the handler sleeps 5 s: well under it, with slack for a loaded machine
+    assert not _running(int(pidfile.read_text()))
+
+
+def _running(pid: int) -> bool:
+    """True if the process exists and is not a zombie waiting for a reaper."""
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+        if "\nState:\tZ" in status:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_image_function_runs_from_the_image_store(emulator: Emulator, tmp_path: Path) -> None:
