@@ -6,8 +6,13 @@
   rollback to an older version would run the new code.
 * ``ValidateStateMachineDefinition`` and ``ListStateMachineVersions``, which moto lacks
   and the Terraform AWS provider calls.
+* The Step Functions interpreter's own boto3 clients (``install_interpreter_clients``): moto
+  makes them with key "ak", so every Task would act in account 123456789012; here they act
+  as the state machine's role, in the account of the resource they call.
 
-``install()`` is idempotent and patches moto in-process (the server runs in-process).
+``role_credentials`` mints STS sessions of a role in-process (the Lambda runtime uses it for
+execution roles). ``install()`` and ``install_interpreter_clients()`` are idempotent and
+patch moto in-process (the server runs in-process).
 """
 
 from __future__ import annotations

@@ -124,6 +124,9 @@ def test_validate_definition_and_list_versions(emulator: Emulator) -> None:
         assert answer["diagnostics"][0]["severity"] == "ERROR"
     machine = _state_machine(emulator, "versions", good)
     assert sfn.list_state_machine_versions(stateMachineArn=machine)["stateMachineVersions"] == []
+    sfn.update_state_machine(stateMachineArn=machine, definition=json.dumps(good), publish=True)
+    versions = sfn.list_state_machine_versions(stateMachineArn=machine)["stateMachineVersions"]
+    assert [v["stateMachineVersionArn"] for v in versions] == [f"{machine}:1"]
 
 
 @pytest.mark.parametrize("style", ["direct", "integration"])
