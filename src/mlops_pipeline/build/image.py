@@ -7,7 +7,9 @@ and ``docker push`` (tag = model version), the pushed digest is returned. Withou
 
 from __future__ import annotations
 
+import compileall
 import importlib.metadata
+import py_compile
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -40,8 +42,14 @@ def python_packages(flavor: str) -> list[str]:
     return [f"{name}=={importlib.metadata.version(name)}" for name in FLAVOR_PACKAGES[flavor]]
 
 
+# One request at a time per Lambda environment: thread pools only cost start-up time
+# (OpenBLAS spawns and sizes one per core while numpy is imported).
+RUNTIME_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
 def image_env(model_name: str, model_version: str) -> dict[str, str]:
-    return {"MODEL_NAME": model_name, "MODEL_VERSION": model_version}
+    """The image's environment: which model version it serves, and lean thread settings."""
+    return {"MODEL_NAME": model_name, "MODEL_VERSION": model_version, **RUNTIME_ENV}
 
 
 def assemble_context(
@@ -54,6 +62,11 @@ def assemble_context(
         SERVING_SOURCE, task_root / "serving", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
     shutil.copytree(model_dir, task_root / "model")
+    # Lambda's /var/task is read-only, so Python could not cache bytecode there: ship it
+    # compiled (hash-checked, so the files are reproducible and never stale).
+    compileall.compile_dir(
+        task_root / "serving", quiet=1, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH
+    )
     packages = python_packages(flavor)
     (context / "requirements.txt").write_text("\n".join(packages) + "\n")
     env_lines = "".join(
@@ -64,6 +77,7 @@ def assemble_context(
         "COPY requirements.txt /tmp/requirements.txt\n"
         "RUN pip install --no-cache-dir -r /tmp/requirements.txt && rm /tmp/requirements.txt\n"
         f"COPY rootfs{TASK_ROOT}/ ${{LAMBDA_TASK_ROOT}}/\n"
+        "RUN python -m compileall -q --invalidation-mode checked-hash ${LAMBDA_TASK_ROOT}/serving\n"
         f"{env_lines}"
         f'CMD ["{HANDLER}"]\n'
     )

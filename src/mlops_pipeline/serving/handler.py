@@ -15,25 +15,31 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gc
 import json
-import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from .runtime import Predictor, load_model
-from .validation import InvalidInputError, parse_request
+from .runtime import MANIFEST, Predictor, load_model
+from .validation import InvalidInputError, fast_single_row, parse_request
 
-logger = logging.getLogger(__name__)
+
+def _log_exception(message: str, *args: Any) -> None:
+    # logging is imported only when something went wrong: it is not free at cold start.
+    import logging
+
+    logging.getLogger(__name__).exception(message, *args)
+
 
 DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 JSON_HEADERS = {"content-type": "application/json"}
 
 
-def default_model_dir() -> Path:
+def default_model_dir() -> str:
+    """``SERVING_MODEL_DIR`` or the ``model/`` folder next to this package (os.path: no pathlib import)."""
     configured = os.environ.get("SERVING_MODEL_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "model"
+    return configured or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "model")
 
 
 def _is_http_event(event: Any) -> bool:
@@ -83,21 +89,26 @@ class Service:
         self.model_version = model_version
         self.max_body_bytes = max_body_bytes
         self.schema = predictor.manifest.schema
+        self.columns = self.schema.columns
+        classes = predictor.manifest.classes
+        self.classes = list(classes) if classes is not None else None
 
     def score(self, body: Any) -> dict[str, Any]:
         """Validate ``body`` and predict; InvalidInputError for bad input."""
-        rows = parse_request(body, self.schema)
-        prediction = self.predictor.predict(rows)
+        rows = fast_single_row(body, self.columns)
+        if rows is None:
+            rows = parse_request(body, self.schema)
+        values, probabilities = self.predictor.predict(rows)
         result: dict[str, Any] = {
             "statusCode": 200,
             "model_name": self.model_name,
             "model_version": self.model_version,
-            "predictions": prediction.values.tolist(),
+            "predictions": values.tolist(),
         }
-        if prediction.probabilities is not None:
-            result["probabilities"] = prediction.probabilities.tolist()
-            if self.predictor.manifest.classes is not None:
-                result["classes"] = list(self.predictor.manifest.classes)
+        if probabilities is not None:
+            result["probabilities"] = probabilities.tolist()
+            if self.classes is not None:
+                result["classes"] = self.classes
         return result
 
     def _answer(self, body: Any) -> dict[str, Any]:
@@ -112,7 +123,7 @@ class Service:
             }
         except Exception:
             # Never leak a stack trace to the caller; the log has it.
-            logger.exception("prediction failed")
+            _log_exception("prediction failed")
             return {"statusCode": 500, "error": {"type": "InternalError", "message": "prediction failed"}}
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
@@ -136,12 +147,12 @@ class Service:
 
 def _load_service() -> tuple[Service | None, Exception | None]:
     model_dir = default_model_dir()
-    if not (model_dir / "serving.json").is_file():
+    if not os.path.isfile(os.path.join(model_dir, MANIFEST)):
         return None, None
     try:
         predictor = load_model(model_dir)
     except Exception as exc:
-        logger.exception("could not load the model from %s", model_dir)
+        _log_exception("could not load the model from %s", model_dir)
         return None, exc
     return (
         Service(
@@ -156,6 +167,9 @@ def _load_service() -> tuple[Service | None, Exception | None]:
 
 # Loaded at import: Lambda's init phase, once per execution environment.
 _SERVICE, _LOAD_ERROR = _load_service()
+# Everything allocated so far lives as long as the process: keep it out of the garbage
+# collector's scans so that per-request collections stay cheap.
+gc.freeze()
 
 
 def handler(event: Any, context: Any = None) -> dict[str, Any]:

@@ -101,7 +101,12 @@ def test_local_image_holds_runtime_model_and_only_serving_packages(
     tags = mlflow_client.get_model_version(values["MODEL_NAME"], values["MODEL_VERSION"]).tags
     assert image.digest == tags["image_digest"]
     assert image.cmd == ["serving.handler.handler"]
-    assert image.env == {"MODEL_NAME": "delivery-time", "MODEL_VERSION": values["MODEL_VERSION"]}
+    assert image.env == {
+        "MODEL_NAME": "delivery-time",
+        "MODEL_VERSION": values["MODEL_VERSION"],
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
     assert sorted(p.split("==")[0] for p in image.python_packages) == ["numpy", "onnxruntime"]
     files = sorted(
         p.relative_to(image.task_root).as_posix() for p in image.task_root.rglob("*") if p.is_file()
