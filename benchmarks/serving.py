@@ -25,6 +25,7 @@ import compileall
 import importlib.metadata
 import importlib.util
 import json
+import math
 import os
 import pickle
 import re
@@ -71,7 +72,7 @@ def percentile(values: Iterable[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
         raise ValueError("percentile of an empty sample")
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
