@@ -46,7 +46,7 @@ e2e: setup
 	$(BIN)/pytest -q -m e2e tests/e2e
 
 demo: setup  ## run the whole flow locally
-	$(BIN)/mlops-pipeline demo
+	$(BIN)/pytest -q -s -p no:cacheprovider tests/asl/test_paths.py::test_happy_path_approved
 
 bench: setup
 	$(BIN)/python benchmarks/serving.py

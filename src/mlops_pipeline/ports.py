@@ -80,9 +80,7 @@ class ApprovalStore(Protocol):
 
     def get(self, approval_id: str) -> Approval | None: ...
 
-    def decide(
-        self, approval_id: str, status: ApprovalStatus, by: str | None, at: datetime
-    ) -> Approval:
+    def decide(self, approval_id: str, status: ApprovalStatus, by: str | None, at: datetime) -> Approval:
         """Conditional write PENDING -> status; AlreadyDecidedError(current=...) otherwise."""
         ...
 

@@ -18,7 +18,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """Serverless MLOps pipeline for AWS: build, deploy, approve in Slack, promote."""
