@@ -11,7 +11,8 @@ locals {
   # Only ${name} placeholders are template syntax: every other "${" (e.g. in a Comment) is
   # escaped first, then the known placeholder form is un-escaped again, so the template
   # renders exactly like mlops_pipeline.statemachine.render().
-  asl_template = replace(replace(file(local.asl_path), "$${", "$$${"), "/\\$\\$\\{([a-z_][a-z0-9_]*)\\}/", "$$${$1}")
+  dollar       = "$"
+  asl_template = replace(replace(file(local.asl_path), "${local.dollar}{", "${local.dollar}${local.dollar}{"), "/\\$\\$\\{([a-z_][a-z0-9_]*)\\}/", "$$${$1}")
   asl_values = merge(
     { for f in local.asl_functions : "${f}_function_arn" => aws_lambda_function.this[f].arn },
     {
