@@ -109,8 +109,12 @@ def test_local_image_holds_runtime_model_and_only_serving_packages(
     }
     assert sorted(p.split("==")[0] for p in image.python_packages) == ["numpy", "onnxruntime"]
     files = sorted(
-        p.relative_to(image.task_root).as_posix() for p in image.task_root.rglob("*") if p.is_file()
+        p.relative_to(image.task_root).as_posix()
+        for p in image.task_root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
     )
+    # Bytecode ships compiled: /var/task is read-only in Lambda.
+    assert len(list((image.task_root / "serving/__pycache__").glob("handler.*.pyc"))) == 1
     assert files == [
         "model/model.onnx",
         "model/serving.json",
