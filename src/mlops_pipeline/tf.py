@@ -18,6 +18,11 @@ from typing import Any
 
 from mlops_pipeline.domain.errors import PipelineError
 
+# The layout of terraform/ in this repository (used by the tests and `mlops-pipeline local up`).
+MODULES = ("pipeline", "target_account", "mlflow", "network", "chatbot")
+ROOTS = ("live/aws", "live/local")
+LOCAL_ROOT = "live/local"
+
 # Where a provider mirror (a filesystem mirror laid out as registry.terraform.io/...) is looked for.
 PLUGIN_DIR_CANDIDATES = (
     Path("/opt/tf-plugins"),
