@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Any
 import pytest
 
 from mlops_pipeline.adapters.aws.dynamodb import DynamoApprovalStore, DynamoRunStore
+from mlops_pipeline.adapters.slack.signature import sign
 from mlops_pipeline.local.emulator import Emulator
 from mlops_pipeline.local.harness import PipelineStack, StackSettings
 from mlops_pipeline.local.interactions_gateway import InteractionsGateway, lambda_invoker
@@ -74,8 +78,6 @@ class Pipeline:
 
     def wait_for_card(self, execution: str, timeout: float = 240.0) -> SlackMessage:
         """The approval card of the execution, once posted (fails early if the run ended)."""
-        import time
-
         sfn = self.emu.client("stepfunctions")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -96,8 +98,23 @@ class Pipeline:
     def click(self, card: SlackMessage, action: str, user: str = "U0APPROVER") -> tuple[int, str]:
         return self.slack.click(card.ts, action, user)
 
+    def post_signed(self, body: bytes, secret: str = SIGNING_SECRET) -> int:
+        """POST an interaction body to the endpoint, signed now: a retry, a double click, a forgery."""
+        headers = {
+            **sign(body, secret, int(time.time())),
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        request = urllib.request.Request(
+            str(self.slack.interactions_url), data=body, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
 
-@pytest.fixture(scope="session")
+
+@pytest.fixture(scope="package")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     root = tmp_path_factory.mktemp("asl")
     repo = root / "model-repo"

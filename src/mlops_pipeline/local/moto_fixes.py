@@ -40,7 +40,33 @@ def install() -> None:
             return
         _patch_publish_version()
         _patch_stepfunctions_responses()
+        _patch_dynamodb_atomic_writes()
         _installed = True
+
+
+# --- DynamoDB conditional writes are atomic ------------------------------------------------------
+
+_dynamodb_write_lock = threading.RLock()
+
+
+def _patch_dynamodb_atomic_writes() -> None:
+    """Serialise DynamoDB writes: moto checks a condition and writes in two steps.
+
+    DynamoDB evaluates ``ConditionExpression`` and writes as one atomic step; in moto's
+    threaded server two concurrent requests can both pass the condition. The approval's
+    "decide exactly once" rests on that atomicity, so writes take one lock here.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _dynamodb_write_lock:
+                return __original(self, *args, **kwargs)
+
+        locked.__wrapped__ = original  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, locked)
 
 
 # --- Lambda versions keep their own code ---------------------------------------------------------

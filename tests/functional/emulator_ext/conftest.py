@@ -22,7 +22,7 @@ REGION = "us-east-1"
 ROLE_ARN = f"arn:aws:iam::{TOOLING}:role/codebuild-local"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     state = tmp_path_factory.mktemp("state")
     saved = os.environ.get("MLOPS_LOCAL_STATE")
