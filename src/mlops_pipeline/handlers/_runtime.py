@@ -120,9 +120,14 @@ class Deps:
     def registry(self) -> ModelRegistry:
         if (o := self._get("registry")) is not None:
             return o
+        import os
+
         from mlops_pipeline.adapters import mlflow_registry
         from mlops_pipeline.adapters.aws.secrets import get_json_secret
 
+        # The MLflow client reads these from the process environment itself.
+        for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+            os.environ.setdefault(name, self.setting(name))
         return mlflow_registry.from_environment(
             secret_reader=lambda arn: get_json_secret(arn, require=("username", "password")),
             environ=self.env,
