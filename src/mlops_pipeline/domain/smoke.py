@@ -49,8 +49,14 @@ def expected_rows(example: Any) -> int | None:
     return None
 
 
-def _unwrap(payload: Any) -> Any:
-    """A Function URL / API Gateway style response carries its JSON in ``body``."""
+def _unwrap(payload: Any) -> tuple[int, Any]:
+    """(status, body): a Function URL / API Gateway style response carries its JSON in ``body``;
+    a direct-invoke answer may carry ``statusCode`` beside the data."""
+    if isinstance(payload, Mapping) and "statusCode" in payload and "body" not in payload:
+        try:
+            return int(payload["statusCode"]), payload
+        except (TypeError, ValueError):
+            return 500, payload
     if isinstance(payload, Mapping) and "statusCode" in payload and "body" in payload:
         body = payload["body"]
         if isinstance(body, str):
@@ -67,8 +73,13 @@ def check(
     example: Any,
     max_latency_ms: float,
     expected_version: str | None = None,
+    expected_model_version: str | None = None,
 ) -> SmokeResult:
-    """Pass when the function answered without error, in shape, in time, from the right version."""
+    """Pass when the function answered without error, in shape, in time, from the right version.
+
+    ``expected_version`` is the Lambda version behind the alias; ``expected_model_version`` the
+    registry version the image serves (checked when the response names it).
+    """
 
     def fail(reason: str, rows: int | None = None) -> SmokeResult:
         return SmokeResult(False, reason, result.latency_ms, rows, result.executed_version)
@@ -87,6 +98,9 @@ def check(
         return fail(f"the model answered {status}: {str(body)[:300]}")
     if not isinstance(body, Mapping) or "predictions" not in body:
         return fail(f"response has no 'predictions': {str(body)[:300]}")
+    served = body.get("model_version")
+    if expected_model_version and served is not None and str(served) != expected_model_version:
+        return fail(f"live serves model version {served}, expected {expected_model_version}")
     predictions = body["predictions"]
     if not isinstance(predictions, list) or not predictions:
         return fail("'predictions' is not a non-empty list")

@@ -30,6 +30,7 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         example,
         max_latency_ms=config.get_float("SMOKE_MAX_LATENCY_MS", deps.env),
         expected_version=str(deployed.get("new_version") or "") or None,
+        expected_model_version=str(model.get("model_version") or "") or None,
     )
     logger.info("smoke test", extra=outcome.to_dict())
     if not outcome.passed:

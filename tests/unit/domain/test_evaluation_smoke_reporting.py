@@ -74,7 +74,13 @@ def test_expected_rows(example: object, rows: int | None) -> None:
 
 def test_smoke_check_outcomes() -> None:
     example = {"inputs": [{"a": 1}, {"a": 2}]}
-    ok = check(InvokeResult(200, {"predictions": [1, 2]}, None, 40.0, "3"), example, 1000, "3")
+    ok = check(
+        InvokeResult(200, {"statusCode": 200, "predictions": [1, 2], "model_version": "9"}, None, 40.0, "3"),
+        example,
+        1000,
+        "3",
+        "9",
+    )
     assert ok.passed and ok.rows == 2
     proxied = InvokeResult(
         200, {"statusCode": 200, "body": json.dumps({"predictions": [1, 2]})}, None, 5.0, "3"
@@ -90,9 +96,14 @@ def test_smoke_check_outcomes() -> None:
         (InvokeResult(200, {"predictions": [1, 2]}, None, 5000, "3"), "above the limit"),
         (InvokeResult(200, {"predictions": [1, 2]}, None, 5, "2"), "live ran version 2, expected 3"),
         (InvokeResult(200, {"statusCode": 400, "body": '{"error": "x"}'}, None, 5, "3"), "answered 400"),
+        (InvokeResult(200, {"statusCode": 400, "error": {"field": "a"}}, None, 5, "3"), "answered 400"),
+        (
+            InvokeResult(200, {"predictions": [1, 2], "model_version": "7"}, None, 5, "3"),
+            "serves model version 7",
+        ),
     ]
     for result, reason in cases:
-        outcome = check(result, example, 1000, "3")
+        outcome = check(result, example, 1000, "3", expected_model_version="9")
         assert not outcome.passed and reason in outcome.reason
 
 
