@@ -1,0 +1,108 @@
+"""terraform apply of terraform/live/local against the embedded emulator (opt-in, ~2-3 minutes).
+
+Run with ``MLOPS_TF_APPLY=1 pytest -m terraform tests/terraform/test_local_apply.py``. It
+builds the host packages, applies the local root (three accounts via AssumeRole), checks
+what the local harness relies on, and that a second plan is empty (no drift).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mlops_pipeline import packaging, statemachine, tf
+
+pytestmark = [pytest.mark.terraform, pytest.mark.e2e, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory, terraform_bin: str):  # type: ignore[no-untyped-def]
+    if os.environ.get("MLOPS_TF_APPLY") != "1":
+        pytest.skip(
+            "opt-in (about 3 minutes): set MLOPS_TF_APPLY=1 to apply terraform/live/local to the emulator"
+        )
+    from mlops_pipeline.local.emulator import Emulator
+
+    work = tmp_path_factory.mktemp("tf-apply")
+    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "terraform.tfstate*")
+    shutil.copytree(REPO / "terraform", work / "terraform", ignore=ignore)
+    shutil.copytree(REPO / "statemachine", work / "statemachine")
+    dist = work / "dist"
+    packaging.build_all(dist, "host")
+    with Emulator(work / "state") as emu:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(emu.env("tooling"))
+        env.pop("AWS_ENDPOINT_URL")  # the root passes the endpoint per service, like a user would
+        runner = tf.Terraform(
+            work / "terraform" / tf.LOCAL_ROOT, binary=terraform_bin, data_dir=work / "data", env=env
+        )
+        variables = {"endpoint_url": emu.endpoint_url, "lambda_dist_dir": str(dist)}
+        runner.init()
+        runner.apply(variables)
+        outputs = runner.output()
+        replan = runner.run(
+            "plan", "-detailed-exitcode", "-no-color", *runner._var_args(variables, None), check=False
+        )
+        yield emu, outputs, replan
+
+
+def test_local_root_applies_without_drift(applied) -> None:  # type: ignore[no-untyped-def]
+    _, outputs, replan = applied
+    assert replan.returncode == 0, f"second plan is not empty:\n{replan.stdout[-4000:]}"
+    assert set(outputs["function_names"]) == {
+        "report",
+        "evaluate",
+        "deploy",
+        "smoke_test",
+        "rollback",
+        "promote",
+        "request_approval",
+        "expire_approval",
+        "slack_interactions",
+        "notify",
+    }
+
+
+def test_state_machine_matches_the_python_rendering(applied) -> None:  # type: ignore[no-untyped-def]
+    emu, outputs, _ = applied
+    sfn = emu.client("stepfunctions", "tooling")
+    deployed = sfn.describe_state_machine(stateMachineArn=outputs["state_machine_arn"])["definition"]
+    values = {f"{f}_function_arn": outputs["function_arns"][f] for f in statemachine.ASL_FUNCTIONS}
+    values |= {"codebuild_project": outputs["codebuild_project_name"], "approval_timeout_seconds": "86400"}
+    assert json.loads(deployed) == json.loads(statemachine.render(values))
+
+
+def test_targets_live_in_their_own_accounts(applied) -> None:  # type: ignore[no-untyped-def]
+    emu, outputs, _ = applied
+    for environment, account in (("stage", "222222222222"), ("prod", "333333333333")):
+        target = outputs["deploy_targets"][environment]
+        assert target["role_arn"] == f"arn:aws:iam::{account}:role/mlops-deploy"
+        alias = emu.client("lambda", environment).get_alias(FunctionName=target["function_name"], Name="live")
+        assert alias["AliasArn"].split(":")[4] == account
+        trust = emu.client("iam", environment).get_role(RoleName="mlops-deploy")["Role"][
+            "AssumeRolePolicyDocument"
+        ]
+        principals = {p for s in trust["Statement"] for p in _as_list(s["Principal"]["AWS"])}
+        assert principals == {
+            f"arn:aws:iam::111111111111:role/mlops-{n}-lambda" for n in ("deploy", "smoke-test", "rollback")
+        }
+
+
+def test_functions_get_the_documented_settings(applied) -> None:  # type: ignore[no-untyped-def]
+    emu, outputs, _ = applied
+    lam = emu.client("lambda", "tooling")
+    config = lam.get_function_configuration(FunctionName=outputs["function_names"]["deploy"])
+    variables = config["Environment"]["Variables"]
+    assert json.loads(variables["DEPLOY_TARGETS"]) == outputs["deploy_targets"]
+    assert variables["MLOPS_TABLE"] == outputs["table_name"]
+    assert config["Handler"] == "mlops_pipeline.handlers.deploy.handler"
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
