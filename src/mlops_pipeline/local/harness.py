@@ -64,6 +64,7 @@ class StackSettings:
     gate_tolerance: float = 0.0
     lambda_timeout: int = 120
     extra_env: dict[str, str] = field(default_factory=dict)
+    buildspec: str | None = None  # the CodeBuild project's inline buildspec; None: BUILDSPEC
 
 
 def source_zip() -> bytes:
@@ -245,7 +246,11 @@ class PipelineStack:
         }
         self.emu.client("codebuild").create_project(
             name=self.project,
-            source={"type": "CODECOMMIT", "location": str(self.source_repo), "buildspec": BUILDSPEC},
+            source={
+                "type": "CODECOMMIT",
+                "location": str(self.source_repo),
+                "buildspec": self.settings.buildspec or BUILDSPEC,
+            },
             artifacts={"type": "NO_ARTIFACTS"},
             environment={
                 "type": "ARM_CONTAINER",
@@ -289,6 +294,69 @@ class PipelineStack:
     def add_state_machine(self, name: str, approval_timeout_seconds: int) -> str:
         """Another state machine from the same template (e.g. with a short approval timeout)."""
         return self._state_machine(approval_timeout_seconds, name)
+
+    def add_push_trigger(self, repository_name: str, repository_arn: str, branch: str = "main") -> str:
+        """The EventBridge rule that starts the state machine on a push (as Terraform's events.tf).
+
+        Matches CodeCommit's ``referenceCreated``/``referenceUpdated`` of ``branch`` and maps the
+        event to the normalised input ``{commit, repository, branch, author}``; returns the rule ARN.
+        """
+        role = self._role(
+            "tooling",
+            f"{self.settings.prefix}-events",
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+        )
+        events = self.emu.client("events")
+        rule = f"{self.settings.prefix}-push-{repository_name}"
+        arn = str(
+            events.put_rule(
+                Name=rule,
+                EventPattern=json.dumps(
+                    {
+                        "source": ["aws.codecommit"],
+                        "detail-type": ["CodeCommit Repository State Change"],
+                        "resources": [repository_arn],
+                        "detail": {
+                            "event": ["referenceCreated", "referenceUpdated"],
+                            "referenceType": ["branch"],
+                            "referenceName": [branch],
+                        },
+                    }
+                ),
+            )["RuleArn"]
+        )
+        events.put_targets(
+            Rule=rule,
+            Targets=[
+                {
+                    "Id": "pipeline",
+                    "Arn": self.state_machine_arn,
+                    "RoleArn": role,
+                    "InputTransformer": {
+                        "InputPathsMap": {
+                            "commit": "$.detail.commitId",
+                            "repository": "$.detail.repositoryName",
+                            "branch": "$.detail.referenceName",
+                            "author": "$.detail.callerUserArn",
+                        },
+                        "InputTemplate": (
+                            '{"commit": <commit>, "repository": <repository>, '
+                            '"branch": <branch>, "author": <author>}'
+                        ),
+                    },
+                }
+            ],
+        )
+        return arn
 
     # -- running -----------------------------------------------------------------------------
     def start(self, commit: str, author: str = "data-scientist", state_machine_arn: str | None = None) -> str:
