@@ -1,0 +1,78 @@
+"""The e2e tier: the local stack as a user starts it (`local up`'s background process), one per package.
+
+Starting it (emulator, real `mlflow server`, Slack stand-in, git remote, provisioning) takes
+~40 s on a 2-core machine, so the three cases share one stack; each reads the aliases it
+compares against before it pushes. The stack is stopped at the end and nothing may remain.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from mlops_pipeline.local import demo, stack
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = REPO / "seed_code"
+
+
+@dataclass
+class Run:
+    execution: str
+    commit: str
+    view: demo.RunView
+    result: demo.DemoResult
+    log: str
+
+
+@dataclass
+class E2E:
+    client: stack.StackClient
+    tmp: Path
+
+    @property
+    def info(self) -> stack.StackInfo:
+        return self.client.info
+
+    def project(self, name: str) -> Path:
+        """A fresh copy of seed_code/ to modify for one case."""
+        target = self.tmp / name
+        shutil.copytree(SEED, target, ignore=shutil.ignore_patterns("__pycache__", "mlruns"))
+        return target
+
+    def run(self, source: Path, decision: demo.Decision, timeout: float = 420.0) -> Run:
+        """Push ``source`` with a real ``git push`` and follow the run it triggers to its end."""
+        began = time.monotonic()
+        commit = demo.push_model(self.info, source, f"e2e {source.name}")
+        execution = demo.find_execution(self.client, commit, timeout=60)
+        out = io.StringIO()
+        console = Console(file=out, width=120, force_terminal=False)
+        view = demo.follow(self.client, execution, decision, timeout=timeout, console=console)
+        result = demo.summarize(self.client, execution, commit, view)
+        timings = "\n".join(f"  {s.name:28s} {s.status:7s} {s.seconds or 0:6.1f}s" for s in view.steps)
+        print(f"\n[{source.name}] {view.status} in {time.monotonic() - began:.1f}s (push to end)\n{timings}")
+        print(result.last_line())
+        return Run(execution, commit, view, result, out.getvalue())
+
+
+@pytest.fixture(scope="package")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    options = stack.StackOptions(state_dir=tmp / "state", approval_timeout_seconds=600)
+    began = time.monotonic()
+    info = stack.up(options, timeout=300)
+    print(f"\nlocal stack up in {time.monotonic() - began:.1f}s: {info.timings}")
+    try:
+        yield E2E(stack.StackClient(info), tmp)
+    finally:
+        report = stack.down(options.state_dir)
+        assert report.stopped
+        assert report.leftovers == [], f"still running after down: {report.leftovers}"
+        assert stack.ports_listening(list(info.ports.values())) == []

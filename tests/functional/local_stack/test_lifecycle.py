@@ -1,0 +1,155 @@
+"""`local up`/`down` lifecycle: clear refusals before anything starts, and nothing left running after down."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mlops_pipeline.cli.main import app
+from mlops_pipeline.local import daemon, stack
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        yield int(sock.getsockname()[1])
+
+
+def test_up_refuses_a_taken_port_before_starting_anything(tmp_path: Path, taken_port: int) -> None:
+    options = stack.StackOptions(state_dir=tmp_path, mlflow_port=taken_port)
+    with pytest.raises(stack.PortTakenError, match=rf"port {taken_port} .*mlflow.*--mlflow-port"):
+        stack.up(options, timeout=30)
+    assert not (tmp_path / stack.DAEMON_LOG).exists()
+    assert not stack.state_file(tmp_path).exists()
+
+
+def test_cli_up_reports_a_taken_port(tmp_path: Path, taken_port: int) -> None:
+    result = CliRunner().invoke(
+        app, ["local", "up", "--state-dir", str(tmp_path), "--emulator-port", str(taken_port)]
+    )
+    assert result.exit_code == 1
+    assert f"port {taken_port}" in result.output
+    assert "--emulator-port" in result.output
+
+
+def test_daemon_writes_the_start_failure_for_up(tmp_path: Path, taken_port: int) -> None:
+    # The daemon checks too (a port can be taken between `up`'s check and the daemon's bind).
+    code = daemon.main(["--state-dir", str(tmp_path), "--slack-port", str(taken_port)])
+    assert code == 1
+    error = (tmp_path / stack.ERROR_FILE).read_text()
+    assert f"port {taken_port}" in error and "slack" in error
+    assert not stack.state_file(tmp_path).exists()
+
+
+def test_up_without_terraform_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TERRAFORM", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    with pytest.raises(stack.TerraformMissingError, match="terraform is not installed"):
+        stack.up(stack.StackOptions(state_dir=tmp_path, terraform=True), timeout=30)
+    assert not (tmp_path / stack.DAEMON_LOG).exists()
+
+
+def fake_state(state_dir: Path, pid: int) -> None:
+    info = stack.StackInfo(
+        pid=pid,
+        state_dir=str(state_dir),
+        started_at="2026-01-01T00:00:00+00:00",
+        provisioner="harness",
+        endpoint_url="http://127.0.0.1:1",
+        region="us-east-1",
+        credentials={},
+        mlflow_url="http://127.0.0.1:2",
+        mlflow_pid=None,
+        slack_inbox_url="http://127.0.0.1:3/",
+        slack_api_url="http://127.0.0.1:3/api/",
+        interactions_url="http://127.0.0.1:4/slack/interactions",
+        git_remote_url="file:///nowhere",
+        repository_name="mlops-models",
+        branch="main",
+        state_machine_arn="arn:aws:states:us-east-1:111111111111:stateMachine:mlops-pipeline",
+        table="mlops-pipeline",
+        inference_function="mlops-inference",
+        channel="C0PIPELINE",
+        approvers=["U0APPROVER"],
+        ports={},
+    )
+    state_dir.mkdir(parents=True, exist_ok=True)
+    info.save(stack.state_file(state_dir))
+
+
+def test_up_refuses_while_a_stack_is_running(tmp_path: Path) -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        fake_state(tmp_path, sleeper.pid)
+        with pytest.raises(
+            stack.StackRunningError, match=rf"already running .*pid {sleeper.pid}.*local down"
+        ):
+            stack.up(stack.StackOptions(state_dir=tmp_path), timeout=30)
+        assert stack.status(tmp_path) is not None
+        assert oct(os.stat(stack.state_file(tmp_path)).st_mode & 0o777) == "0o600"
+        # `down` stops it (SIGTERM) and reports nothing left.
+        report = stack.down(tmp_path, timeout=10)
+        assert report.stopped and report.leftovers == []
+        assert not stack.pid_alive(sleeper.pid)
+    finally:
+        sleeper.kill()
+    assert stack.status(tmp_path) is None
+
+
+def test_a_stale_state_file_is_not_a_running_stack(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    fake_state(tmp_path, dead.pid)
+    assert stack.status(tmp_path) is None
+    assert not stack.state_file(tmp_path).exists()
+
+
+def test_status_of_nothing(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["local", "status", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 3
+    assert "no local stack is running" in result.output
+    assert stack.down(tmp_path).stopped is False
+
+
+@pytest.mark.slow
+def test_up_status_down_leaves_nothing_running(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    info = stack.up(stack.StackOptions(state_dir=state), timeout=240)
+    try:
+        assert stack.pid_alive(info.pid) and stack.pid_alive(info.mlflow_pid)
+        ports = list(info.ports.values())
+        assert sorted(stack.ports_listening(ports)) == sorted(ports)
+        saved = json.loads(stack.state_file(state).read_text())
+        assert saved["pid"] == info.pid and saved["provisioner"] == "harness"
+        status = CliRunner().invoke(app, ["local", "status", "--state-dir", str(state)])
+        assert status.exit_code == 0, status.output
+        assert info.mlflow_url in status.output and info.slack_inbox_url in status.output
+        again = CliRunner().invoke(app, ["local", "up", "--state-dir", str(state)])
+        assert again.exit_code == 1 and "already running" in again.output
+        # The stack answers: the pipeline is provisioned in the tooling account.
+        client = stack.StackClient(info)
+        machine = client.client("stepfunctions").describe_state_machine(
+            stateMachineArn=info.state_machine_arn
+        )
+        assert machine["name"] == "mlops-pipeline"
+        assert client.inbox()["interactions_url"] == info.interactions_url
+    finally:
+        result = CliRunner().invoke(app, ["local", "down", "--state-dir", str(state)])
+    assert result.exit_code == 0, result.output
+    assert "free" in result.output
+    assert not stack.pid_alive(info.pid)
+    assert not stack.pid_alive(info.mlflow_pid)
+    assert stack.ports_listening(list(info.ports.values())) == []
+    assert not stack.state_file(state).exists()
