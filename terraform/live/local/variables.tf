@@ -98,3 +98,15 @@ variable "lambda_environment_overrides" {
   type        = map(string)
   default     = {}
 }
+
+variable "build_python" {
+  description = "Python interpreter (with this project installed) that the local CodeBuild runtime uses for `mlops-pipeline build`."
+  type        = string
+  default     = "python3"
+}
+
+variable "local_state_dir" {
+  description = "MLOPS_LOCAL_STATE for the build (where the local image store lives); empty: the build's default."
+  type        = string
+  default     = ""
+}

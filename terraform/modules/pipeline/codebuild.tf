@@ -16,6 +16,7 @@ locals {
       ARTIFACTS_BUCKET    = aws_s3_bucket.artifacts.id
       PIPELINE_SOURCE_KEY = local.build_source_key
     },
+    var.codebuild_environment,
   )
 }
 

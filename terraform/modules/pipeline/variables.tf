@@ -228,6 +228,12 @@ variable "codebuild" {
   default = {}
 }
 
+variable "codebuild_environment" {
+  description = "Extra plaintext environment variables of the build (local mode: the Python to run, the state dir). Never secrets."
+  type        = map(string)
+  default     = {}
+}
+
 variable "buildspec" {
   description = "Buildspec override (YAML). Null: the pipeline-owned buildspec.yml of this module."
   type        = string
