@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,10 +22,12 @@ from mlops_pipeline import packaging, statemachine, tf
 pytestmark = [pytest.mark.terraform, pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
+# (emulator, terraform outputs, the second plan)
+Applied = tuple[Any, dict[str, Any], subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(scope="module")
-def applied(tmp_path_factory: pytest.TempPathFactory, terraform_bin: str):  # type: ignore[no-untyped-def]
+def applied(tmp_path_factory: pytest.TempPathFactory, terraform_bin: str) -> Iterator[Applied]:
     if os.environ.get("MLOPS_TF_APPLY") != "1":
         pytest.skip(
             "opt-in (about 3 minutes): set MLOPS_TF_APPLY=1 to apply terraform/live/local to the emulator"
@@ -52,7 +57,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory, terraform_bin: str):  # ty
         yield emu, outputs, replan
 
 
-def test_local_root_applies_without_drift(applied) -> None:  # type: ignore[no-untyped-def]
+def test_local_root_applies_without_drift(applied: Applied) -> None:
     _, outputs, replan = applied
     assert replan.returncode == 0, f"second plan is not empty:\n{replan.stdout[-4000:]}"
     assert set(outputs["function_names"]) == {
@@ -69,7 +74,7 @@ def test_local_root_applies_without_drift(applied) -> None:  # type: ignore[no-u
     }
 
 
-def test_state_machine_matches_the_python_rendering(applied) -> None:  # type: ignore[no-untyped-def]
+def test_state_machine_matches_the_python_rendering(applied: Applied) -> None:
     emu, outputs, _ = applied
     sfn = emu.client("stepfunctions", "tooling")
     deployed = sfn.describe_state_machine(stateMachineArn=outputs["state_machine_arn"])["definition"]
@@ -78,7 +83,7 @@ def test_state_machine_matches_the_python_rendering(applied) -> None:  # type: i
     assert json.loads(deployed) == json.loads(statemachine.render(values))
 
 
-def test_targets_live_in_their_own_accounts(applied) -> None:  # type: ignore[no-untyped-def]
+def test_targets_live_in_their_own_accounts(applied: Applied) -> None:
     emu, outputs, _ = applied
     for environment, account in (("stage", "222222222222"), ("prod", "333333333333")):
         target = outputs["deploy_targets"][environment]
@@ -94,7 +99,7 @@ def test_targets_live_in_their_own_accounts(applied) -> None:  # type: ignore[no
         }
 
 
-def test_functions_get_the_documented_settings(applied) -> None:  # type: ignore[no-untyped-def]
+def test_functions_get_the_documented_settings(applied: Applied) -> None:
     emu, outputs, _ = applied
     lam = emu.client("lambda", "tooling")
     config = lam.get_function_configuration(FunctionName=outputs["function_names"]["deploy"])
