@@ -146,20 +146,33 @@ def test_reject_leaves_prod_untouched(e2e: E2E) -> None:
 
 def test_broken_smoke_test_rolls_back_stage(e2e: E2E) -> None:
     stage_before, prod_before = live_version(e2e, "stage"), live_version(e2e, "prod")
-    project = e2e.project("broken")
-    # The serving runtime refuses requests of more than one row; the smoke input has two.
-    config = project / "mlops.toml"
-    config.write_text(config.read_text() + "\n[serving]\nmax_rows = 1\n")
-    run = e2e.run(project, "approve")
+    lam = e2e.client.client("lambda", "stage")
+    function = e2e.info.inference_function
+    saved = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+    # The build refuses a model that fails its own smoke input, so break what the next stage
+    # version serves instead: its model folder is missing, the image fails at invoke as a broken
+    # image would. Published versions keep their own configuration, so rollback restores service.
+    lam.update_function_configuration(
+        FunctionName=function,
+        Environment={"Variables": {**saved, "SERVING_MODEL_DIR": "/nonexistent/model"}},
+    )
+    lam.get_waiter("function_updated_v2").wait(FunctionName=function)
+    try:
+        run = e2e.run(e2e.project("broken"), "approve")
+    finally:
+        lam.update_function_configuration(FunctionName=function, Environment={"Variables": saved})
     assert run.view.status == "FAILED"
     names = [s.name for s in run.view.steps]
     assert names[-3:] == ["SmokeTestStage", "RollbackStage", "SmokeTestStageFailed"], names
+    assert run.view.steps[names.index("SmokeTestStage")].status == "failed"
     assert live_version(e2e, "stage") == stage_before
     assert live_version(e2e, "prod") == prod_before
     # The failed version stays published (for inspection), but `live` does not serve it.
-    versions = e2e.client.client("lambda", "stage").list_versions_by_function(
-        FunctionName=e2e.info.inference_function
-    )["Versions"]
+    versions = lam.list_versions_by_function(FunctionName=function)["Versions"]
     assert max(int(v["Version"]) for v in versions if v["Version"] != "$LATEST") > int(stage_before)
     _, joined = thread_texts(e2e, run)
+    assert "the serving model is not available" in joined
     assert f"live back to v{stage_before}" in joined
+    # Stage still answers from the version it went back to.
+    request = run.result.evaluation["smoke_input"]
+    assert len(demo.predict(e2e.client, "stage", request)["predictions"]) == len(request["data"])

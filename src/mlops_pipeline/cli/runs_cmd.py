@@ -76,7 +76,10 @@ def list_runs(
             f"{record.model} v{record.version}" if record.model else "",
             f"{last.step} {last.status}" if last else "",
         )
-    Console(highlight=False).print(out)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 160)  # logs and pipes: one line per run
+    console.print(out)
 
 
 @runs_app.command("show")

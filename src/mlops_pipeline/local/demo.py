@@ -181,7 +181,9 @@ def read_run(client: StackClient, execution: str) -> RunView:
             if step is not None and step.status == "running":
                 step.status = "ok"
                 step.seconds = (event["timestamp"] - step.started).total_seconds()
-        elif event["type"] in ("TaskFailed", "TaskTimedOut") and current in steps:
+        elif str(event["type"]).endswith(("Failed", "TimedOut")) and current in steps:
+            # TaskFailed, LambdaFunctionFailed, ...TimedOut: the step failed even when a Catch
+            # moves on (then no exit event follows).
             step = steps[current]
             step.status = "failed"
             step.seconds = (event["timestamp"] - step.started).total_seconds()
@@ -192,6 +194,8 @@ def read_run(client: StackClient, execution: str) -> RunView:
             step.seconds = (ordered[index + 1].started - step.started).total_seconds()
             if step.status == "running":
                 step.status = "failed"
+    if described.get("error") == "ModelRejected" and "RequestApproval" in steps:
+        steps["RequestApproval"].status = "rejected"
     return RunView(
         status=str(described["status"]),
         steps=ordered,
@@ -394,11 +398,11 @@ def print_summary(result: DemoResult, info: StackInfo, console: Console) -> None
     evaluation = result.evaluation
     if evaluation.get("metric"):
         metric = evaluation["metric"]
-        candidate = evaluation.get("candidate")
+        candidate = _number(evaluation.get("candidate"))
         if evaluation.get("champion_version"):
             comparison = (
                 f"{metric} {candidate} vs champion v{evaluation['champion_version']} "
-                f"{evaluation.get('champion')} ({evaluation.get('direction')} is better)"
+                f"{_number(evaluation.get('champion'))} ({evaluation.get('direction')} is better)"
             )
         else:
             comparison = f"{metric} {candidate} (no champion yet)"
@@ -425,6 +429,10 @@ def print_summary(result: DemoResult, info: StackInfo, console: Console) -> None
             + Text(json.dumps(response.get("predictions", response))),
             highlight=False,
         )
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, int | float) else str(value)
 
 
 def run_demo(

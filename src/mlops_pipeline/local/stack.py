@@ -221,7 +221,6 @@ class LocalStack:
 
     def _start(self) -> StackInfo:
         from mlops_pipeline.local.emulator import Emulator
-        from mlops_pipeline.local.git_remote import LocalGitRemote
         from mlops_pipeline.local.interactions_gateway import InteractionsGateway, lambda_invoker
         from mlops_pipeline.local.mlflow_server import MlflowServer
         from mlops_pipeline.local.slack_server import LocalSlackServer
@@ -269,16 +268,12 @@ class LocalStack:
         self.slack = slack
 
         step = time.monotonic()
-        emu.client("codecommit").create_repository(
-            repositoryName=REPOSITORY_NAME, repositoryDescription="Model code (local git remote)"
-        )
-        remote = LocalGitRemote(self.state_dir / "git", REPOSITORY_NAME, BRANCH)
-        remote.configure(emu.endpoint_url, emu.credentials("tooling"))
         secret_values = {"bot_token": bot_token, "signing_secret": signing_secret}
         if options.terraform:
-            provisioned = self._provision_terraform(emu, mlflow.url, slack.api_url, remote, secret_values)
+            provisioned = self._provision_terraform(emu, mlflow.url, slack.api_url, secret_values)
         else:
-            provisioned = self._provision_harness(emu, mlflow.url, slack.api_url, remote, secret_values)
+            provisioned = self._provision_harness(emu, mlflow.url, slack.api_url, secret_values)
+        remote = provisioned["remote"]
         timings["provision"] = time.monotonic() - step
 
         gateway = InteractionsGateway(
@@ -305,8 +300,8 @@ class LocalStack:
             slack_api_url=slack.api_url,
             interactions_url=gateway.url,
             git_remote_url=remote.url,
-            repository_name=REPOSITORY_NAME,
-            branch=BRANCH,
+            repository_name=remote.repository_name,
+            branch=remote.branch,
             state_machine_arn=provisioned["state_machine_arn"],
             table=provisioned["table"],
             inference_function=provisioned["inference_function"],
@@ -323,10 +318,16 @@ class LocalStack:
         return self.info
 
     def _provision_harness(
-        self, emu: Any, mlflow_url: str, slack_api_url: str, remote: Any, secret: Mapping[str, str]
-    ) -> dict[str, str]:
+        self, emu: Any, mlflow_url: str, slack_api_url: str, secret: Mapping[str, str]
+    ) -> dict[str, Any]:
+        from mlops_pipeline.local.git_remote import LocalGitRemote
         from mlops_pipeline.local.harness import PipelineStack, StackSettings
 
+        emu.client("codecommit").create_repository(
+            repositoryName=REPOSITORY_NAME, repositoryDescription="Model code (local git remote)"
+        )
+        remote = LocalGitRemote(self.state_dir / "git", REPOSITORY_NAME, BRANCH)
+        remote.configure(emu.endpoint_url, emu.credentials("tooling"))
         settings = StackSettings(
             approvers=self.options.approvers,
             approval_timeout_seconds=self.options.approval_timeout_seconds,
@@ -337,6 +338,7 @@ class LocalStack:
         pipeline.add_push_trigger(remote.repository_name, remote.arn, remote.branch)
         self.pipeline = pipeline
         return {
+            "remote": remote,
             "state_machine_arn": pipeline.state_machine_arn,
             "table": pipeline.table,
             "inference_function": pipeline.inference_function,
@@ -345,9 +347,70 @@ class LocalStack:
         }
 
     def _provision_terraform(
-        self, emu: Any, mlflow_url: str, slack_api_url: str, remote: Any, secret: Mapping[str, str]
-    ) -> dict[str, str]:
-        raise LocalStackError("terraform provisioning is not wired yet")
+        self, emu: Any, mlflow_url: str, slack_api_url: str, secret: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """``terraform apply`` of terraform/live/local against the emulator (a copy, state in the state dir)."""
+        from mlops_pipeline import packaging, tf
+        from mlops_pipeline.local.git_remote import LocalGitRemote
+        from mlops_pipeline.local.harness import PLACEHOLDER_HANDLER
+        from mlops_pipeline.local.image_store import ImageStore
+
+        root = repository_root()
+        if root is None:
+            raise LocalStackError(
+                "--terraform needs the project's source checkout (terraform/, statemachine/)"
+            )
+        work = self.state_dir / "terraform"
+        ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "terraform.tfstate*")
+        shutil.copytree(root / "terraform", work / "terraform", ignore=ignore, dirs_exist_ok=True)
+        shutil.copytree(root / "statemachine", work / "statemachine", dirs_exist_ok=True)
+        step = time.monotonic()
+        dist = work / "dist"
+        packaging.build_all(dist, "host")
+        log.info("lambda packages built in %.1fs", time.monotonic() - step)
+        # The inference functions start from a bootstrap image, as on AWS before any model exists.
+        bootstrap = f"{emu.account_id('tooling')}.dkr.ecr.{emu.region}.amazonaws.com/mlops/serving:bootstrap"
+        store = ImageStore(self.state_dir / "images")
+        if not store.exists(bootstrap):
+            staging = self.state_dir / "placeholder-rootfs"
+            (staging / "var" / "task").mkdir(parents=True, exist_ok=True)
+            (staging / "var" / "task" / "placeholder.py").write_text(PLACEHOLDER_HANDLER)
+            store.push(bootstrap, staging, cmd=["placeholder.handler"])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(emu.env("tooling"))
+        env.pop("AWS_ENDPOINT_URL")  # the root passes the endpoint per service
+        runner = tf.Terraform(work / "terraform" / tf.LOCAL_ROOT, data_dir=work / "data", env=env)
+        variables = {
+            "endpoint_url": emu.endpoint_url,
+            "lambda_dist_dir": str(dist),
+            "bootstrap_image_uri": bootstrap,
+            "slack_api_url": slack_api_url,
+            "slack_channel": "C0PIPELINE",
+            "approvers": json.dumps(list(self.options.approvers)),
+            "approval_timeout_seconds": str(self.options.approval_timeout_seconds),
+            "mlflow_tracking_uri": mlflow_url,
+            "build_python": sys.executable,
+            "local_state_dir": str(self.state_dir),
+        }
+        step = time.monotonic()
+        runner.init()
+        runner.apply(variables)
+        outputs = runner.output()
+        log.info("terraform apply of %s took %.1fs", tf.LOCAL_ROOT, time.monotonic() - step)
+        # Terraform creates the secret without a value (secrets never go through its state).
+        emu.client("secretsmanager").put_secret_value(
+            SecretId=outputs["slack_secret_arn"], SecretString=json.dumps(dict(secret))
+        )
+        remote = LocalGitRemote(self.state_dir / "git", str(outputs["repository_name"]), BRANCH)
+        remote.configure(emu.endpoint_url, emu.credentials("tooling"))
+        return {
+            "remote": remote,
+            "state_machine_arn": str(outputs["state_machine_arn"]),
+            "table": str(outputs["table_name"]),
+            "inference_function": str(outputs["deploy_targets"]["stage"]["function_name"]),
+            "interactions_function": str(outputs["function_names"]["slack_interactions"]),
+            "channel": "C0PIPELINE",
+        }
 
     def stop(self) -> None:
         """Stop everything this stack started (idempotent)."""
