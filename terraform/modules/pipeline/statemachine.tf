@@ -8,11 +8,6 @@ resource "aws_cloudwatch_log_group" "states" {
 
 locals {
   asl_path = var.state_machine_template_path == null ? "${path.module}/../../../statemachine/pipeline.asl.json" : var.state_machine_template_path
-  # Only ${name} placeholders are template syntax: every other "${" (e.g. in a Comment) is
-  # escaped first, then the known placeholder form is un-escaped again, so the template
-  # renders exactly like mlops_pipeline.statemachine.render().
-  dollar       = "$"
-  asl_template = replace(replace(file(local.asl_path), "${local.dollar}{", "${local.dollar}${local.dollar}{"), "/\\$\\$\\{([a-z_][a-z0-9_]*)\\}/", "$$${$1}")
   asl_values = merge(
     { for f in local.asl_functions : "${f}_function_arn" => aws_lambda_function.this[f].arn },
     {
@@ -29,7 +24,7 @@ resource "aws_sfn_state_machine" "this" {
   type = "STANDARD"
 
   # The single source of the workflow; placeholders are listed in docs/contracts.md.
-  definition = templatestring(local.asl_template, local.asl_values)
+  definition = templatefile(local.asl_path, local.asl_values)
 
   logging_configuration {
     log_destination = "${aws_cloudwatch_log_group.states.arn}:*"
