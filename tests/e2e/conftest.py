@@ -1,13 +1,16 @@
 """The e2e tier: the local stack as a user starts it (`local up`'s background process), one per package.
 
-Starting it (emulator, real `mlflow server`, Slack stand-in, git remote, provisioning) takes
-~40 s on a 2-core machine, so the three cases share one stack; each reads the aliases it
-compares against before it pushes. The stack is stopped at the end and nothing may remain.
+Provisioning is ``terraform apply`` of terraform/live/local when terraform and the AWS provider
+(mirror) are available, else the boto3 harness; ``MLOPS_E2E_PROVISIONER=terraform|harness``
+forces one. Starting the stack takes ~2.5 min with Terraform and ~40 s with the harness on a
+2-core machine, so the cases share one stack; each reads the aliases it compares against
+before it pushes. The stack is stopped at the end and nothing may remain.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -17,6 +20,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from mlops_pipeline import tf
 from mlops_pipeline.local import demo, stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,13 +66,24 @@ class E2E:
         return Run(execution, commit, view, result, out.getvalue())
 
 
+def use_terraform() -> bool:
+    choice = os.environ.get("MLOPS_E2E_PROVISIONER", "auto")
+    if choice not in ("auto", "terraform", "harness"):
+        raise pytest.UsageError(f"MLOPS_E2E_PROVISIONER must be auto, terraform or harness, not {choice!r}")
+    if choice != "auto":
+        return choice == "terraform"
+    return tf.find_terraform() is not None and tf.find_plugin_dir() is not None
+
+
 @pytest.fixture(scope="package")
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     tmp = tmp_path_factory.mktemp("e2e")
-    options = stack.StackOptions(state_dir=tmp / "state", approval_timeout_seconds=600)
+    options = stack.StackOptions(
+        state_dir=tmp / "state", approval_timeout_seconds=600, terraform=use_terraform()
+    )
     began = time.monotonic()
-    info = stack.up(options, timeout=300)
-    print(f"\nlocal stack up in {time.monotonic() - began:.1f}s: {info.timings}")
+    info = stack.up(options, timeout=420)
+    print(f"\nlocal stack up ({info.provisioner}) in {time.monotonic() - began:.1f}s: {info.timings}")
     try:
         yield E2E(stack.StackClient(info), tmp)
     finally:

@@ -176,3 +176,30 @@ def test_broken_smoke_test_rolls_back_stage(e2e: E2E) -> None:
     # Stage still answers from the version it went back to.
     request = run.result.evaluation["smoke_input"]
     assert len(demo.predict(e2e.client, "stage", request)["predictions"]) == len(request["data"])
+
+
+def test_demo_command_second_run_compares_with_the_champion(e2e: E2E) -> None:
+    from typer.testing import CliRunner
+
+    from mlops_pipeline.cli.main import app
+
+    champion = production_version(MlflowClient(e2e.info.mlflow_url))
+    result = CliRunner().invoke(
+        app, ["demo", "--auto-approve", "--state-dir", e2e.info.state_dir, "--timeout", "420"]
+    )
+    print(result.output)
+    assert result.exit_code == 0, result.output
+    assert "using the running local stack" in result.output
+    assert "prediction from prod (alias live):" in result.output
+    if champion is not None:  # this case run alone has no champion to compare with
+        assert f"vs champion v{champion}" in result.output
+    last = result.output.strip().splitlines()[-1]
+    match = re.fullmatch(
+        r"demo: succeeded total_s=\d+\.\d model=delivery-time version=(\d+) stage=(\d+) prod=(\d+)", last
+    )
+    assert match, last
+    version, stage_version, prod_version = match.groups()
+    assert live_version(e2e, "stage") == stage_version
+    assert live_version(e2e, "prod") == prod_version
+    registry = MlflowClient(e2e.info.mlflow_url)
+    assert production_version(registry) == version
