@@ -61,7 +61,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SLACK_CHANNEL",
         "Slack channel id where runs are reported.",
         None,
-        ("report", "request_approval", "notify"),
+        ("all",),
     ),
     Setting(
         "SLACK_API_URL",
@@ -116,7 +116,7 @@ SETTINGS: tuple[Setting, ...] = (
         "MLFLOW_UI_URL",
         "MLflow UI base URL for links on cards (optional).",
         "",
-        ("request_approval", "notify"),
+        ("all",),
     ),
     Setting("POWERTOOLS_SERVICE_NAME", "Service name in structured logs.", "mlops-pipeline", ("all",)),
 )

@@ -14,9 +14,12 @@ locals {
 
   # Settings every function reads (src/mlops_pipeline/config.py: used_by "all").
   common_env = {
-    MLOPS_TABLE             = aws_dynamodb_table.this.name
-    SLACK_SECRET_ARN        = aws_secretsmanager_secret.slack.arn
-    SLACK_API_URL           = var.slack_api_url
+    MLOPS_TABLE      = aws_dynamodb_table.this.name
+    SLACK_SECRET_ARN = aws_secretsmanager_secret.slack.arn
+    SLACK_API_URL    = var.slack_api_url
+    # Every step reports into the run's Slack thread (and links MLflow from its header).
+    SLACK_CHANNEL           = var.slack_channel
+    MLFLOW_UI_URL           = var.mlflow_ui_url
     POWERTOOLS_SERVICE_NAME = "mlops-pipeline"
   }
 
@@ -27,7 +30,7 @@ locals {
       timeout  = 30
       memory   = 256
       features = []
-      env      = { SLACK_CHANNEL = var.slack_channel }
+      env      = {}
     }
     evaluate = {
       package  = "registry"
@@ -74,9 +77,7 @@ locals {
       memory   = 256
       features = ["mlflow"]
       env = merge(local.mlflow_env, {
-        SLACK_CHANNEL            = var.slack_channel
         APPROVAL_TIMEOUT_SECONDS = tostring(var.approval_timeout_seconds)
-        MLFLOW_UI_URL            = var.mlflow_ui_url
       })
     }
     expire_approval = {
@@ -103,7 +104,7 @@ locals {
       timeout  = 30
       memory   = 256
       features = []
-      env      = { SLACK_CHANNEL = var.slack_channel, MLFLOW_UI_URL = var.mlflow_ui_url }
+      env      = {}
     }
   }
 
