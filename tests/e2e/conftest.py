@@ -41,6 +41,22 @@ class E2E:
     client: stack.StackClient
     tmp: Path
 
+    def decide_with_cli(self, execution: str, decision: str, timeout: float) -> None:
+        from typer.testing import CliRunner
+
+        from mlops_pipeline.cli.main import app
+
+        deadline = time.monotonic() + timeout
+        while self.client.approval_card(execution) is None:
+            status = self.client.client("stepfunctions").describe_execution(executionArn=execution)["status"]
+            assert status == "RUNNING", f"{execution} ended {status} before asking for approval"
+            assert time.monotonic() < deadline, "no approval card"
+            time.sleep(1)
+        name = execution.rsplit(":", 1)[-1]
+        result = CliRunner().invoke(app, ["local", decision, name[:8], "--state-dir", self.info.state_dir])
+        assert result.exit_code == 0, result.output
+        assert f"{decision} sent for {name} as U0APPROVER" in result.output
+
     @property
     def info(self) -> stack.StackInfo:
         return self.client.info
@@ -51,11 +67,20 @@ class E2E:
         shutil.copytree(SEED, target, ignore=shutil.ignore_patterns("__pycache__", "mlruns"))
         return target
 
-    def run(self, source: Path, decision: demo.Decision, timeout: float = 420.0) -> Run:
-        """Push ``source`` with a real ``git push`` and follow the run it triggers to its end."""
+    def run(
+        self, source: Path, decision: demo.Decision, timeout: float = 420.0, via_cli: bool = False
+    ) -> Run:
+        """Push ``source`` with a real ``git push`` and follow the run it triggers to its end.
+
+        ``via_cli``: decide with ``mlops-pipeline local approve|reject <execution>`` once the
+        card is posted, instead of the demo's click.
+        """
         began = time.monotonic()
         commit = demo.push_model(self.info, source, f"e2e {source.name}")
         execution = demo.find_execution(self.client, commit, timeout=60)
+        if via_cli and decision != "wait":
+            self.decide_with_cli(execution, decision, timeout)
+            decision = "wait"
         out = io.StringIO()
         console = Console(file=out, width=120, force_terminal=False)
         view = demo.follow(self.client, execution, decision, timeout=timeout, console=console)

@@ -126,7 +126,7 @@ def test_reject_leaves_prod_untouched(e2e: E2E) -> None:
     project = e2e.project("rejected")
     train = project / "train.py"
     train.write_text(train.read_text() + "\n# a change the approver does not like\n")
-    run = e2e.run(project, "reject")
+    run = e2e.run(project, "reject", via_cli=True)  # `mlops-pipeline local reject <run>`
     assert run.view.status == "FAILED"
     assert run.result.outcome == "rejected"
     assert run.view.steps[-1].name == "ModelRejected"

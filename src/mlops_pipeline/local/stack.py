@@ -529,15 +529,20 @@ def up(options: StackOptions, timeout: float = 300.0, python: str | None = None)
         )
     deadline = time.monotonic() + timeout
     path = state_file(state_dir)
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise LocalStackError(_failure_message(state_dir, process.returncode))
-        if path.exists():
-            info = StackInfo.load(path)
-            if info.pid == process.pid:
-                return info
-        time.sleep(0.2)
-    _terminate_group(process.pid, grace=10)
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise LocalStackError(_failure_message(state_dir, process.returncode))
+            if path.exists():
+                info = StackInfo.load(path)
+                if info.pid == process.pid:
+                    return info
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        _terminate_group(process.pid, grace=90)  # interrupted `up`: leave nothing half-started
+        raise
+    # SIGTERM makes the daemon stop what it started (MLflow runs in its own session).
+    _terminate_group(process.pid, grace=90)
     raise LocalStackError(f"the local stack did not become ready within {timeout:.0f}s; see {log_path}")
 
 
