@@ -391,9 +391,6 @@ class LocalStack:
             "mlflow_tracking_uri": mlflow_url,
             "build_python": sys.executable,
             "local_state_dir": str(self.state_dir),
-            # Every handler reports its step to the run's Slack thread, but the pipeline module
-            # gives SLACK_CHANNEL to `report` only (reported to the lead); not a secret.
-            "lambda_environment_overrides": json.dumps({"SLACK_CHANNEL": "C0PIPELINE"}),
         }
         step = time.monotonic()
         runner.init()
