@@ -45,8 +45,8 @@ terraform-check: setup
 e2e: setup
 	$(BIN)/pytest -q -m e2e tests/e2e
 
-demo: setup  ## run the whole flow locally
-	$(BIN)/pytest -q -s -p no:cacheprovider tests/asl/test_paths.py::test_happy_path_approved
+demo: setup  ## run the whole flow locally (then: .venv/bin/mlops-pipeline local down)
+	$(BIN)/mlops-pipeline demo --auto-approve
 
 bench: setup
 	$(BIN)/python benchmarks/serving.py
