@@ -41,6 +41,18 @@ SETTINGS: tuple[Setting, ...] = (
         ("evaluate", "promote", "request_approval"),
     ),
     Setting(
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+        "Retries of the MLflow client (its own default, 7 with backoff, can outlive a Lambda timeout).",
+        "3",
+        ("evaluate", "promote"),
+    ),
+    Setting(
+        "MLFLOW_HTTP_REQUEST_TIMEOUT",
+        "Seconds the MLflow client waits for one request.",
+        "30",
+        ("evaluate", "promote"),
+    ),
+    Setting(
         "SLACK_SECRET_ARN",
         'Secrets Manager secret `{"bot_token","signing_secret"}`.',
         None,

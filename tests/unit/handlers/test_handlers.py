@@ -301,3 +301,15 @@ def test_notify_reports_untold_outcomes_once(deps: Deps) -> None:
     report.handle({"execution": EXECUTION, "input": TRIGGER, "step": "Pipeline", "status": "SUCCEEDED"}, deps)
     assert notify.handle(_sns({"executionArn": EXECUTION, "status": "SUCCEEDED"}), deps) == {"posted": 0}
     assert notify.handle(_sns({"executionArn": EXECUTION, "status": "RUNNING"}), deps) == {"posted": 0}
+
+
+def test_registry_wiring_bounds_the_mlflow_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real Deps builds the MLflow registry from documented settings only."""
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
+    registry = Deps(env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}).registry
+    assert type(registry).__name__ == "MlflowRegistry"
+    import os
+
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "3"
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"
