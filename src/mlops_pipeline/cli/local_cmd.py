@@ -37,7 +37,7 @@ def _print_info(info: object) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from mlops_pipeline.local.stack import StackInfo
+    from mlops_pipeline.local.stack import StackInfo, slack_location
 
     assert isinstance(info, StackInfo)
     table = Table(box=None, show_header=False, pad_edge=False)
@@ -48,7 +48,9 @@ def _print_info(info: object) -> None:
     table.add_row("provisioned by", info.provisioner)
     table.add_row("AWS emulator", f"{info.endpoint_url}  (accounts tooling, stage, prod)")
     table.add_row("MLflow UI", info.mlflow_url)
-    table.add_row("Slack inbox", info.slack_inbox_url)
+    table.add_row("Slack inbox" if info.slack_mode != "slack" else "Slack", slack_location(info))
+    if info.slack_mode == "slack":
+        table.add_row("interactions", f"{info.interactions_url}  (tunnel here for Slack buttons)")
     table.add_row("git remote", f"{info.git_remote_url}  (push to {info.branch} to start a run)")
     table.add_row("state machine", info.state_machine_arn)
     if info.timings:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from mlops_pipeline.local.stack import ERROR_FILE, LocalStack, StackOptions, state_file
+from mlops_pipeline.local.stack import ERROR_FILE, LocalStack, StackOptions, slack_location, state_file
 
 
 def parse_args(argv: Sequence[str] | None = None) -> StackOptions:
@@ -75,11 +75,11 @@ def _serve(options: StackOptions, stop: threading.Event) -> int:
             return 0
         info.save(path)
         logging.getLogger(__name__).info(
-            "local stack ready in %.1fs: emulator %s, MLflow %s, Slack inbox %s",
+            "local stack ready in %.1fs: emulator %s, MLflow %s, Slack %s",
             info.timings.get("total", 0.0),
             info.endpoint_url,
             info.mlflow_url,
-            info.slack_inbox_url,
+            slack_location(info),
         )
         while not stop.wait(1.0):
             pass

@@ -28,7 +28,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from mlops_pipeline.local.stack import APPROVER, LocalStackError, StackClient, StackInfo
+from mlops_pipeline.local.stack import APPROVER, LocalStackError, StackClient, StackInfo, slack_location
 
 Decision = Literal["approve", "reject", "wait"]
 Outcome = Literal["succeeded", "failed", "rejected"]
@@ -227,8 +227,8 @@ def render(view: RunView, info: StackInfo, execution: str, note: str = "") -> Pa
         ("MLflow UI     ", "bold"),
         info.mlflow_url,
         "\n",
-        ("Slack inbox   ", "bold"),
-        info.slack_inbox_url,
+        ("Slack inbox   " if info.slack_mode != "slack" else "Slack         ", "bold"),
+        slack_location(info),
         "\n",
         ("execution     ", "bold"),
         execution.rsplit(":", 1)[-1],
@@ -342,13 +342,21 @@ def follow(
         if view.status == "RUNNING" and not clicked:
             card = client.approval_card(execution)
             if card is not None:
-                if decision == "wait":
+                if decision == "wait" and client.real_slack:
+                    note = (
+                        f"approve in Slack channel {info.channel} or run: mlops-pipeline local approve "
+                        f"{execution.rsplit(':', 1)[-1]}"
+                    )
+                elif decision == "wait":
                     note = (
                         f"Waiting for your decision: open {info.slack_inbox_url} and click Approve or Reject "
                         f"(or run `mlops-pipeline local approve {execution.rsplit(':', 1)[-1]}`)"
                     )
                 else:
-                    status, body = client.click(str(card["ts"]), decision, approver)
+                    if client.real_slack:  # no inbox to click in: send Slack's signed payload ourselves
+                        status, body = client.send_interaction(card, decision, approver)
+                    else:
+                        status, body = client.click(str(card["ts"]), decision, approver)
                     clicked = True
                     note = f"{decision} clicked as {approver} (signed interaction, HTTP {status})"
                     if status != 200:
@@ -365,7 +373,7 @@ def follow(
                 if time.monotonic() > deadline:
                     raise DemoError(f"the run did not finish within {timeout:.0f}s")
                 sleep(1.0)
-    console.print(f"MLflow UI:   {info.mlflow_url}\nSlack inbox: {info.slack_inbox_url}")
+    console.print(f"MLflow UI:   {info.mlflow_url}\nSlack inbox: {slack_location(info)}")
     shown_note = ""
     while True:
         view = tick()
@@ -420,7 +428,7 @@ def print_summary(result: DemoResult, info: StackInfo, console: Console) -> None
         table.add_row(f"  {step.name}", f"{step.seconds or 0:.1f}s {step.status}")
     table.add_row("total", f"{result.total_seconds:.1f}s")
     table.add_row("MLflow UI", info.mlflow_url)
-    table.add_row("Slack inbox", info.slack_inbox_url)
+    table.add_row("Slack inbox", slack_location(info))
     console.print(Panel(table, title="demo summary", expand=False))
     if result.prediction is not None:
         response = result.prediction["response"]

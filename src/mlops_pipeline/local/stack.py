@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import mlops_pipeline
 from mlops_pipeline.domain.errors import PipelineError
@@ -49,6 +50,7 @@ REPOSITORY_NAME = "mlops-models"
 BRANCH = "main"
 ARTIFACT_BUCKET = "mlops-mlflow-artifacts"
 APPROVER = "U0APPROVER"
+DEFAULT_CHANNEL = "C0PIPELINE"
 # Sub-folders of the state dir that belong to one stack's life; `up` starts from empty ones
 # because the emulator's state (S3 artifacts, Lambda versions) lives in memory only.
 _STACK_FOLDERS = ("emulator", "mlflow", "git", "images", "logs", "work", "terraform", "placeholder-rootfs")
@@ -79,6 +81,56 @@ class PortTakenError(LocalStackError):
 
 class TerraformMissingError(LocalStackError):
     """``--terraform`` was asked for but no terraform binary is available."""
+
+
+class SlackConfigError(LocalStackError):
+    """The real-Slack variables are set only in part, or malformed."""
+
+
+# The real-Slack mode: all three set -> the pipeline talks to this Slack workspace.
+SLACK_ENV = ("MLOPS_SLACK_BOT_TOKEN", "MLOPS_SLACK_SIGNING_SECRET", "MLOPS_SLACK_CHANNEL")
+SLACK_API_URL_ENV = "MLOPS_SLACK_API_URL"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """A real Slack app's credentials and channel (from the environment, never from files)."""
+
+    bot_token: str = field(repr=False)
+    signing_secret: str = field(repr=False)
+    channel: str
+    api_url: str = DEFAULT_SLACK_API_URL
+
+
+def slack_config_from_env(env: Mapping[str, str] | None = None) -> SlackConfig | None:
+    """The real-Slack configuration, None when none of its variables is set.
+
+    SlackConfigError when only some are set or a value is malformed, so that ``local up``
+    refuses before anything starts rather than half-configuring Slack.
+    """
+    env = os.environ if env is None else env
+    values = {name: env.get(name, "").strip() for name in SLACK_ENV}
+    given = [name for name, value in values.items() if value]
+    if not given:
+        return None
+    missing = [name for name in SLACK_ENV if not values[name]]
+    if missing:
+        raise SlackConfigError(
+            f"real Slack needs {', '.join(SLACK_ENV)} together; missing: {', '.join(missing)} "
+            "(unset them all to use the local Slack stand-in)"
+        )
+    token, channel = values["MLOPS_SLACK_BOT_TOKEN"], values["MLOPS_SLACK_CHANNEL"]
+    if not token.startswith("xoxb-"):
+        raise SlackConfigError("MLOPS_SLACK_BOT_TOKEN must be a bot token (xoxb-...)")
+    if not channel.isalnum() or not channel[:1].isupper():
+        raise SlackConfigError(f"MLOPS_SLACK_CHANNEL must be a channel id such as C0123ABCD, not {channel!r}")
+    api_url = env.get(SLACK_API_URL_ENV, "").strip() or DEFAULT_SLACK_API_URL
+    if not api_url.startswith(("https://", "http://127.0.0.1:", "http://localhost:")):
+        raise SlackConfigError(f"{SLACK_API_URL_ENV} must be https:// (or a loopback http:// URL)")
+    if not api_url.endswith("/"):
+        api_url += "/"
+    return SlackConfig(token, values["MLOPS_SLACK_SIGNING_SECRET"], channel, api_url)
 
 
 # --------------------------------------------------------------------------- options and info
@@ -147,6 +199,8 @@ class StackInfo:
     approvers: list[str]
     ports: dict[str, int]
     timings: dict[str, float] = field(default_factory=dict)
+    # "local": the Slack stand-in (inbox); "slack": a real workspace (no inbox, no secrets here).
+    slack_mode: str = "local"
 
     @classmethod
     def load(cls, path: Path) -> StackInfo:
@@ -228,7 +282,10 @@ class LocalStack:
         began = time.monotonic()
         timings: dict[str, float] = {}
         options = self.options
+        slack_config = slack_config_from_env()
         for name, port in options.ports().items():
+            if slack_config is not None and name == "slack":
+                continue  # no stand-in to bind
             ensure_port_free(name, port)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # Everything the emulator runs (builds, functions, the git hook) finds its files here,
@@ -259,20 +316,27 @@ class LocalStack:
         self.mlflow = mlflow
         timings["mlflow"] = time.monotonic() - step
 
-        # Fresh per stack; stored only in Secrets Manager (and the Slack stand-in's memory).
-        bot_token = f"xoxb-local-{secrets.token_hex(12)}"
-        signing_secret = secrets.token_hex(32)
-        slack = LocalSlackServer(bot_token, signing_secret, host=HOST, port=options.slack_port)
-        self._exit.callback(slack.stop)
-        slack.start()
-        self.slack = slack
+        slack: Any = None
+        if slack_config is None:
+            # Fresh per stack; stored only in Secrets Manager (and the Slack stand-in's memory).
+            bot_token = f"xoxb-local-{secrets.token_hex(12)}"
+            signing_secret = secrets.token_hex(32)
+            slack = LocalSlackServer(bot_token, signing_secret, host=HOST, port=options.slack_port)
+            self._exit.callback(slack.stop)
+            slack.start()
+            self.slack = slack
+            slack_api_url, channel = slack.api_url, DEFAULT_CHANNEL
+        else:
+            # A real workspace: its secrets go only into the emulated Secrets Manager secret.
+            bot_token, signing_secret = slack_config.bot_token, slack_config.signing_secret
+            slack_api_url, channel = slack_config.api_url, slack_config.channel
 
         step = time.monotonic()
         secret_values = {"bot_token": bot_token, "signing_secret": signing_secret}
         if options.terraform:
-            provisioned = self._provision_terraform(emu, mlflow.url, slack.api_url, secret_values)
+            provisioned = self._provision_terraform(emu, mlflow.url, slack_api_url, secret_values, channel)
         else:
-            provisioned = self._provision_harness(emu, mlflow.url, slack.api_url, secret_values)
+            provisioned = self._provision_harness(emu, mlflow.url, slack_api_url, secret_values, channel)
         remote = provisioned["remote"]
         timings["provision"] = time.monotonic() - step
 
@@ -283,7 +347,8 @@ class LocalStack:
         )
         self._exit.callback(gateway.stop)
         gateway.start()
-        slack.interactions_url = gateway.url
+        if slack is not None:
+            slack.interactions_url = gateway.url
         timings["total"] = time.monotonic() - began
 
         self.info = StackInfo(
@@ -296,8 +361,8 @@ class LocalStack:
             credentials={name: emu.credentials(name) for name in ("tooling", "stage", "prod")},
             mlflow_url=mlflow.url,
             mlflow_pid=mlflow.pid,
-            slack_inbox_url=slack.url,
-            slack_api_url=slack.api_url,
+            slack_inbox_url=slack.url if slack is not None else "",
+            slack_api_url=slack_api_url,
             interactions_url=gateway.url,
             git_remote_url=remote.url,
             repository_name=remote.repository_name,
@@ -310,15 +375,21 @@ class LocalStack:
             ports={
                 "emulator": emu.port,
                 "mlflow": mlflow.port,
-                "slack": slack.port,
+                **({"slack": slack.port} if slack is not None else {}),
                 "gateway": gateway.port,
             },
             timings={k: round(v, 2) for k, v in timings.items()},
+            slack_mode="local" if slack is not None else "slack",
         )
         return self.info
 
     def _provision_harness(
-        self, emu: Any, mlflow_url: str, slack_api_url: str, secret: Mapping[str, str]
+        self,
+        emu: Any,
+        mlflow_url: str,
+        slack_api_url: str,
+        secret: Mapping[str, str],
+        channel: str = "C0PIPELINE",
     ) -> dict[str, Any]:
         from mlops_pipeline.local.git_remote import LocalGitRemote
         from mlops_pipeline.local.harness import PipelineStack, StackSettings
@@ -329,6 +400,7 @@ class LocalStack:
         remote = LocalGitRemote(self.state_dir / "git", REPOSITORY_NAME, BRANCH)
         remote.configure(emu.endpoint_url, emu.credentials("tooling"))
         settings = StackSettings(
+            channel=channel,
             approvers=self.options.approvers,
             approval_timeout_seconds=self.options.approval_timeout_seconds,
             buildspec=buildspec_text(),
@@ -347,7 +419,12 @@ class LocalStack:
         }
 
     def _provision_terraform(
-        self, emu: Any, mlflow_url: str, slack_api_url: str, secret: Mapping[str, str]
+        self,
+        emu: Any,
+        mlflow_url: str,
+        slack_api_url: str,
+        secret: Mapping[str, str],
+        channel: str = "C0PIPELINE",
     ) -> dict[str, Any]:
         """``terraform apply`` of terraform/live/local against the emulator (a copy, state in the state dir)."""
         from mlops_pipeline import packaging, tf
@@ -385,7 +462,7 @@ class LocalStack:
             "lambda_dist_dir": str(dist),
             "bootstrap_image_uri": bootstrap,
             "slack_api_url": slack_api_url,
-            "slack_channel": "C0PIPELINE",
+            "slack_channel": channel,
             "approvers": json.dumps(list(self.options.approvers)),
             "approval_timeout_seconds": str(self.options.approval_timeout_seconds),
             "mlflow_tracking_uri": mlflow_url,
@@ -409,7 +486,7 @@ class LocalStack:
             "table": str(outputs["table_name"]),
             "inference_function": str(outputs["deploy_targets"]["stage"]["function_name"]),
             "interactions_function": str(outputs["function_names"]["slack_interactions"]),
-            "channel": "C0PIPELINE",
+            "channel": channel,
         }
 
     def stop(self) -> None:
@@ -502,7 +579,10 @@ def up(options: StackOptions, timeout: float = 300.0, python: str | None = None)
             f"a local stack is already running from {state_dir} (pid {running.pid}, "
             f"emulator {running.endpoint_url}); stop it with `mlops-pipeline local down`"
         )
+    slack_config = slack_config_from_env()  # a partial configuration fails here, before anything starts
     for name, port in options.ports().items():
+        if slack_config is not None and name == "slack":
+            continue
         ensure_port_free(name, port)
     if options.terraform:
         from mlops_pipeline.tf import find_terraform
@@ -656,11 +736,42 @@ class StackClient:
         except (urllib.error.URLError, OSError) as exc:
             raise LocalStackError(f"{url} unreachable ({exc}); is the local stack running?") from exc
 
+    @property
+    def real_slack(self) -> bool:
+        """True when the stack talks to a real Slack workspace (no inbox)."""
+        return self.info.slack_mode == "slack"
+
     def inbox(self) -> dict[str, Any]:
+        if self.real_slack:
+            raise LocalStackError(f"no Slack inbox: this stack posts to Slack channel {self.info.channel}")
         return dict(self._http(f"{self.info.slack_inbox_url}_inbox/state"))
+
+    def _slack_config(self) -> SlackConfig:
+        config = slack_config_from_env()
+        if config is None:
+            raise LocalStackError(
+                f"this stack uses real Slack: set {', '.join(SLACK_ENV)} in this shell too "
+                "(the same values as for `local up`)"
+            )
+        return config
 
     def thread(self, thread_ts: str) -> list[dict[str, Any]]:
         """Root and replies of one Slack thread, oldest first (empty when unknown)."""
+        if self.real_slack:
+            from slack_sdk import WebClient
+            from slack_sdk.errors import SlackApiError
+
+            config = self._slack_config()
+            web = WebClient(token=config.bot_token, base_url=self.info.slack_api_url)
+            try:
+                answer = web.conversations_replies(channel=self.info.channel, ts=thread_ts, limit=200)
+            except SlackApiError as exc:
+                if exc.response.get("error") == "thread_not_found":
+                    return []
+                raise LocalStackError(
+                    f"Slack conversations.replies failed: {exc.response.get('error')}"
+                ) from exc
+            return [dict(m) for m in answer.get("messages") or []]
         for channel in self.inbox()["channels"]:
             for thread in channel["threads"]:
                 if thread["root"]["ts"] == thread_ts:
@@ -679,8 +790,52 @@ class StackClient:
 
         return DynamoRunStore(self.info.table, client=self.client("dynamodb"))
 
+    def pending_approval(self, execution: str) -> Any:
+        """The pending :class:`Approval` of ``execution`` from DynamoDB (None when none)."""
+        from mlops_pipeline.adapters.aws.dynamodb import DynamoApprovalStore
+
+        run = self.runs().get(execution)
+        if run is None:
+            return None
+        db = self.client("dynamodb")
+        store = DynamoApprovalStore(self.info.table, client=db)
+        if run.model:
+            candidates = list(store.list_pending(run.model))
+        else:  # the run record does not name its model yet: find the approval by its execution
+            pages = db.get_paginator("scan").paginate(
+                TableName=self.info.table,
+                FilterExpression="sk = :sk AND #e = :e AND #s = :p",
+                ExpressionAttributeNames={"#e": "execution", "#s": "status"},
+                ExpressionAttributeValues={
+                    ":sk": {"S": "APPROVAL"},
+                    ":e": {"S": execution},
+                    ":p": {"S": "PENDING"},
+                },
+            )
+            ids = [item["id"]["S"] for page in pages for item in page.get("Items", [])]
+            candidates = [a for a in (store.get(i) for i in ids) if a is not None]
+        for approval in candidates:
+            if approval.execution == execution and approval.status.value == "PENDING" and approval.slack_ts:
+                return approval
+        return None
+
     def approval_card(self, execution: str) -> dict[str, Any] | None:
         """The open approval card (a message with buttons) of ``execution``'s thread, if any."""
+        if self.real_slack:
+            # No inbox to read: the card as the pipeline recorded it (approval id = button value).
+            approval = self.pending_approval(execution)
+            if approval is None:
+                return None
+            buttons = [
+                {"type": "button", "action_id": action, "value": approval.id}
+                for action in ("approve", "reject")
+            ]
+            return {
+                "ts": approval.slack_ts,
+                "channel": approval.slack_channel or self.info.channel,
+                "approval_id": approval.id,
+                "blocks": [{"type": "actions", "block_id": "approval", "elements": buttons}],
+            }
         run = self.runs().get(execution)
         if run is None or not run.slack_thread_ts:
             return None
@@ -712,7 +867,65 @@ class StackClient:
         card = self.approval_card(execution)
         if card is None:
             raise LocalStackError(f"{execution} has no pending approval card")
+        if self.real_slack:
+            return self.send_interaction(card, action, user)
         return self.click(str(card["ts"]), action, user)
+
+    def send_interaction(self, card: Mapping[str, Any], action: str, user: str) -> tuple[int, str]:
+        """POST Slack's signed block_actions payload for ``card`` to the interactions gateway.
+
+        Real Slack cannot reach a laptop, so this sends what Slack would, signed with the
+        app's signing secret taken from the environment (never from the state file).
+        """
+        from mlops_pipeline.adapters.slack.signature import sign
+
+        config = self._slack_config()
+        body = block_actions_body(card, action, user, self.info.channel)
+        headers = sign(body, config.signing_secret, int(time.time()))
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        url = self.info.interactions_url
+        if not url.startswith("http://127.0.0.1:"):
+            raise LocalStackError(f"refusing a non-loopback URL from the state file: {url}")
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - loopback only
+                return int(response.status), response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), exc.read().decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError) as exc:
+            raise LocalStackError(f"{url} unreachable ({exc}); is the local stack running?") from exc
+
+
+def block_actions_body(card: Mapping[str, Any], action: str, user: str, channel: str) -> bytes:
+    """The ``payload=<JSON>`` form body of a click on ``card``'s ``action`` button (unsigned)."""
+    if action not in ("approve", "reject"):
+        raise LocalStackError(f"action must be approve or reject, not {action!r}")
+    button = next((b for b in card_buttons(card) if b.get("action_id") == action), None)
+    if button is None:
+        raise LocalStackError(f"the card has no {action} button")
+    channel_id = str(card.get("channel") or channel)
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user, "name": user},
+        "container": {"type": "message", "message_ts": str(card["ts"]), "channel_id": channel_id},
+        "channel": {"id": channel_id},
+        "message": {"ts": str(card["ts"])},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action,
+                "block_id": "approval",
+                "value": str(button.get("value", "")),
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode("utf-8")
+
+
+def slack_location(info: StackInfo) -> str:
+    """Where the run's Slack thread shows: the inbox URL, or the real channel's id."""
+    return f"Slack channel {info.channel}" if info.slack_mode == "slack" else info.slack_inbox_url
 
 
 def card_buttons(message: Mapping[str, Any]) -> list[dict[str, Any]]:
