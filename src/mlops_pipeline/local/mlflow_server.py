@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import IO
 
 from mlops_pipeline.domain.errors import PipelineError
+from mlops_pipeline.local.processes import group_alive
 from mlops_pipeline.ports import Clock, SystemClock
 
 BASIC_AUTH = "basic-auth"
@@ -193,14 +194,14 @@ class MlflowServer:
             pgid = proc.pid  # start_new_session=True: the server leads its own group
             _signal_group(pgid, signal.SIGTERM)
             deadline = time.monotonic() + self._stop_grace_seconds
-            while time.monotonic() < deadline and (proc.poll() is None or _group_alive(pgid)):
+            while time.monotonic() < deadline and (proc.poll() is None or group_alive(pgid)):
                 time.sleep(0.05)
-            if proc.poll() is None or _group_alive(pgid):
+            if proc.poll() is None or group_alive(pgid):
                 _signal_group(pgid, signal.SIGKILL)
                 proc.wait(timeout=10)
                 # Orphaned workers are reparented and reaped by init; wait for that briefly.
                 kill_deadline = time.monotonic() + 5
-                while _group_alive(pgid) and time.monotonic() < kill_deadline:
+                while group_alive(pgid) and time.monotonic() < kill_deadline:
                     time.sleep(0.05)
         if self._log_file is not None:
             self._log_file.close()
@@ -383,13 +384,3 @@ def _answers_ok(url: str) -> bool:
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -39,6 +39,7 @@ from urllib.parse import urlencode
 
 import mlops_pipeline
 from mlops_pipeline.domain.errors import PipelineError
+from mlops_pipeline.local.processes import group_alive
 
 log = logging.getLogger(__name__)
 
@@ -654,7 +655,7 @@ def down(state_dir: Path, timeout: float = 60.0) -> DownReport:
     if info.mlflow_pid:  # its own session: the daemon stops it; this is the safety net
         _terminate_group(info.mlflow_pid, grace=10)
     ports = sorted(set(info.ports.values()))
-    leftovers = [f"pid {p}" for p in pids if pid_alive(p) or _group_alive(p)]
+    leftovers = [f"pid {p}" for p in pids if pid_alive(p) or group_alive(p)]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(port_in_use(p) for p in ports):
         time.sleep(0.2)
@@ -663,30 +664,20 @@ def down(state_dir: Path, timeout: float = 60.0) -> DownReport:
     return DownReport(stopped=True, pids=pids, ports=ports, leftovers=leftovers)
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _terminate_group(pid: int, grace: float) -> None:
     """SIGTERM the process (it tears down what it started), then SIGKILL its group if needed."""
-    if not pid_alive(pid) and not _group_alive(pid):
+    if not pid_alive(pid) and not group_alive(pid):
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.1)
-    if _group_alive(pid):
+    if group_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
         kill_deadline = time.monotonic() + 5
-        while time.monotonic() < kill_deadline and (pid_alive(pid) or _group_alive(pid)):
+        while time.monotonic() < kill_deadline and (pid_alive(pid) or group_alive(pid)):
             time.sleep(0.05)
 
 
