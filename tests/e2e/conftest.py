@@ -86,9 +86,22 @@ class E2E:
         view = demo.follow(self.client, execution, decision, timeout=timeout, console=console)
         result = demo.summarize(self.client, execution, commit, view)
         timings = "\n".join(f"  {s.name:28s} {s.status:7s} {s.seconds or 0:6.1f}s" for s in view.steps)
-        print(f"\n[{source.name}] {view.status} in {time.monotonic() - began:.1f}s (push to end)\n{timings}")
+        report = f"[{source.name}] {view.status} in {time.monotonic() - began:.1f}s (push to end)\n{timings}"
+        print(f"\n{report}")
         print(result.last_line())
+        TIMINGS.append(f"{report}\n  {result.last_line()}")
         return Run(execution, commit, view, result, out.getvalue())
+
+
+# Per-step timings of the e2e runs, printed in the terminal summary (the issue asks CI to show them).
+TIMINGS: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TIMINGS:
+        terminalreporter.write_sep("-", "e2e per-step timings")
+        for block in TIMINGS:
+            terminalreporter.write_line(block)
 
 
 def use_terraform() -> bool:
@@ -108,7 +121,9 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     )
     began = time.monotonic()
     info = stack.up(options, timeout=420)
-    print(f"\nlocal stack up ({info.provisioner}) in {time.monotonic() - began:.1f}s: {info.timings}")
+    up_line = f"local stack up ({info.provisioner}) in {time.monotonic() - began:.1f}s: {info.timings}"
+    print(f"\n{up_line}")
+    TIMINGS.append(up_line)
     try:
         yield E2E(stack.StackClient(info), tmp)
     finally:
