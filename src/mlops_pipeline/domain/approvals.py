@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -101,7 +101,7 @@ class ApprovalService:
         text, blocks = self.card_view(approval)
         ref = self.notifier.post(thread.channel, text, blocks=blocks, thread_ts=thread.ts)
         self.store.set_message(approval.id, ref)
-        return approval
+        return replace(approval, slack_channel=ref.channel, slack_ts=ref.ts)
 
     # -- deciding ---------------------------------------------------------------------------
     def decide(

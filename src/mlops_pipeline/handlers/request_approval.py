@@ -29,12 +29,7 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         thread=thread,
     )
     logger.info("approval requested", extra={"approval_id": approval.id, "model": approval.model})
-    stored = deps.approvals_store.get(approval.id)
-    return {
-        "approval_id": approval.id,
-        "channel": stored.slack_channel if stored else None,
-        "ts": stored.slack_ts if stored else None,
-    }
+    return {"approval_id": approval.id, "channel": approval.slack_channel, "ts": approval.slack_ts}
 
 
 @logger.inject_lambda_context(correlation_id_path="execution", clear_state=True)

@@ -58,6 +58,7 @@ def decide(env: dict[str, Any], approval: Approval, user: str = "UAPPROVER", act
 def test_request_stores_pending_and_posts_card_in_thread(env: dict[str, Any]) -> None:
     approval = request(env)
     stored = env["store"].get(approval.id)
+    assert (approval.slack_channel, approval.slack_ts) == (stored.slack_channel, stored.slack_ts)
     assert stored.status is ApprovalStatus.PENDING
     assert stored.task_token == "token-1"
     message = env["notifier"].messages[stored.slack_ts]
