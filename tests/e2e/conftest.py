@@ -21,7 +21,7 @@ import pytest
 from rich.console import Console
 
 from mlops_pipeline import tf
-from mlops_pipeline.local import demo, stack
+from mlops_pipeline.local.stack import demo, stack
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "seed_code"

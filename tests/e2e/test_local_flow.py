@@ -9,7 +9,7 @@ from mlflow import MlflowClient
 
 from mlops_pipeline.adapters.aws.dynamodb import DynamoApprovalStore
 from mlops_pipeline.domain.models import ApprovalStatus
-from mlops_pipeline.local import demo, stack
+from mlops_pipeline.local.stack import demo, stack
 from tests.e2e.conftest import E2E, Run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -32,7 +32,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory, terraform_bin: str) -> Ite
         pytest.skip(
             "opt-in (about 3 minutes): set MLOPS_TF_APPLY=1 to apply terraform/live/local to the emulator"
         )
-    from mlops_pipeline.local.emulator import Emulator
+    from mlops_pipeline.local.emulator.emulator import Emulator
 
     work = tmp_path_factory.mktemp("tf-apply")
     ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "terraform.tfstate*")

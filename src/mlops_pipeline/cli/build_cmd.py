@@ -48,9 +48,9 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.text import Text
 
-        from mlops_pipeline.build.errors import BuildError
-        from mlops_pipeline.build.runner import Builder, BuildSettings, write_exports
         from mlops_pipeline.domain.errors import PipelineError
+        from mlops_pipeline.model_build.errors import BuildError
+        from mlops_pipeline.model_build.runner import Builder, BuildSettings, write_exports
 
         console = Console(stderr=True, highlight=False)
 

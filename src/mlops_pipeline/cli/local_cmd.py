@@ -21,7 +21,7 @@ PortOption = Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free 
 
 
 def _state_dir(value: Path | None) -> Path:
-    from mlops_pipeline.local.stack import default_state_dir
+    from mlops_pipeline.local.stack.stack import default_state_dir
 
     return value.resolve() if value is not None else default_state_dir()
 
@@ -37,7 +37,7 @@ def _print_info(info: object) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from mlops_pipeline.local.stack import StackInfo, slack_location
+    from mlops_pipeline.local.stack.stack import StackInfo, slack_location
 
     assert isinstance(info, StackInfo)
     table = Table(box=None, show_header=False, pad_edge=False)
@@ -72,8 +72,8 @@ def up(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack to be ready.")] = 600,
 ) -> None:
     """Start the emulator, MLflow, the Slack stand-in and the git remote; provision the pipeline."""
-    from mlops_pipeline.local.stack import LocalStackError, StackOptions
-    from mlops_pipeline.local.stack import up as stack_up
+    from mlops_pipeline.local.stack.stack import LocalStackError, StackOptions
+    from mlops_pipeline.local.stack.stack import up as stack_up
 
     options = StackOptions(
         state_dir=_state_dir(state_dir),
@@ -96,7 +96,7 @@ def up(
 @local_app.command("down")
 def down(state_dir: StateDir = None) -> None:
     """Stop the local stack and everything it started."""
-    from mlops_pipeline.local.stack import down as stack_down
+    from mlops_pipeline.local.stack.stack import down as stack_down
 
     report = stack_down(_state_dir(state_dir))
     if not report.stopped:
@@ -113,8 +113,8 @@ def down(state_dir: StateDir = None) -> None:
 @local_app.command("status")
 def status(state_dir: StateDir = None) -> None:
     """Show whether a local stack runs, and where."""
-    from mlops_pipeline.local.stack import LocalStackError
-    from mlops_pipeline.local.stack import status as stack_status
+    from mlops_pipeline.local.stack.stack import LocalStackError
+    from mlops_pipeline.local.stack.stack import status as stack_status
 
     try:
         info = stack_status(_state_dir(state_dir))
@@ -127,8 +127,8 @@ def status(state_dir: StateDir = None) -> None:
 
 
 def _decide(action: str, run: str, user: str, state_dir: Path | None) -> None:
-    from mlops_pipeline.local.stack import LocalStackError, StackClient
-    from mlops_pipeline.local.stack import status as stack_status
+    from mlops_pipeline.local.stack.stack import LocalStackError, StackClient
+    from mlops_pipeline.local.stack.stack import status as stack_status
 
     info = stack_status(_state_dir(state_dir))
     if info is None:
@@ -183,8 +183,8 @@ def demo(
 
     from rich.console import Console
 
-    from mlops_pipeline.local import stack
-    from mlops_pipeline.local.demo import Decision, run_demo
+    from mlops_pipeline.local.stack import stack
+    from mlops_pipeline.local.stack.demo import Decision, run_demo
 
     if auto_approve and reject_:
         raise typer.BadParameter("use --auto-approve or --reject, not both")

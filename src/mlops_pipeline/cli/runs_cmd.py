@@ -31,7 +31,7 @@ def _store(table: str | None, state_dir: Path | None) -> Any:
 
     if table:
         return DynamoRunStore(table)
-    from mlops_pipeline.local.stack import StackClient, default_state_dir, status
+    from mlops_pipeline.local.stack.stack import StackClient, default_state_dir, status
 
     info = status(state_dir.resolve() if state_dir else default_state_dir())
     if info is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from mlops_pipeline.local.image_store import ImageStore
+from mlops_pipeline.local.emulator.image_store import ImageStore
 
 spec = json.loads(Path("model.json").read_text())
 name = spec.get("name", "ships")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_pipeline.local.emulator import ACCOUNTS, Emulator, EmulatorError
+from mlops_pipeline.local.emulator.emulator import ACCOUNTS, Emulator, EmulatorError
 
 pytestmark = pytest.mark.functional
 

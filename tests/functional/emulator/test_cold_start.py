@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mlops_pipeline.local.emulator import Emulator
+from mlops_pipeline.local.emulator.emulator import Emulator
 
 pytestmark = pytest.mark.functional
 

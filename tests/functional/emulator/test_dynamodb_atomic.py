@@ -10,7 +10,7 @@ import moto.dynamodb.models as dynamodb_models
 import pytest
 from botocore.exceptions import ClientError
 
-from mlops_pipeline.local.emulator import Emulator
+from mlops_pipeline.local.emulator.emulator import Emulator
 
 pytestmark = pytest.mark.functional
 

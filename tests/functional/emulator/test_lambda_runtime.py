@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mlops_pipeline.local.emulator import Emulator
-from mlops_pipeline.local.image_store import ImageStore
+from mlops_pipeline.local.emulator.emulator import Emulator
+from mlops_pipeline.local.emulator.image_store import ImageStore
 
 pytestmark = pytest.mark.functional
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_pipeline.local.emulator import Emulator, EmulatorError
+from mlops_pipeline.local.emulator.emulator import Emulator, EmulatorError
 
 pytestmark = pytest.mark.functional
 

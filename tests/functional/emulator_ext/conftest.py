@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from mlops_pipeline.local import codebuild_runtime
-from mlops_pipeline.local.emulator import Emulator
+from mlops_pipeline.local.emulator import codebuild_runtime
+from mlops_pipeline.local.emulator.emulator import Emulator
 
 TOOLING = "111111111111"
 REGION = "us-east-1"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from mlops_pipeline.local import codebuild_runtime
-from mlops_pipeline.local.emulator import Emulator
+from mlops_pipeline.local.emulator import codebuild_runtime
+from mlops_pipeline.local.emulator.emulator import Emulator
 
 pytestmark = pytest.mark.functional
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from mlops_pipeline.local import events
-from mlops_pipeline.local.emulator import Emulator
-from mlops_pipeline.local.git_remote import LocalGitRemote
+from mlops_pipeline.local.emulator import events
+from mlops_pipeline.local.emulator.emulator import Emulator
+from mlops_pipeline.local.stack.git_remote import LocalGitRemote
 
 pytestmark = pytest.mark.functional
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from mlops_pipeline.local.emulator import Emulator
+from mlops_pipeline.local.emulator.emulator import Emulator
 
 pytestmark = pytest.mark.functional
 

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops_pipeline.cli.main import app
-from mlops_pipeline.local import daemon, stack
+from mlops_pipeline.local.stack import daemon, stack
 
 pytestmark = pytest.mark.functional
 

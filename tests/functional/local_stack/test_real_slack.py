@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from mlops_pipeline.adapters.aws.dynamodb import DynamoApprovalStore
 from mlops_pipeline.adapters.slack.interactions import parse_block_action
 from mlops_pipeline.cli.main import app
-from mlops_pipeline.local import stack
-from mlops_pipeline.local.slack_server import LocalSlackServer
+from mlops_pipeline.local.stack import stack
+from mlops_pipeline.local.stack.slack_server import LocalSlackServer
 
 pytestmark = pytest.mark.functional
 

@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from mlops_pipeline.adapters.mlflow_registry import MlflowRegistry
-from mlops_pipeline.local.mlflow_server import MlflowServer
+from mlops_pipeline.local.stack.mlflow_server import MlflowServer
 
 
 def _group_exists(pgid: int) -> bool:

@@ -19,7 +19,7 @@ from mlops_pipeline.adapters.mlflow_registry import (
     configure_credentials,
     from_environment,
 )
-from mlops_pipeline.local.mlflow_server import MlflowServer, MlflowServerError
+from mlops_pipeline.local.stack.mlflow_server import MlflowServer, MlflowServerError
 
 pytestmark = pytest.mark.functional
 

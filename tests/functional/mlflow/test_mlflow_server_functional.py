@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_pipeline.local import mlflow_server as mlflow_server_module
-from mlops_pipeline.local.mlflow_server import MlflowServer, MlflowServerError, free_port
+from mlops_pipeline.local.stack import mlflow_server as mlflow_server_module
+from mlops_pipeline.local.stack.mlflow_server import MlflowServer, MlflowServerError, free_port
 
 pytestmark = pytest.mark.functional
 

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from mlops_pipeline.local.mlflow_server import MlflowCredentials, MlflowServer, MlflowServerError, free_port
+from mlops_pipeline.local.stack.mlflow_server import (
+    MlflowCredentials,
+    MlflowServer,
+    MlflowServerError,
+    free_port,
+)
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])  # noqa: S104

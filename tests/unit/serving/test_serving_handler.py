@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsRegressor
 
-from mlops_pipeline.build.export import export_onnx, export_skops
+from mlops_pipeline.model_build.export import export_onnx, export_skops
 from mlops_pipeline.serving.handler import Service
 from mlops_pipeline.serving.runtime import ModelLoadError, load_model
 

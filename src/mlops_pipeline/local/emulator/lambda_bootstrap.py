@@ -1,7 +1,7 @@
 """One Lambda invocation in a fresh interpreter: the local stand-in for the Lambda runtime.
 
-Started by ``mlops_pipeline.local.lambda_runtime`` as
-``python -m mlops_pipeline.local.lambda_bootstrap --handler mod.fn --result FILE ...`` with
+Started by ``mlops_pipeline.local.emulator.lambda_runtime`` as
+``python -m mlops_pipeline.local.emulator.lambda_bootstrap --handler mod.fn --result FILE ...`` with
 the task root as working directory. Reads the event (JSON) from stdin, calls the handler
 with a context object and writes ``{"ok": true, "payload": ...}`` or
 ``{"ok": false, "error": {"errorType", "errorMessage", "stackTrace"}}`` to the result file

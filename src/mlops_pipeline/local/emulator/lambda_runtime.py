@@ -41,7 +41,7 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 
 from mlops_pipeline.domain.errors import PipelineError
-from mlops_pipeline.local.image_store import ImageStore
+from mlops_pipeline.local.emulator.image_store import ImageStore
 
 LOG_TAIL_BYTES = 4096
 PYTHON_RUNTIME = "python3.11"
@@ -216,7 +216,7 @@ class LambdaRuntime:
             self.python,
             "-P",  # no cwd on sys.path at start: a package shipping mlops_pipeline must not hide the bootstrap
             "-m",
-            "mlops_pipeline.local.lambda_bootstrap",
+            "mlops_pipeline.local.emulator.lambda_bootstrap",
             "--handler",
             code.handler,
             "--result",

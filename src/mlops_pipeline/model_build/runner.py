@@ -14,17 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from mlops_pipeline.build import image as image_mod
-from mlops_pipeline.build.config import ProjectConfig, load_config
-from mlops_pipeline.build.errors import (
+from mlops_pipeline.model_build import image as image_mod
+from mlops_pipeline.model_build.config import ProjectConfig, load_config
+from mlops_pipeline.model_build.errors import (
     BuildError,
     MissingMetricError,
     NoModelLoggedError,
     TrainingFailedError,
 )
-from mlops_pipeline.build.export import ExportResult, export_model
-from mlops_pipeline.build.git_info import GitInfo, resolve_git_info
-from mlops_pipeline.build.parity import DEFAULT_RTOL
+from mlops_pipeline.model_build.export import ExportResult, export_model
+from mlops_pipeline.model_build.git_info import GitInfo, resolve_git_info
+from mlops_pipeline.model_build.parity import DEFAULT_RTOL
 from mlops_pipeline.serving.validation import InputSchema, InvalidInputError, parse_request
 
 DEFAULT_ECR_REPOSITORY_URI = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops-models"
@@ -314,7 +314,7 @@ class Builder:
         env = image_mod.image_env(config.model_name, version)
         store = self.settings.image_store
         if store is None and not image_mod.docker_available():
-            from mlops_pipeline.local.image_store import default_root
+            from mlops_pipeline.local.emulator.image_store import default_root
 
             store = default_root()
             self.progress("no Docker engine: using the local image store")

@@ -40,7 +40,7 @@ from urllib.parse import urlparse
 import yaml
 
 from mlops_pipeline.domain.errors import PipelineError
-from mlops_pipeline.local.image_store import state_dir
+from mlops_pipeline.local.emulator.image_store import state_dir
 from mlops_pipeline.ports import Clock, SystemClock
 
 LOG = logging.getLogger(__name__)

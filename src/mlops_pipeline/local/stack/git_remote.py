@@ -26,7 +26,7 @@ from typing import Any
 
 import mlops_pipeline
 from mlops_pipeline.domain.errors import PipelineError
-from mlops_pipeline.local.image_store import state_dir
+from mlops_pipeline.local.emulator.image_store import state_dir
 
 CONFIG_FILE = "mlops-remote.json"
 ZERO_COMMIT = "0" * 40
@@ -64,7 +64,7 @@ class LocalGitRemote:
         self._write_hook()
         # A CodeBuild project whose source is this repository's CodeCommit URL clones it.
         # (Imported here: the hook process imports this module and must start fast.)
-        from mlops_pipeline.local import codebuild_runtime
+        from mlops_pipeline.local.emulator import codebuild_runtime
 
         codebuild_runtime.register_repository(repository_name, self.path)
 
@@ -144,7 +144,7 @@ class LocalGitRemote:
             "#!/bin/sh\n"
             "# Emits CodeCommit's EventBridge event into the local emulator (mlops_pipeline).\n"
             f'PYTHONPATH="{src}${{PYTHONPATH:+:$PYTHONPATH}}" '
-            f'exec "{sys.executable}" -m mlops_pipeline.local.git_remote hook\n',
+            f'exec "{sys.executable}" -m mlops_pipeline.local.stack.git_remote hook\n',
             encoding="utf-8",
         )
         hook.chmod(0o755)
@@ -249,10 +249,10 @@ def _log(git_dir: Path, message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mlops_pipeline.local.git_remote hook`` (reads post-receive lines on stdin)."""
+    """``python -m mlops_pipeline.local.stack.git_remote hook`` (reads post-receive lines on stdin)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args != ["hook"]:
-        sys.stderr.write("usage: python -m mlops_pipeline.local.git_remote hook\n")
+        sys.stderr.write("usage: python -m mlops_pipeline.local.stack.git_remote hook\n")
         return 2
     git_dir = Path(os.environ.get("GIT_DIR", ".")).resolve()
     try:

@@ -31,7 +31,7 @@ from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from mlops_pipeline.domain.errors import PipelineError
-from mlops_pipeline.local import lambda_runtime, moto_fixes
+from mlops_pipeline.local.emulator import lambda_runtime, moto_fixes
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,10 @@ ACCOUNTS: dict[str, str] = {"tooling": "111111111111", "stage": "222222222222", 
 ADMIN_USER = "emulator-admin"
 # Extensions written elsewhere; each exposes an idempotent install() -> None.
 OPTIONAL_EXTENSIONS = (
-    "mlops_pipeline.local.codebuild_runtime",
-    "mlops_pipeline.local.git_remote",
-    "mlops_pipeline.local.events",
-    "mlops_pipeline.local.terraform_fixes",
+    "mlops_pipeline.local.emulator.codebuild_runtime",
+    "mlops_pipeline.local.stack.git_remote",
+    "mlops_pipeline.local.emulator.events",
+    "mlops_pipeline.local.emulator.terraform_fixes",
 )
 
 

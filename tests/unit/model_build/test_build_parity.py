@@ -13,8 +13,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
-from mlops_pipeline.build.export import export_model
-from mlops_pipeline.build.parity import check_parity
+from mlops_pipeline.model_build.export import export_model
+from mlops_pipeline.model_build.parity import check_parity
 
 
 def test_identical_values_pass() -> None:

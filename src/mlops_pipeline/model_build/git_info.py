@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops_pipeline.build.errors import BuildError
+from mlops_pipeline.model_build.errors import BuildError
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from typing import Any
 
 from mlops_pipeline import statemachine
 from mlops_pipeline.domain.errors import PipelineError
-from mlops_pipeline.local.emulator import ACCOUNTS, Emulator
-from mlops_pipeline.local.image_store import ImageStore
+from mlops_pipeline.local.emulator.emulator import ACCOUNTS, Emulator
+from mlops_pipeline.local.emulator.image_store import ImageStore
 
 ASL_HANDLERS = statemachine.ASL_FUNCTIONS
 OTHER_HANDLERS = ("slack_interactions", "notify")
@@ -69,7 +69,7 @@ class StackSettings:
 
 def source_zip() -> bytes:
     """The pipeline Lambdas' code: the ``mlops_pipeline`` package (deps come from the runtime)."""
-    package = Path(__file__).resolve().parents[1]
+    package = Path(__file__).resolve().parents[2]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(package.rglob("*")):

@@ -5,7 +5,7 @@ threads, edits and ephemerals are kept in memory. The inbox at ``/`` shows them 
 its Approve/Reject buttons send ``block_actions`` payloads, signed exactly like Slack
 signs them, to ``interactions_url`` (the local callback endpoint).
 
-Run standalone: ``python -m mlops_pipeline.local.slack_server --port 8990``.
+Run standalone: ``python -m mlops_pipeline.local.stack.slack_server --port 8990``.
 """
 
 from __future__ import annotations
@@ -764,7 +764,7 @@ _RESPONSE_PATH = re.compile(r"^/_response/([A-Za-z0-9_-]{8,64})$")
 
 
 def _inbox_page() -> bytes:
-    return resources.files("mlops_pipeline.local").joinpath("static/inbox.html").read_bytes()
+    return resources.files("mlops_pipeline.local.stack").joinpath("static/inbox.html").read_bytes()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from mlops_pipeline.build.errors import ExportError
-from mlops_pipeline.build.parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, check_parity
+from mlops_pipeline.model_build.errors import ExportError
+from mlops_pipeline.model_build.parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, check_parity
 from mlops_pipeline.serving.runtime import MANIFEST, Manifest, load_model
 
 ONNX_FILE = "model.onnx"

@@ -15,8 +15,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops_pipeline.build.errors import ImageBuildError
-from mlops_pipeline.local.image_store import ImageStore
+from mlops_pipeline.local.emulator.image_store import ImageStore
+from mlops_pipeline.model_build.errors import ImageBuildError
 
 BASE_IMAGE = "public.ecr.aws/lambda/python:3.11"
 HANDLER = "serving.handler.handler"

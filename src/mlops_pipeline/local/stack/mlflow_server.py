@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import IO
 
 from mlops_pipeline.domain.errors import PipelineError
-from mlops_pipeline.local.processes import group_alive
+from mlops_pipeline.local.stack.processes import group_alive
 from mlops_pipeline.ports import Clock, SystemClock
 
 BASIC_AUTH = "basic-auth"

@@ -1,8 +1,8 @@
 """The background process of ``mlops-pipeline local up``.
 
 moto serves from inside a Python process, so the emulator (and the servers that go with
-it) live here: ``python -m mlops_pipeline.local.daemon --state-dir DIR ...`` starts the
-:class:`~mlops_pipeline.local.stack.LocalStack`, writes ``<DIR>/stack.json`` once it is
+it) live here: ``python -m mlops_pipeline.local.stack.daemon --state-dir DIR ...`` starts the
+:class:`~mlops_pipeline.local.stack.stack.LocalStack`, writes ``<DIR>/stack.json`` once it is
 ready and runs until SIGTERM/SIGINT, when it stops everything it started and removes the
 state file. A start-up failure is written to ``<DIR>/daemon-error.txt`` for ``local up``.
 """
@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from mlops_pipeline.local.stack import ERROR_FILE, LocalStack, StackOptions, slack_location, state_file
+from mlops_pipeline.local.stack.stack import ERROR_FILE, LocalStack, StackOptions, slack_location, state_file
 
 
 def parse_args(argv: Sequence[str] | None = None) -> StackOptions:
-    parser = argparse.ArgumentParser(prog="python -m mlops_pipeline.local.daemon")
+    parser = argparse.ArgumentParser(prog="python -m mlops_pipeline.local.stack.daemon")
     parser.add_argument("--state-dir", type=Path, required=True)
     for name in ("emulator", "mlflow", "slack", "gateway"):
         parser.add_argument(f"--{name}-port", type=int, default=0)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_pipeline.build.config import default_model_name, load_config, parse_config
 from mlops_pipeline.domain.errors import ConfigError
+from mlops_pipeline.model_build.config import default_model_name, load_config, parse_config
 
 
 def test_defaults_apply_without_a_config_file(tmp_path: Path) -> None:

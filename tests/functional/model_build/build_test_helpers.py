@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops_pipeline.local.mlflow_server import MlflowServer
+from mlops_pipeline.local.stack.mlflow_server import MlflowServer
 
 REPO = Path(__file__).resolve().parents[3]
 SEED = REPO / "seed_code"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_pipeline.build.image import assemble_context, push_local
-from mlops_pipeline.local.image_store import ImageStore
+from mlops_pipeline.local.emulator.image_store import ImageStore
+from mlops_pipeline.model_build.image import assemble_context, push_local
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Two halves:
 
-* :class:`LocalStack` runs *inside* the background process (``mlops_pipeline.local.daemon``):
+* :class:`LocalStack` runs *inside* the background process (``mlops_pipeline.local.stack.daemon``):
   moto serves in-process, so whoever hosts the emulator must stay alive. It starts every
   server on 127.0.0.1, provisions the pipeline (boto3 harness, or ``terraform apply`` of
   ``terraform/live/local``) and describes the result as a :class:`StackInfo`.
@@ -39,7 +39,7 @@ from urllib.parse import urlencode
 
 import mlops_pipeline
 from mlops_pipeline.domain.errors import PipelineError
-from mlops_pipeline.local.processes import group_alive
+from mlops_pipeline.local.stack.processes import group_alive
 
 log = logging.getLogger(__name__)
 
@@ -275,10 +275,10 @@ class LocalStack:
             raise
 
     def _start(self) -> StackInfo:
-        from mlops_pipeline.local.emulator import Emulator
-        from mlops_pipeline.local.interactions_gateway import InteractionsGateway, lambda_invoker
-        from mlops_pipeline.local.mlflow_server import MlflowServer
-        from mlops_pipeline.local.slack_server import LocalSlackServer
+        from mlops_pipeline.local.emulator.emulator import Emulator
+        from mlops_pipeline.local.stack.interactions_gateway import InteractionsGateway, lambda_invoker
+        from mlops_pipeline.local.stack.mlflow_server import MlflowServer
+        from mlops_pipeline.local.stack.slack_server import LocalSlackServer
 
         began = time.monotonic()
         timings: dict[str, float] = {}
@@ -392,8 +392,8 @@ class LocalStack:
         secret: Mapping[str, str],
         channel: str = "C0PIPELINE",
     ) -> dict[str, Any]:
-        from mlops_pipeline.local.git_remote import LocalGitRemote
-        from mlops_pipeline.local.harness import PipelineStack, StackSettings
+        from mlops_pipeline.local.stack.git_remote import LocalGitRemote
+        from mlops_pipeline.local.stack.harness import PipelineStack, StackSettings
 
         emu.client("codecommit").create_repository(
             repositoryName=REPOSITORY_NAME, repositoryDescription="Model code (local git remote)"
@@ -429,9 +429,9 @@ class LocalStack:
     ) -> dict[str, Any]:
         """``terraform apply`` of terraform/live/local against the emulator (a copy, state in the state dir)."""
         from mlops_pipeline import packaging, tf
-        from mlops_pipeline.local.git_remote import LocalGitRemote
-        from mlops_pipeline.local.harness import PLACEHOLDER_HANDLER
-        from mlops_pipeline.local.image_store import ImageStore
+        from mlops_pipeline.local.emulator.image_store import ImageStore
+        from mlops_pipeline.local.stack.git_remote import LocalGitRemote
+        from mlops_pipeline.local.stack.harness import PLACEHOLDER_HANDLER
 
         root = repository_root()
         if root is None:
@@ -598,7 +598,7 @@ def up(options: StackOptions, timeout: float = 300.0, python: str | None = None)
     log_path = state_dir / DAEMON_LOG
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(  # our own interpreter and module
-            [python or sys.executable, "-m", "mlops_pipeline.local.daemon", *options.to_argv()],
+            [python or sys.executable, "-m", "mlops_pipeline.local.stack.daemon", *options.to_argv()],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,

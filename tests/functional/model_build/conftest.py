@@ -10,7 +10,7 @@ import pytest
 from build_test_helpers import CLI, SEED, Build, build_env, git, git_checkout
 from mlflow import MlflowClient
 
-from mlops_pipeline.local.mlflow_server import MlflowServer
+from mlops_pipeline.local.stack.mlflow_server import MlflowServer
 
 
 @pytest.fixture(scope="module")

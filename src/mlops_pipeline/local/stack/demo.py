@@ -28,7 +28,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from mlops_pipeline.local.stack import APPROVER, LocalStackError, StackClient, StackInfo, slack_location
+from mlops_pipeline.local.stack.stack import APPROVER, LocalStackError, StackClient, StackInfo, slack_location
 
 Decision = Literal["approve", "reject", "wait"]
 Outcome = Literal["succeeded", "failed", "rejected"]

@@ -17,10 +17,10 @@ import pytest
 from build_test_helpers import AUTHOR_EMAIL, SEED, Build, build_env, git, git_checkout
 from mlflow import MlflowClient
 
-from mlops_pipeline.build.errors import MissingMetricError, NoModelLoggedError, TrainingFailedError
-from mlops_pipeline.build.runner import Builder, BuildSettings
-from mlops_pipeline.local.image_store import ImageStore
-from mlops_pipeline.local.mlflow_server import MlflowServer
+from mlops_pipeline.local.emulator.image_store import ImageStore
+from mlops_pipeline.local.stack.mlflow_server import MlflowServer
+from mlops_pipeline.model_build.errors import MissingMetricError, NoModelLoggedError, TrainingFailedError
+from mlops_pipeline.model_build.runner import Builder, BuildSettings
 
 pytestmark = pytest.mark.functional
 
@@ -178,7 +178,7 @@ def test_image_handler_in_a_fresh_process_matches_the_training_framework(
     mlflow.set_tracking_uri(mlflow_server.url)
     model = mlflow.sklearn.load_model(f"models:/{values['MODEL_NAME']}/{values['MODEL_VERSION']}")
     expected = model.predict(rows)
-    # The stated tolerance (mlops_pipeline.build.parity): rtol 1e-5, atol 1e-6.
+    # The stated tolerance (mlops_pipeline.model_build.parity): rtol 1e-5, atol 1e-6.
     np.testing.assert_allclose(answers[1]["predictions"], expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(
         [a["predictions"][0] for a in answers[2:]], expected[:20], rtol=1e-5, atol=1e-6
