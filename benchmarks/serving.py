@@ -44,7 +44,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
-from mlops_pipeline.build.image import RUNTIME_ENV  # noqa: E402  (works without the package installed)
+from mlops_pipeline.model_build.image import RUNTIME_ENV  # noqa: E402  (works without the package installed)
 
 SEED = REPO / "seed_code"
 COLD_TARGET_MS = 200.0
@@ -220,7 +220,7 @@ def prepare(root: Path) -> tuple[dict[str, Path], list[str], Any]:
     from sklearn.model_selection import train_test_split
     from sklearn.neighbors import KNeighborsRegressor
 
-    from mlops_pipeline.build.export import export_onnx, export_skops
+    from mlops_pipeline.model_build.export import export_onnx, export_skops
 
     train = _load_seed_train()
     features, target = train.load_data(SEED / "data/data.csv")
