@@ -14,7 +14,13 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mlops_pipeline import config
-from mlops_pipeline.domain.errors import ConfigError, ModelNotFoundError, PipelineError
+from mlops_pipeline.domain.errors import (
+    ConfigError,
+    InvalidRegistryInputError,
+    ModelNotFoundError,
+    RegistryAuthenticationError,
+    RegistryError,
+)
 from mlops_pipeline.domain.models import ModelVersionInfo
 
 if TYPE_CHECKING:
@@ -45,18 +51,6 @@ _NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
 _INVALID_PARAMETER = "INVALID_PARAMETER_VALUE"
 _AUTH_CODES = frozenset({"UNAUTHENTICATED", "PERMISSION_DENIED"})
 _SEARCH_PAGE = 200
-
-
-class InvalidRegistryInputError(PipelineError, ValueError):
-    """A model name, commit, version, alias or tag failed validation; nothing was sent to MLflow."""
-
-
-class MlflowRegistryError(PipelineError):
-    """MLflow answered with an error the pipeline does not handle itself."""
-
-
-class MlflowAuthenticationError(MlflowRegistryError):
-    """MLflow rejected the credentials (HTTP 401) or the user lacks a permission (HTTP 403)."""
 
 
 def tag_value_limit() -> int:
@@ -138,11 +132,11 @@ def _raise_translated(exc: Exception, action: str) -> NoReturn:
     code = _error_code(exc)
     # Behind a proxy the body may not be MLflow JSON: then only the HTTP status tells.
     if code in _AUTH_CODES or re.search(r"error code 40[13]\b", message):
-        raise MlflowAuthenticationError(
+        raise RegistryAuthenticationError(
             f"{action}: MLflow refused the request ({code or 'HTTP error'}); check the pipeline's MLflow user "
             f"({USERNAME_ENV}/{PASSWORD_ENV}) and its permissions. Detail: {message[:500]}"
         ) from exc
-    raise MlflowRegistryError(f"{action}: {message[:1000]}") from exc
+    raise RegistryError(f"{action}: {message[:1000]}") from exc
 
 
 class MlflowRegistry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -13,6 +14,7 @@ from mlops_pipeline.domain.errors import (
     APPROVAL_SUPERSEDED,
     MODEL_REJECTED,
     AlreadyDecidedError,
+    TaskGoneError,
 )
 from mlops_pipeline.domain.lineage import iso
 from mlops_pipeline.domain.models import Approval, ApprovalStatus, MessageRef
@@ -39,10 +41,6 @@ class Outcome:
     approval: Approval | None = None
 
 
-class TaskGone(Exception):  # noqa: N818 - an internal signal, not an error the ASL sees
-    """Raised by a TaskCallbacks adapter when the execution no longer waits for the token."""
-
-
 class ApprovalService:
     def __init__(
         self,
@@ -52,7 +50,6 @@ class ApprovalService:
         clock: Clock,
         card_view: CardView,
         decided_view: CardView,
-        is_task_gone: Callable[[BaseException], bool] = lambda exc: isinstance(exc, TaskGone),
     ) -> None:
         self.store = store
         self.notifier = notifier
@@ -60,7 +57,6 @@ class ApprovalService:
         self.clock = clock
         self.card_view = card_view
         self.decided_view = decided_view
-        self.is_task_gone = is_task_gone
 
     # -- requesting -------------------------------------------------------------------------
     def request(
@@ -168,7 +164,8 @@ class ApprovalService:
         )
 
     def _send(self, approval: Approval) -> None:
-        try:
+        # A gone task (timed out, stopped) waits for no answer; the record still holds the decision.
+        with contextlib.suppress(TaskGoneError):
             if approval.status is ApprovalStatus.APPROVED:
                 self.callbacks.send_success(
                     approval.task_token,
@@ -184,9 +181,6 @@ class ApprovalService:
                     MODEL_REJECTED,
                     f"{approval.model} v{approval.version} rejected by {approval.decided_by}",
                 )
-        except Exception as exc:
-            if not self.is_task_gone(exc):
-                raise
 
     def _finish(
         self, approval: Approval, status: ApprovalStatus, by: str | None, error: str, cause: str
@@ -195,11 +189,9 @@ class ApprovalService:
             decided = self.store.decide(approval.id, status, by, self.clock.now())
         except AlreadyDecidedError:
             return
-        try:
+        # Nothing may wait for this answer any more; the record still holds the decision.
+        with contextlib.suppress(TaskGoneError):
             self.callbacks.send_failure(decided.task_token, error, cause)
-        except Exception as exc:
-            if not self.is_task_gone(exc):
-                raise
         self._refresh_card(decided)
 
     def _refresh_card(self, approval: Approval) -> None:
@@ -208,4 +200,4 @@ class ApprovalService:
             self.notifier.update(MessageRef(approval.slack_channel, approval.slack_ts), text, blocks=blocks)
 
 
-__all__ = ["APPROVAL_EXPIRED", "ApprovalService", "Outcome", "TaskGone", "new_approval_id"]
+__all__ = ["APPROVAL_EXPIRED", "ApprovalService", "Outcome", "new_approval_id"]

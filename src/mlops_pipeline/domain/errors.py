@@ -1,4 +1,9 @@
-"""Errors of the pipeline.
+"""Errors of the pipeline and of its ports.
+
+Each port in ``mlops_pipeline.ports`` documents which of these its methods raise; adapters
+translate their SDK's failures into them (as Powertools' persistence layer does), so the
+domain and the handlers never see botocore, MLflow or slack_sdk types. Errors that belong to
+one adapter's transport (a bad Slack signature, say) live in that adapter's ``errors`` module.
 
 Errors that Step Functions branches on keep their class name stable: the Lambda
 runtime reports the class name as ``errorType`` and the ASL ``Catch`` matches it.
@@ -52,20 +57,40 @@ class AlreadyDecidedError(PipelineError):
         self.current = current
 
 
-class ApproverNotAllowedError(PipelineError):
-    """The Slack user may not decide this approval."""
+class RunNotFoundError(PipelineError):
+    """No run record exists for that execution (RunStore)."""
 
 
-class SignatureError(PipelineError):
-    """A Slack request failed verification (bad, stale or missing signature)."""
+class TaskGoneError(PipelineError):
+    """The task behind a token is gone (timed out, finished or invalid); nothing waits for the answer.
+
+    Raised by TaskCallbacks adapters; ``code`` is the service's reason (``TaskTimedOut``...).
+    """
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
-class BadRequestError(PipelineError):
-    """A request body or event could not be understood."""
+class InvokeError(PipelineError):
+    """The function could not be invoked at all (FunctionDeployer.invoke_alias), as opposed to a
+    function that ran and answered with an error."""
 
 
-class InvalidInputError(PipelineError):
-    """Inference input failed validation (serving runtime)."""
+class InvalidRegistryInputError(PipelineError, ValueError):
+    """A model name, commit, version, alias or tag failed validation; nothing was sent to the registry."""
+
+
+class RegistryError(PipelineError):
+    """The model registry answered with an error the pipeline does not handle itself."""
+
+
+class RegistryAuthenticationError(RegistryError):
+    """The registry rejected the credentials (HTTP 401) or the user lacks a permission (HTTP 403)."""
+
+
+class InvalidEventError(PipelineError):
+    """A handler's input event (or a build's exports) is malformed or incomplete."""
 
 
 # Error names passed to SendTaskFailure; the ASL catches them by these strings.

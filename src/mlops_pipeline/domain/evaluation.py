@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlops_pipeline.domain.errors import BadRequestError, ModelNotFoundError
+from mlops_pipeline.domain.errors import InvalidEventError, ModelNotFoundError
 from mlops_pipeline.domain.gate import GatePolicy, evaluate
 from mlops_pipeline.ports import ModelRegistry
 
@@ -32,7 +32,7 @@ def parse_build_exports(exported: Sequence[Mapping[str, Any]] | None) -> BuildOu
             values[name] = value
     missing = [k for k in REQUIRED_EXPORTS if not values.get(k)]
     if missing:
-        raise BadRequestError(f"the build exported no {', '.join(missing)} (exported: {sorted(values)})")
+        raise InvalidEventError(f"the build exported no {', '.join(missing)} (exported: {sorted(values)})")
     return BuildOutput(
         model_name=values["MODEL_NAME"],
         model_version=values["MODEL_VERSION"],

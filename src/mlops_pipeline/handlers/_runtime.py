@@ -169,7 +169,6 @@ class Deps:
 
     @cached_property
     def approvals(self) -> ApprovalService:
-        from mlops_pipeline.adapters.aws.stepfunctions import TaskGoneError
         from mlops_pipeline.adapters.slack import views
 
         mlflow_ui = self.setting("MLFLOW_UI_URL") or None
@@ -187,7 +186,6 @@ class Deps:
             self.clock,
             card_view=card,
             decided_view=views.decided_card,
-            is_task_gone=lambda exc: isinstance(exc, TaskGoneError),
         )
 
     @cached_property

@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops_pipeline.domain.errors import BadRequestError
+from mlops_pipeline.domain.errors import InvalidEventError
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
@@ -19,13 +19,13 @@ ALREADY_TOLD = {"SUCCEEDED", "FAILED", "REJECTED", "EXPIRED", "SUPERSEDED"}
 
 
 def status_changes(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The EventBridge events inside an SNS event; BadRequestError for anything else."""
+    """The EventBridge events inside an SNS event; InvalidEventError for anything else."""
     out = []
     for record in SNSEvent(dict(event)).records:
         try:
             message = json.loads(record.sns.message)
         except json.JSONDecodeError:
-            raise BadRequestError("SNS message is not JSON") from None
+            raise InvalidEventError("SNS message is not JSON") from None
         if not isinstance(message, dict) or message.get("detail-type") != DETAIL_TYPE:
             logger.info("ignored message", extra={"detail_type": message.get("detail-type")})
             continue

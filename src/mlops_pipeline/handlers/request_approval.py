@@ -8,14 +8,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops_pipeline import config
-from mlops_pipeline.domain.errors import BadRequestError
+from mlops_pipeline.domain.errors import InvalidEventError
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 
 
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     token = event.get("token")
     if not isinstance(token, str) or not token:
-        raise BadRequestError("request_approval needs the task token ($$.Task.Token) in 'token'")
+        raise InvalidEventError("request_approval needs the task token ($$.Task.Token) in 'token'")
     execution = str(event["execution"])
     model = event["model"]
     stage = event.get("stage") or {}

@@ -14,7 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops_pipeline import config
-from mlops_pipeline.domain.errors import BadRequestError, SignatureError
+from mlops_pipeline.adapters.slack.errors import BadRequestError, SignatureError
 from mlops_pipeline.domain.policy import ApprovalPolicy
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 

@@ -16,9 +16,13 @@ from mlops_pipeline.adapters.aws.dynamodb import (
     DynamoDeployedStateStore,
     DynamoLockStore,
     DynamoRunStore,
+)
+from mlops_pipeline.domain.errors import (
+    AlreadyDecidedError,
+    ApprovalNotFoundError,
+    DeploymentLockedError,
     RunNotFoundError,
 )
-from mlops_pipeline.domain.errors import AlreadyDecidedError, ApprovalNotFoundError, DeploymentLockedError
 from mlops_pipeline.domain.models import (
     Approval,
     ApprovalStatus,

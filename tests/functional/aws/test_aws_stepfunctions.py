@@ -9,7 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from mlops_pipeline.adapters.aws.stepfunctions import StepFunctionsCallbacks, TaskGoneError
+from mlops_pipeline.adapters.aws.stepfunctions import StepFunctionsCallbacks
+from mlops_pipeline.domain.errors import TaskGoneError
 
 pytestmark = pytest.mark.functional
 

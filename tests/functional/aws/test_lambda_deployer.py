@@ -10,9 +10,9 @@ from aws_moto_env import FUNCTION, PROD, REGION, STAGE, TOOLING, ClientFactory
 from botocore.exceptions import ClientError
 from moto.moto_api._internal.models import moto_api_backend
 
-from mlops_pipeline.adapters.aws.lambda_deployer import InvokeError, LambdaDeployer
+from mlops_pipeline.adapters.aws.lambda_deployer import LambdaDeployer
 from mlops_pipeline.config import DeployTarget
-from mlops_pipeline.domain.errors import DeploymentError
+from mlops_pipeline.domain.errors import DeploymentError, InvokeError
 
 pytestmark = pytest.mark.functional
 

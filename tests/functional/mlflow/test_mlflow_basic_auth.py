@@ -15,10 +15,10 @@ from moto.server import ThreadedMotoServer
 from mlops_pipeline.adapters.mlflow_registry import (
     PASSWORD_ENV,
     USERNAME_ENV,
-    MlflowAuthenticationError,
     configure_credentials,
     from_environment,
 )
+from mlops_pipeline.domain.errors import RegistryAuthenticationError
 from mlops_pipeline.local.stack.mlflow_server import MlflowServer, MlflowServerError
 
 pytestmark = pytest.mark.functional
@@ -113,10 +113,10 @@ def test_pipeline_user_on_basic_auth_server_with_s3_artifacts(
 
         # A wrong password is a clear authentication error that does not echo the password.
         configure_credentials("mlops-pipeline", "wrong-password-123456")
-        with pytest.raises(MlflowAuthenticationError, match="MLflow refused") as refused:
+        with pytest.raises(RegistryAuthenticationError, match="MLflow refused") as refused:
             registry.get_champion(name)
         assert "wrong-password" not in str(refused.value)
-        with pytest.raises(MlflowAuthenticationError):
+        with pytest.raises(RegistryAuthenticationError):
             registry.set_alias(name, "staging", version)
 
         # Without credentials the server refuses as well.

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from mlflow import MlflowClient
 
-from mlops_pipeline.adapters.mlflow_registry import InvalidRegistryInputError, MlflowRegistry, tag_value_limit
-from mlops_pipeline.domain.errors import ModelNotFoundError
+from mlops_pipeline.adapters.mlflow_registry import MlflowRegistry, tag_value_limit
+from mlops_pipeline.domain.errors import InvalidRegistryInputError, ModelNotFoundError
 
 pytestmark = pytest.mark.functional
 

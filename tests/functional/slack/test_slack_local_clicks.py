@@ -14,9 +14,9 @@ from slack_sdk.signature import SignatureVerifier
 
 from mlops_pipeline.adapters.slack import views
 from mlops_pipeline.adapters.slack.client import SlackNotifier
+from mlops_pipeline.adapters.slack.errors import SignatureError
 from mlops_pipeline.adapters.slack.interactions import parse_block_action
 from mlops_pipeline.adapters.slack.signature import verify_request
-from mlops_pipeline.domain.errors import SignatureError
 from mlops_pipeline.domain.models import Approval, ApprovalStatus, MessageRef
 from mlops_pipeline.local.stack.slack_server import LocalSlackError, LocalSlackServer
 

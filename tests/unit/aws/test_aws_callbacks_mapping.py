@@ -7,7 +7,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from mlops_pipeline.adapters.aws.stepfunctions import StepFunctionsCallbacks, TaskGoneError
+from mlops_pipeline.adapters.aws.stepfunctions import StepFunctionsCallbacks
+from mlops_pipeline.domain.errors import TaskGoneError
 
 TOKEN = "AAAAKgAAAAIAAAAAAAAAAsecret-token-material"
 

@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from mlops_pipeline.domain.approvals import ApprovalService, TaskGone
+from mlops_pipeline.domain.approvals import ApprovalService
+from mlops_pipeline.domain.errors import TaskGoneError
 from mlops_pipeline.domain.models import Approval, ApprovalStatus, MessageRef
 from mlops_pipeline.domain.policy import ApprovalPolicy
 from tests.fakes import FakeApprovalStore, FakeCallbacks, FakeClock, FakeNotifier
@@ -152,7 +153,7 @@ def test_newer_request_supersedes_older_pending(env: dict[str, Any]) -> None:
 def test_task_gone_is_tolerated(env: dict[str, Any]) -> None:
     class GoneCallbacks(FakeCallbacks):
         def send_success(self, task_token: str, output: Mapping[str, Any]) -> None:
-            raise TaskGone("timed out")
+            raise TaskGoneError("timed out", "TaskTimedOut")
 
     env["service"].callbacks = GoneCallbacks()
     approval = request(env)

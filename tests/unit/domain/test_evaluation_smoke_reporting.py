@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from mlops_pipeline.domain.errors import BadRequestError, ModelNotFoundError
+from mlops_pipeline.domain.errors import InvalidEventError, ModelNotFoundError
 from mlops_pipeline.domain.evaluation import evaluate_candidate, parse_build_exports
 from mlops_pipeline.domain.gate import GatePolicy
 from mlops_pipeline.domain.models import InvokeResult
@@ -21,7 +21,7 @@ EXPORTS = [
 def test_parse_build_exports() -> None:
     out = parse_build_exports(EXPORTS)
     assert (out.model_name, out.model_version, out.image_uri, out.run_id) == ("ships", "2", "repo:2", "run2")
-    with pytest.raises(BadRequestError, match="IMAGE_URI, RUN_ID"):
+    with pytest.raises(InvalidEventError, match="IMAGE_URI, RUN_ID"):
         parse_build_exports(EXPORTS[:2])
 
 

@@ -17,10 +17,7 @@ from mlflow.store.entities.paged_list import PagedList
 from mlops_pipeline.adapters.mlflow_registry import (
     PASSWORD_ENV,
     USERNAME_ENV,
-    InvalidRegistryInputError,
-    MlflowAuthenticationError,
     MlflowRegistry,
-    MlflowRegistryError,
     configure_credentials,
     from_environment,
     tag_value_limit,
@@ -30,7 +27,13 @@ from mlops_pipeline.adapters.mlflow_registry import (
     validate_tags,
     validate_version,
 )
-from mlops_pipeline.domain.errors import ConfigError, ModelNotFoundError
+from mlops_pipeline.domain.errors import (
+    ConfigError,
+    InvalidRegistryInputError,
+    ModelNotFoundError,
+    RegistryAuthenticationError,
+    RegistryError,
+)
 
 HEX = "0123456789abcdefABCDEF"
 
@@ -220,10 +223,10 @@ def test_missing_model_or_alias_is_none(error: RestException) -> None:
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (rest_error("INTERNAL_ERROR", "database is locked"), MlflowRegistryError),
-        (rest_error("INVALID_PARAMETER_VALUE", "something else is wrong"), MlflowRegistryError),
-        (rest_error("UNAUTHENTICATED", "You are not authenticated"), MlflowAuthenticationError),
-        (rest_error("PERMISSION_DENIED", "Permission denied"), MlflowAuthenticationError),
+        (rest_error("INTERNAL_ERROR", "database is locked"), RegistryError),
+        (rest_error("INVALID_PARAMETER_VALUE", "something else is wrong"), RegistryError),
+        (rest_error("UNAUTHENTICATED", "You are not authenticated"), RegistryAuthenticationError),
+        (rest_error("PERMISSION_DENIED", "Permission denied"), RegistryAuthenticationError),
     ],
 )
 def test_other_alias_errors_are_not_swallowed(error: RestException, expected: type[Exception]) -> None:
@@ -258,7 +261,7 @@ def test_version_whose_run_was_deleted_has_no_metrics_but_other_run_errors_raise
     assert MlflowRegistry(client=gone).get_version("churn", "1").metrics == {}  # type: ignore[arg-type]
 
     broken = FakeClient(get_model_version=version("1"), get_run=rest_error("INTERNAL_ERROR"))
-    with pytest.raises(MlflowRegistryError):
+    with pytest.raises(RegistryError):
         MlflowRegistry(client=broken).get_version("churn", "1")  # type: ignore[arg-type]
 
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mlops_pipeline.adapters.slack.errors import BadRequestError
 from mlops_pipeline.adapters.slack.interactions import MAX_BODY_BYTES, BlockAction, parse_block_action
-from mlops_pipeline.domain.errors import BadRequestError
 
 APPROVAL_ID = "appr_0123456789abcdef"
 

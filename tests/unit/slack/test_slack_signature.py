@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from mlops_pipeline.adapters.slack.errors import BadRequestError, SignatureError
 from mlops_pipeline.adapters.slack.signature import raw_body_of, sign, verify_request
-from mlops_pipeline.domain.errors import BadRequestError, ConfigError, SignatureError
+from mlops_pipeline.domain.errors import ConfigError
 from tests.fakes import FakeClock
 
 # Slack's documented example ("Verifying requests from Slack", docs.slack.dev): the

@@ -30,7 +30,7 @@ from mlops_pipeline.domain.errors import (
     AlreadyDecidedError,
     ApprovalNotFoundError,
     DeploymentLockedError,
-    PipelineError,
+    RunNotFoundError,
 )
 from mlops_pipeline.domain.models import (
     Approval,
@@ -47,10 +47,6 @@ APPROVAL_RETENTION = timedelta(days=30)
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
-
-
-class RunNotFoundError(PipelineError):
-    """No run record exists for that execution."""
 
 
 # -- helpers -------------------------------------------------------------------------------

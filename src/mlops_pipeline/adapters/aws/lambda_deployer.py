@@ -17,12 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from mlops_pipeline.adapters.aws.session import assume_role_session
 from mlops_pipeline.config import DeployTarget
-from mlops_pipeline.domain.errors import DeploymentError, PipelineError
+from mlops_pipeline.domain.errors import DeploymentError, InvokeError
 from mlops_pipeline.domain.models import DeployResult, InvokeResult
-
-
-class InvokeError(PipelineError):
-    """The Lambda service refused the invocation (not an error of the function's code)."""
 
 
 def _error_text(exc: Exception) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from mlops_pipeline.domain.errors import PipelineError
+from mlops_pipeline.domain.errors import TaskGoneError
 
 # The task no longer waits for this token: it timed out, its execution ended, or the
 # token was never valid. Either way the approval is moot.
@@ -18,14 +18,6 @@ _GONE_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 # API limits of SendTaskFailure.
 _MAX_ERROR = 256
 _MAX_CAUSE = 32768
-
-
-class TaskGoneError(PipelineError):
-    """The task behind a token is gone (timed out, finished or invalid); nothing waits for the answer."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _gone(exc: ClientError) -> TaskGoneError | None:

@@ -18,3 +18,11 @@ class SlackError(PipelineError):
         super().__init__(message)
         self.method = method
         self.code = code
+
+
+class SignatureError(PipelineError):
+    """A Slack request failed verification (bad, stale or missing signature)."""
+
+
+class BadRequestError(PipelineError):
+    """A Slack request body could not be understood (after its signature was verified)."""

@@ -14,7 +14,8 @@ from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
 
-from mlops_pipeline.domain.errors import BadRequestError, ConfigError, SignatureError
+from mlops_pipeline.adapters.slack.errors import BadRequestError, SignatureError
+from mlops_pipeline.domain.errors import ConfigError
 from mlops_pipeline.ports import Clock
 
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "raw_body_of", "sign", "verify_request"]
