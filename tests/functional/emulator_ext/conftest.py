@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mlops_pipeline.local.emulator import codebuild_runtime
+from mlops_pipeline.local.emulator import codebuild
 from mlops_pipeline.local.emulator.emulator import Emulator
 
 TOOLING = "111111111111"
@@ -119,6 +119,6 @@ def make_project(emulator: Emulator) -> Any:
 @pytest.fixture
 def fast_minutes() -> Iterator[None]:
     """A timeout minute lasts 0.2 s while the test runs."""
-    codebuild_runtime.configure(minute_seconds=0.2)
+    codebuild.configure(minute_seconds=0.2)
     yield
-    codebuild_runtime.configure(minute_seconds=60.0)
+    codebuild.configure(minute_seconds=60.0)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlops_pipeline.local.emulator import codebuild_runtime
+from mlops_pipeline.local.emulator import codebuild
 from mlops_pipeline.local.emulator.emulator import Emulator
 
 pytestmark = pytest.mark.functional
@@ -51,7 +51,7 @@ def test_build_runs_the_phases_and_exports_variables(
     emulator: Emulator, source_repo: Any, make_project: Any
 ) -> None:
     origin, commit = source_repo({"buildspec.yml": TWO_PHASES, "sub/version.txt": "7\n"})
-    codebuild_runtime.register_repository("models-ok", origin)
+    codebuild.register_repository("models-ok", origin)
     make_project(
         "build-ok",
         "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/models-ok",
@@ -59,15 +59,15 @@ def test_build_runs_the_phases_and_exports_variables(
     )
     lines: list[str] = []
     listener = lambda build_id, line: lines.append(line)  # noqa: E731
-    codebuild_runtime.add_log_listener(listener)
+    codebuild.add_log_listener(listener)
     try:
         started = emulator.client("codebuild").start_build(projectName="build-ok", sourceVersion=commit)
         assert started["build"]["buildStatus"] == "IN_PROGRESS"
         build = _wait(emulator, started["build"]["id"])
     finally:
-        codebuild_runtime.remove_log_listener(listener)
+        codebuild.remove_log_listener(listener)
 
-    log = codebuild_runtime.log_path(build["id"]).read_text()
+    log = codebuild.log_path(build["id"]).read_text()
     assert build["buildStatus"] == "SUCCEEDED", log
     assert build["currentPhase"] == "COMPLETED"
     assert build["resolvedSourceVersion"] == commit
@@ -113,7 +113,7 @@ phases:
     assert phases["PRE_BUILD"] == "FAILED"
     assert "BUILD" not in phases and "POST_BUILD" not in phases
     assert not marker.exists()
-    assert "cleanup-ran" in codebuild_runtime.log_path(build_id).read_text()
+    assert "cleanup-ran" in codebuild.log_path(build_id).read_text()
 
 
 def test_build_times_out_and_is_killed(
@@ -196,7 +196,7 @@ def test_secrets_manager_variables_are_resolved_and_masked_in_the_log(
         emulator, emulator.client("codebuild").start_build(projectName="build-secret")["build"]["id"]
     )
 
-    log = codebuild_runtime.log_path(build["id"]).read_text()
+    log = codebuild.log_path(build["id"]).read_text()
     assert build["buildStatus"] == "SUCCEEDED", log
     assert "pw=***" in log
     assert "s3cr3t-value" not in log

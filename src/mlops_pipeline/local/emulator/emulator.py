@@ -39,7 +39,7 @@ ACCOUNTS: dict[str, str] = {"tooling": "111111111111", "stage": "222222222222", 
 ADMIN_USER = "emulator-admin"
 # Extensions written elsewhere; each exposes an idempotent install() -> None.
 OPTIONAL_EXTENSIONS = (
-    "mlops_pipeline.local.emulator.codebuild_runtime",
+    "mlops_pipeline.local.emulator.codebuild",
     "mlops_pipeline.local.stack.git_remote",
     "mlops_pipeline.local.emulator.events",
     "mlops_pipeline.local.emulator.terraform_fixes",

@@ -64,9 +64,9 @@ class LocalGitRemote:
         self._write_hook()
         # A CodeBuild project whose source is this repository's CodeCommit URL clones it.
         # (Imported here: the hook process imports this module and must start fast.)
-        from mlops_pipeline.local.emulator import codebuild_runtime
+        from mlops_pipeline.local.emulator import codebuild
 
-        codebuild_runtime.register_repository(repository_name, self.path)
+        codebuild.register_repository(repository_name, self.path)
 
     @property
     def url(self) -> str:
