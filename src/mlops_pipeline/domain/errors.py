@@ -89,6 +89,18 @@ class RegistryAuthenticationError(RegistryError):
     """The registry rejected the credentials (HTTP 401) or the user lacks a permission (HTTP 403)."""
 
 
+class ChatError(PipelineError):
+    """The chat service refused a call or could not be reached (ChatNotifier).
+
+    ``code`` is the service's reason (Slack's error code such as ``channel_not_found``, or
+    ``connection_error``); the message never carries a credential.
+    """
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class InvalidEventError(PipelineError):
     """A handler's input event (or a build's exports) is malformed or incomplete."""
 

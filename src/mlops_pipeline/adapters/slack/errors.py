@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from mlops_pipeline.domain.errors import PipelineError
+from mlops_pipeline.domain.errors import ChatError, PipelineError
 
 
-class SlackError(PipelineError):
+class SlackError(ChatError):
     """A Slack Web API call failed; the message names the method and Slack's error code.
+
+    The ChatNotifier port's :class:`~mlops_pipeline.domain.errors.ChatError`, with the method.
 
     The bot token never appears in the message (Slack's own error codes do not carry it).
     """
@@ -15,9 +17,8 @@ class SlackError(PipelineError):
         message = f"Slack {method} failed: {code}"
         if detail:
             message = f"{message} ({detail})"
-        super().__init__(message)
+        super().__init__(message, code)
         self.method = method
-        self.code = code
 
 
 class SignatureError(PipelineError):
