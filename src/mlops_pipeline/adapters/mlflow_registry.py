@@ -36,6 +36,8 @@ CREDENTIALS_SECRET_ENV = "MLFLOW_CREDENTIALS_SECRET_ARN"  # noqa: S105 - a varia
 # (mlflow.environment_variables.MLFLOW_TRACKING_USERNAME / _PASSWORD).
 USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
 PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"  # noqa: S105 - a variable name
+# The variables the MLflow client reads for its HTTP retries and per-request timeout.
+HTTP_BOUND_ENVS = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
 
 # Conservative on purpose: these strings are interpolated into MLflow search filters.
 MODEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -291,11 +293,25 @@ def configure_credentials(username: str, password: str) -> None:
     os.environ[PASSWORD_ENV] = password
 
 
+def configure_http_bounds(environ: Mapping[str, str] | None = None) -> None:
+    """Bound the MLflow client's HTTP retries and timeout (it reads them from the process environment).
+
+    Its own defaults (7 retries with backoff) can outlive a Lambda's timeout; the pipeline's
+    documented settings (:data:`HTTP_BOUND_ENVS`) apply unless the process already sets them.
+    """
+    for name in HTTP_BOUND_ENVS:
+        os.environ.setdefault(name, config.get(name, environ))
+
+
 def from_environment(
     secret_reader: Callable[[str], Mapping[str, str]] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> MlflowRegistry:
-    """Build the registry from ``MLFLOW_TRACKING_URI`` (+ the credentials secret when its ARN is set)."""
+    """Build the registry from ``MLFLOW_TRACKING_URI`` (+ the credentials secret when its ARN is set).
+
+    Also bounds the client's HTTP retries and timeout (:func:`configure_http_bounds`).
+    """
+    configure_http_bounds(environ)
     # Both are documented settings (mlops_pipeline.config); the URI is required.
     tracking_uri = config.get(TRACKING_URI_ENV, environ).strip()
     secret_arn = config.get(CREDENTIALS_SECRET_ENV, environ).strip()

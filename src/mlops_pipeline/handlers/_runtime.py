@@ -1,12 +1,15 @@
-"""Wiring for the handlers: adapters built once per Lambda container from the environment."""
+"""The composition root of the handlers: one adapter per port, built once per Lambda container.
+
+``Deps`` takes one typed keyword argument per port; tests pass fakes, production passes
+nothing. Each port below is a ``cached_property`` whose body is the production default:
+it runs (and imports its adapter module) only on first use, and only if no adapter was
+given, so a Lambda imports only what its handler uses and cold starts stay short.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -31,103 +34,94 @@ from mlops_pipeline.ports import (
 
 logger = Logger(service=config.get("POWERTOOLS_SERVICE_NAME"))
 
-
-def error_summary(error: Mapping[str, Any] | None) -> str:
-    """A readable line from a Step Functions error object ``{"Error", "Cause"}``."""
-    if not error:
-        return ""
-    name = str(error.get("Error", "Error"))
-    cause = error.get("Cause", "")
-    message = cause
-    if isinstance(cause, str) and cause.startswith("{"):
-        try:
-            parsed = json.loads(cause)
-        except json.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict):
-            message = (
-                parsed.get("errorMessage") or parsed.get("Message") or parsed.get("BuildStatus") or cause
-            )
-    text = f"{name}: {message}" if message else name
-    return text[:600]
+DeployerFactory = Callable[[str, str], FunctionDeployer]
+"""``(environment, execution) -> FunctionDeployer`` for that environment's function."""
 
 
-@dataclass
 class Deps:
-    """Everything a handler may use; tests build one from fakes."""
+    """Everything a handler may use: ports, the services built on them, settings."""
 
-    env: Mapping[str, str] | None = None
-    clock: Clock = field(default_factory=SystemClock)
-    overrides: dict[str, Any] = field(default_factory=dict)
-
-    def _get(self, name: str) -> Any:
-        return self.overrides.get(name)
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        approvals_store: ApprovalStore | None = None,
+        runs: RunStore | None = None,
+        locks: LockStore | None = None,
+        deployed: DeployedStateStore | None = None,
+        notifier: ChatNotifier | None = None,
+        registry: ModelRegistry | None = None,
+        callbacks: TaskCallbacks | None = None,
+        deployer_factory: DeployerFactory | None = None,
+        slack_secret: Mapping[str, str] | None = None,
+    ) -> None:
+        self.env = env
+        given = {
+            "clock": clock,
+            "approvals_store": approvals_store,
+            "runs": runs,
+            "locks": locks,
+            "deployed": deployed,
+            "notifier": notifier,
+            "registry": registry,
+            "callbacks": callbacks,
+            "deployer_factory": deployer_factory,
+            "slack_secret": slack_secret,
+        }
+        # An instance attribute takes precedence over a cached_property of the same name,
+        # so a given adapter replaces the production default and that default never runs.
+        vars(self).update({name: value for name, value in given.items() if value is not None})
 
     def setting(self, name: str) -> str:
         return config.get(name, self.env)
 
-    # -- storage --------------------------------------------------------------------------
+    # -- ports (production defaults) ------------------------------------------------------
+    @cached_property
+    def clock(self) -> Clock:
+        return SystemClock()
+
     @cached_property
     def approvals_store(self) -> ApprovalStore:
-        if (o := self._get("approvals_store")) is not None:
-            return o
         from mlops_pipeline.adapters.aws.dynamodb import DynamoApprovalStore
 
         return DynamoApprovalStore(self.setting("MLOPS_TABLE"))
 
     @cached_property
     def runs(self) -> RunStore:
-        if (o := self._get("runs")) is not None:
-            return o
         from mlops_pipeline.adapters.aws.dynamodb import DynamoRunStore
 
         return DynamoRunStore(self.setting("MLOPS_TABLE"))
 
     @cached_property
     def locks(self) -> LockStore:
-        if (o := self._get("locks")) is not None:
-            return o
         from mlops_pipeline.adapters.aws.dynamodb import DynamoLockStore
 
         return DynamoLockStore(self.setting("MLOPS_TABLE"))
 
     @cached_property
     def deployed(self) -> DeployedStateStore:
-        if (o := self._get("deployed")) is not None:
-            return o
         from mlops_pipeline.adapters.aws.dynamodb import DynamoDeployedStateStore
 
         return DynamoDeployedStateStore(self.setting("MLOPS_TABLE"))
 
-    # -- outside services -----------------------------------------------------------------
     @cached_property
     def slack_secret(self) -> Mapping[str, str]:
-        if (o := self._get("slack_secret")) is not None:
-            return o
         from mlops_pipeline.adapters.aws.secrets import get_json_secret
 
         return get_json_secret(self.setting("SLACK_SECRET_ARN"), require=("bot_token", "signing_secret"))
 
     @cached_property
     def notifier(self) -> ChatNotifier:
-        if (o := self._get("notifier")) is not None:
-            return o
         from mlops_pipeline.adapters.slack.client import SlackNotifier
 
         return SlackNotifier(self.slack_secret["bot_token"], base_url=self.setting("SLACK_API_URL"))
 
     @cached_property
     def registry(self) -> ModelRegistry:
-        if (o := self._get("registry")) is not None:
-            return o
-        import os
-
         from mlops_pipeline.adapters import mlflow_registry
         from mlops_pipeline.adapters.aws.secrets import get_json_secret
 
-        # The MLflow client reads these from the process environment itself.
-        for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
-            os.environ.setdefault(name, self.setting(name))
         return mlflow_registry.from_environment(
             secret_reader=lambda arn: get_json_secret(arn, require=("username", "password")),
             environ=self.env,
@@ -135,22 +129,24 @@ class Deps:
 
     @cached_property
     def callbacks(self) -> TaskCallbacks:
-        if (o := self._get("callbacks")) is not None:
-            return o
         from mlops_pipeline.adapters.aws.stepfunctions import StepFunctionsCallbacks
 
         return StepFunctionsCallbacks()
 
-    def deployer(self, environment: str, execution: str) -> FunctionDeployer:
-        factory = self._get("deployer")
-        if factory is not None:
-            return factory(environment)
+    @cached_property
+    def deployer_factory(self) -> DeployerFactory:
         from mlops_pipeline.adapters.aws.lambda_deployer import LambdaDeployer
 
-        target = config.deploy_targets(self.env)[environment]
-        # The session name shows in the target account's CloudTrail: name the execution.
-        session_name = f"mlops-{environment}-{execution.rsplit(':', 1)[-1]}"
-        return LambdaDeployer.for_target(target, session_name=session_name)
+        def deployer(environment: str, execution: str) -> FunctionDeployer:
+            target = config.deploy_targets(self.env)[environment]
+            # The session name shows in the target account's CloudTrail: name the execution.
+            session_name = f"mlops-{environment}-{execution.rsplit(':', 1)[-1]}"
+            return LambdaDeployer.for_target(target, session_name=session_name)
+
+        return deployer
+
+    def deployer(self, environment: str, execution: str) -> FunctionDeployer:
+        return self.deployer_factory(environment, execution)
 
     # -- domain services ------------------------------------------------------------------
     @cached_property
@@ -212,7 +208,3 @@ def runtime() -> Deps:
     if _deps is None:
         _deps = Deps()
     return _deps
-
-
-def environment_label(environment: str) -> str:
-    return {"stage": "Stage", "prod": "Prod"}.get(environment, environment.title())

@@ -9,7 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops_pipeline.domain.deployment import Candidate
 from mlops_pipeline.domain.lineage import alias_for, deployment_tags
-from mlops_pipeline.handlers._runtime import Deps, environment_label, logger, runtime
+from mlops_pipeline.handlers._runtime import Deps, logger, runtime
+from mlops_pipeline.handlers.display import environment_label
 
 
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:

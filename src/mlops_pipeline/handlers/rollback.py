@@ -7,7 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops_pipeline.handlers._runtime import Deps, environment_label, error_summary, logger, runtime
+from mlops_pipeline.handlers._runtime import Deps, logger, runtime
+from mlops_pipeline.handlers.display import environment_label, error_summary
 
 
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:

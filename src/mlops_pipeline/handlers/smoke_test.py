@@ -10,7 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlops_pipeline import config
 from mlops_pipeline.domain import smoke
 from mlops_pipeline.domain.errors import SmokeTestFailedError
-from mlops_pipeline.handlers._runtime import Deps, environment_label, logger, runtime
+from mlops_pipeline.handlers._runtime import Deps, logger, runtime
+from mlops_pipeline.handlers.display import environment_label
 
 
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:

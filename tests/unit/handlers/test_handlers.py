@@ -63,19 +63,22 @@ def deps() -> Deps:
     return Deps(
         env=ENV,
         clock=FakeClock(),
-        overrides={
-            "approvals_store": FakeApprovalStore(),
-            "runs": FakeRunStore(),
-            "locks": FakeLockStore(),
-            "deployed": FakeDeployedStateStore(),
-            "notifier": FakeNotifier({"ds@example.com": "UAUTHOR"}),
-            "registry": registry,
-            "callbacks": FakeCallbacks(),
-            "slack_secret": {"bot_token": "xoxb-test", "signing_secret": SECRET},
-            "deployer": deployers.__getitem__,
-            "deployers": deployers,
-        },
+        approvals_store=FakeApprovalStore(),
+        runs=FakeRunStore(),
+        locks=FakeLockStore(),
+        deployed=FakeDeployedStateStore(),
+        notifier=FakeNotifier({"ds@example.com": "UAUTHOR"}),
+        registry=registry,
+        callbacks=FakeCallbacks(),
+        slack_secret={"bot_token": "xoxb-test", "signing_secret": SECRET},
+        deployer_factory=lambda environment, execution: deployers[environment],
     )
+
+
+def fake_deployer(deps: Deps, environment: str) -> FakeDeployer:
+    deployer = deps.deployer(environment, EXECUTION)
+    assert isinstance(deployer, FakeDeployer)
+    return deployer
 
 
 def model(deps: Deps) -> dict[str, Any]:
@@ -127,7 +130,7 @@ def test_deploy_smoke_promote_stage(deps: Deps) -> None:
     d = deploy.handle({"execution": EXECUTION, "environment": "stage", "model": m}, deps)
     assert d["previous_version"] == "1"
     assert d["new_version"] == "2"
-    stage = deps.overrides["deployers"]["stage"]
+    stage = fake_deployer(deps, "stage")
     stage.invoke_result = InvokeResult(200, {"predictions": [3.0]}, None, 5.0, "2")
     s = smoke_test.handle({"execution": EXECUTION, "environment": "stage", "model": m, "deploy": d}, deps)
     assert s["passed"] is True
@@ -142,7 +145,7 @@ def test_deploy_smoke_promote_stage(deps: Deps) -> None:
 def test_failed_smoke_raises_stable_error_and_rollback_restores(deps: Deps) -> None:
     m = model(deps)
     d = deploy.handle({"execution": EXECUTION, "environment": "stage", "model": m}, deps)
-    stage = deps.overrides["deployers"]["stage"]
+    stage = fake_deployer(deps, "stage")
     stage.invoke_result = InvokeResult(
         200, {"errorType": "KeyError", "errorMessage": "x"}, "Unhandled", 5.0, "2"
     )
@@ -169,7 +172,7 @@ def test_prod_refuses_stale_commit(deps: Deps) -> None:
     )
     with pytest.raises(StaleCommitError):
         deploy.handle({"execution": EXECUTION, "environment": "prod", "model": m}, deps)
-    assert deps.overrides["deployers"]["prod"].alias == "1"
+    assert fake_deployer(deps, "prod").alias == "1"
 
 
 def _request(deps: Deps, m: dict[str, Any]) -> dict[str, Any]:
@@ -305,8 +308,9 @@ def test_notify_reports_untold_outcomes_once(deps: Deps) -> None:
 
 def test_registry_wiring_bounds_the_mlflow_client(monkeypatch: pytest.MonkeyPatch) -> None:
     """The real Deps builds the MLflow registry from documented settings only."""
-    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
-    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
+    for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.setenv(name, "unset")  # records the original, so the wiring's write is undone
+        monkeypatch.delenv(name)
     registry = Deps(env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}).registry
     assert type(registry).__name__ == "MlflowRegistry"
     import os

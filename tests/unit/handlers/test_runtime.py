@@ -1,0 +1,54 @@
+"""The composition root: given adapters replace the production defaults, which are built lazily."""
+
+import subprocess
+import sys
+import textwrap
+
+from mlops_pipeline.handlers._runtime import Deps
+from tests.fakes import FakeClock, FakeDeployer, FakeNotifier, FakeRunStore
+
+
+def test_given_adapters_are_used_as_they_are() -> None:
+    runs, notifier, clock = FakeRunStore(), FakeNotifier(), FakeClock()
+    deployer = FakeDeployer("stage-fn")
+    calls: list[tuple[str, str]] = []
+
+    def factory(environment: str, execution: str) -> FakeDeployer:
+        calls.append((environment, execution))
+        return deployer
+
+    deps = Deps(
+        env={"SLACK_CHANNEL": "C1"}, runs=runs, notifier=notifier, clock=clock, deployer_factory=factory
+    )
+    assert deps.runs is runs and deps.notifier is notifier and deps.clock is clock
+    assert deps.deployer("stage", "arn:exec:1") is deployer
+    assert calls == [("stage", "arn:exec:1")]
+    # The services are built on the given ports.
+    assert deps.reporter.runs is runs and deps.reporter.notifier is notifier
+
+
+def _run(code: str) -> None:
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=True, env=env, timeout=120)
+
+
+def test_production_defaults_are_imported_and_built_on_first_use_only() -> None:
+    # A fresh interpreter: what a Lambda container imports when it starts.
+    _run(
+        """
+        import sys
+        from mlops_pipeline.handlers import deploy, evaluate, promote, report
+        from mlops_pipeline.handlers._runtime import Deps, runtime
+
+        def loaded(name):
+            return f"mlops_pipeline.adapters.{name}" in sys.modules
+
+        deps = runtime()
+        assert deps is runtime()
+        ports = ("aws.dynamodb", "aws.lambda_deployer", "aws.stepfunctions", "mlflow_registry")
+        assert not any(loaded(name) for name in ports), [n for n in ports if loaded(n)]
+        assert type(Deps(env={"MLOPS_TABLE": "t"}).runs).__name__ == "DynamoRunStore"
+        assert loaded("aws.dynamodb") and not loaded("mlflow_registry")
+        assert "mlflow" not in sys.modules
+        """
+    )
