@@ -25,7 +25,7 @@ from mlops_pipeline.local.emulator.emulator import Emulator
 from mlops_pipeline.local.stack.harness import PipelineStack, StackSettings
 from mlops_pipeline.local.stack.interactions_gateway import InteractionsGateway, lambda_invoker
 from mlops_pipeline.local.stack.mlflow_server import MlflowServer
-from mlops_pipeline.local.stack.slack_server import LocalSlackServer, SlackMessage
+from mlops_pipeline.local.stack.slack_standin import LocalSlackServer, SlackMessage
 
 PROJECT = Path(__file__).parent / "model_project"
 BOT_TOKEN = "xoxb-local-test"

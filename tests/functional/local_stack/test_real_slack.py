@@ -20,7 +20,7 @@ from mlops_pipeline.adapters.aws.dynamodb import DynamoApprovalStore
 from mlops_pipeline.adapters.slack.interactions import parse_block_action
 from mlops_pipeline.cli.main import app
 from mlops_pipeline.local.stack import stack
-from mlops_pipeline.local.stack.slack_server import LocalSlackServer
+from mlops_pipeline.local.stack.slack_standin import LocalSlackServer
 
 pytestmark = pytest.mark.functional
 

@@ -12,7 +12,7 @@ import pytest
 from slack_sdk import WebClient
 
 from mlops_pipeline.adapters.slack.client import SlackNotifier
-from mlops_pipeline.local.stack.slack_server import LocalSlackServer
+from mlops_pipeline.local.stack.slack_standin import LocalSlackServer
 
 BOT_TOKEN = "xoxb-local-test-token-0123456789"
 SIGNING_SECRET = "local-test-signing-secret-abcdef"

@@ -12,7 +12,7 @@ import pytest
 
 from mlops_pipeline.adapters.slack.client import SlackNotifier
 from mlops_pipeline.adapters.slack.errors import SlackError
-from mlops_pipeline.local.stack.slack_server import LocalSlackError, LocalSlackServer
+from mlops_pipeline.local.stack.slack_standin import LocalSlackError, LocalSlackServer
 
 pytestmark = pytest.mark.functional
 

@@ -17,7 +17,7 @@ from mlops_pipeline.adapters.slack import views
 from mlops_pipeline.adapters.slack.client import SlackNotifier
 from mlops_pipeline.adapters.slack.errors import SlackError
 from mlops_pipeline.domain.models import Approval, MessageRef
-from mlops_pipeline.local.stack.slack_server import LocalSlackServer
+from mlops_pipeline.local.stack.slack_standin import LocalSlackServer
 
 pytestmark = pytest.mark.functional
 

@@ -18,7 +18,7 @@ from mlops_pipeline.adapters.slack.errors import SignatureError
 from mlops_pipeline.adapters.slack.interactions import parse_block_action
 from mlops_pipeline.adapters.slack.signature import verify_request
 from mlops_pipeline.domain.models import Approval, ApprovalStatus, MessageRef
-from mlops_pipeline.local.stack.slack_server import LocalSlackError, LocalSlackServer
+from mlops_pipeline.local.stack.slack_standin import LocalSlackError, LocalSlackServer
 
 pytestmark = pytest.mark.functional
 

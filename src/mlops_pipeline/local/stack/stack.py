@@ -278,7 +278,7 @@ class LocalStack:
         from mlops_pipeline.local.emulator.emulator import Emulator
         from mlops_pipeline.local.stack.interactions_gateway import InteractionsGateway, lambda_invoker
         from mlops_pipeline.local.stack.mlflow_server import MlflowServer
-        from mlops_pipeline.local.stack.slack_server import LocalSlackServer
+        from mlops_pipeline.local.stack.slack_standin import LocalSlackServer
 
         began = time.monotonic()
         timings: dict[str, float] = {}
