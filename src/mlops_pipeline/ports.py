@@ -1,7 +1,14 @@
 """Ports: every outside dependency of the domain sits behind one of these Protocols.
 
 Adapters in ``adapters/`` implement them with boto3, the MLflow client and slack_sdk;
-unit tests implement them with in-memory fakes (``tests/fakes.py``).
+unit tests implement them with in-memory fakes (``tests/fakes.py``), and one scenario
+suite (``tests/functional/ports/``) runs the same tests over each fake and its adapter.
+
+Each method documents what it returns and which errors of ``mlops_pipeline.domain.errors``
+it raises; adapters translate their SDK's failures into exactly those, so callers never
+see botocore, MLflow or slack_sdk types. A failure the port does not name (a throttled or
+unreachable AWS service, say) is the adapter's own and may propagate as is. Datetimes
+are timezone-aware; the stores raise ValueError for a naive one.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from mlops_pipeline.domain.models import (
     StepStatus,
 )
 
+# The RunRecord fields RunStore.update may set; the thread and the steps have their own methods.
+RUN_UPDATE_FIELDS = frozenset({"status", "model", "version", "commit", "repository", "branch", "author"})
+
 
 class Clock(Protocol):
     def now(self) -> datetime:
@@ -38,91 +48,165 @@ class SystemClock:
 
 
 class ModelRegistry(Protocol):
-    """MLflow model registry, aliases only (never stages)."""
+    """MLflow model registry, aliases only (never stages).
 
-    def find_version_by_commit(self, model_name: str, commit: str) -> ModelVersionInfo | None: ...
+    Every method validates its names first and raises InvalidRegistryInputError (also a
+    ValueError) for a malformed model name, commit, version, alias or tag, before anything
+    reaches the registry. A registry that refuses the credentials raises
+    RegistryAuthenticationError; any other registry failure RegistryError.
+    """
 
-    def get_version(self, model_name: str, version: str) -> ModelVersionInfo:
-        """The version with its tags, aliases and its run's metrics; ModelNotFoundError if absent."""
+    def find_version_by_commit(self, model_name: str, commit: str) -> ModelVersionInfo | None:
+        """The highest version tagged ``git_commit=<commit>`` (commit ids compare in lower case);
+        None if no version has that commit or the model does not exist."""
         ...
 
-    def get_by_alias(self, model_name: str, alias: str) -> ModelVersionInfo | None: ...
+    def get_version(self, model_name: str, version: str) -> ModelVersionInfo:
+        """The version with its tags, aliases and its run's metrics; ModelNotFoundError if the
+        model or the version does not exist."""
+        ...
+
+    def get_by_alias(self, model_name: str, alias: str) -> ModelVersionInfo | None:
+        """The version behind ``alias``; None if the model or the alias does not exist."""
+        ...
 
     def get_champion(self, model_name: str) -> ModelVersionInfo | None:
         """The version behind alias ``production`` or None for a first model."""
         ...
 
-    def set_alias(self, model_name: str, alias: str, version: str) -> None: ...
+    def set_alias(self, model_name: str, alias: str, version: str) -> None:
+        """Point ``alias`` at ``version``, moving it away from any other version of the model;
+        ModelNotFoundError if the model or the version does not exist."""
+        ...
 
-    def set_tags(self, model_name: str, version: str, tags: Mapping[str, str]) -> None: ...
+    def set_tags(self, model_name: str, version: str, tags: Mapping[str, str]) -> None:
+        """Set (add or overwrite) the given tags; other tags stay. All tags are validated before
+        the first write. ModelNotFoundError if the version does not exist (and ``tags`` is not
+        empty: no tags, no call)."""
+        ...
 
 
 class FunctionDeployer(Protocol):
-    """One target function (stage or prod) reached through its account's deploy role."""
+    """One target function (stage or prod) reached through its account's deploy role.
+
+    Every failure to read or change the function raises DeploymentError.
+    """
 
     def current_version(self) -> str | None:
-        """The version behind the alias, or None if the alias does not exist yet."""
+        """The version behind the alias, or None if the alias does not exist yet;
+        DeploymentError if the function does not exist or cannot be read."""
         ...
 
     def deploy(self, image_uri: str) -> DeployResult:
-        """UpdateFunctionCode, wait, PublishVersion, move the alias; alias untouched on failure."""
+        """UpdateFunctionCode, wait, PublishVersion, move the alias; returns the previous and the
+        new version. DeploymentError on any failure, with the alias left untouched."""
         ...
 
     def rollback(self, to_version: str) -> None:
-        """Move the alias back to a published version."""
+        """Move the alias back to a published version; DeploymentError if ``to_version`` is not a
+        published version number of the function or the alias cannot be moved."""
         ...
 
-    def invoke_alias(self, payload: Mapping[str, Any]) -> InvokeResult: ...
+    def invoke_alias(self, payload: Mapping[str, Any]) -> InvokeResult:
+        """Invoke the alias synchronously. A function that ran and failed is a result
+        (``function_error`` set), not an exception; InvokeError if it could not be invoked."""
+        ...
 
 
 class ApprovalStore(Protocol):
-    def put(self, approval: Approval) -> None: ...
-
-    def get(self, approval_id: str) -> Approval | None: ...
-
-    def decide(self, approval_id: str, status: ApprovalStatus, by: str | None, at: datetime) -> Approval:
-        """Conditional write PENDING -> status; AlreadyDecidedError(current=...) otherwise."""
+    def put(self, approval: Approval) -> None:
+        """Store an approval. An approval with the same id that is still PENDING is replaced (a
+        retried request); one that is no longer PENDING is kept and AlreadyDecidedError
+        (``current`` = the stored approval) is raised."""
         ...
 
-    def list_pending(self, model_name: str) -> Sequence[Approval]: ...
+    def get(self, approval_id: str) -> Approval | None:
+        """The stored approval, or None."""
+        ...
 
-    def set_message(self, approval_id: str, ref: MessageRef) -> None: ...
+    def decide(self, approval_id: str, status: ApprovalStatus, by: str | None, at: datetime) -> Approval:
+        """Conditional write PENDING -> ``status``; returns the decided approval (``decided_by`` =
+        ``by``, which may be None for expiry, ``decided_at`` = ``at``).
+
+        ValueError if ``status`` is not final (PENDING); ApprovalNotFoundError if no approval has
+        that id; AlreadyDecidedError(current=the stored approval) if it is no longer PENDING.
+        Of concurrent decisions exactly one succeeds.
+        """
+        ...
+
+    def list_pending(self, model_name: str) -> Sequence[Approval]:
+        """The PENDING approvals of that model, oldest request first (ties by id)."""
+        ...
+
+    def set_message(self, approval_id: str, ref: MessageRef) -> None:
+        """Record where the approval's card lives (any status); ApprovalNotFoundError if absent."""
+        ...
 
 
 class RunStore(Protocol):
-    def get(self, execution: str) -> RunRecord | None: ...
+    def get(self, execution: str) -> RunRecord | None:
+        """The run record, or None."""
+        ...
 
     def create_if_absent(self, record: RunRecord) -> RunRecord:
-        """Create the record unless it exists; returns the stored record."""
+        """Create the record unless one exists for that execution; returns the stored record
+        (the existing one, unchanged, if there was one)."""
         ...
 
     def set_thread(self, execution: str, ref: MessageRef) -> bool:
-        """Store the Slack thread once; False if another writer set it first."""
+        """Store the Slack thread once; False if another writer set it first (nothing changes).
+        RunNotFoundError if there is no run record."""
         ...
 
-    def record_step(self, execution: str, step: StepStatus) -> None: ...
+    def record_step(self, execution: str, step: StepStatus) -> None:
+        """Append one step status to the run's history; RunNotFoundError if there is no run record."""
+        ...
 
-    def update(self, execution: str, **fields: Any) -> None: ...
+    def update(self, execution: str, **fields: Any) -> None:
+        """Set plain fields (``RUN_UPDATE_FIELDS``); values are stored as strings and None clears a
+        field back to its RunRecord default. ValueError for any other field (nothing changes);
+        RunNotFoundError if there is no run record. No fields: nothing happens."""
+        ...
 
-    def list_recent(self, limit: int = 20) -> Sequence[RunRecord]: ...
+    def list_recent(self, limit: int = 20) -> Sequence[RunRecord]:
+        """At most ``limit`` runs, newest ``started_at`` first; runs without a start time are not
+        listed; ``limit <= 0`` gives an empty list."""
+        ...
 
 
 class LockStore(Protocol):
     def acquire(self, name: str, owner: str, now: datetime, ttl_seconds: int) -> Lock:
-        """Take the lock (re-entrant for the same owner); DeploymentLockedError if held."""
+        """Take the lease ``now`` .. ``now + ttl_seconds`` and return it.
+
+        The lock is free when absent or expired (``expires_at <= now``); its owner may take it
+        again, which renews the lease. DeploymentLockedError (naming the holder and the expiry)
+        if another owner holds it; ValueError if ``ttl_seconds <= 0`` or ``owner`` is empty.
+        """
         ...
 
-    def release(self, name: str, owner: str) -> bool: ...
+    def release(self, name: str, owner: str) -> bool:
+        """Delete the lock if ``owner`` holds it (expired or not, as long as nobody took it over);
+        False otherwise, and nothing changes."""
+        ...
 
 
 class DeployedStateStore(Protocol):
-    def get(self, environment: str) -> DeployedState | None: ...
+    def get(self, environment: str) -> DeployedState | None:
+        """What the environment runs now, or None before its first deployment."""
+        ...
 
-    def put(self, state: DeployedState) -> None: ...
+    def put(self, state: DeployedState) -> None:
+        """Record what ``state.environment`` runs now; the last write wins (the stale-commit rule
+        is the domain's, not the store's)."""
+        ...
 
 
 class ChatNotifier(Protocol):
-    """Slack Web API, as far as the pipeline uses it."""
+    """Slack Web API, as far as the pipeline uses it.
+
+    A call the chat service refuses (unknown channel, message or user, no text) or cannot
+    be made (connection) raises ChatError with the service's reason as ``code``.
+    """
 
     def post(
         self,
@@ -130,22 +214,43 @@ class ChatNotifier(Protocol):
         text: str,
         blocks: Sequence[Mapping[str, Any]] | None = None,
         thread_ts: str | None = None,
-    ) -> MessageRef: ...
+    ) -> MessageRef:
+        """Post a message (a reply in that thread when ``thread_ts`` is set); returns where it
+        lives. Each message gets its own ``ts``. ChatError if refused."""
+        ...
 
-    def update(
-        self, ref: MessageRef, text: str, blocks: Sequence[Mapping[str, Any]] | None = None
-    ) -> None: ...
+    def update(self, ref: MessageRef, text: str, blocks: Sequence[Mapping[str, Any]] | None = None) -> None:
+        """Replace the message's text, and its blocks when given (None keeps them);
+        ChatError if there is no such message."""
+        ...
 
-    def post_ephemeral(self, channel: str, user: str, text: str) -> None: ...
+    def post_ephemeral(self, channel: str, user: str, text: str) -> None:
+        """A message only ``user`` sees; ChatError if refused (e.g. unknown user)."""
+        ...
 
-    def lookup_user_by_email(self, email: str) -> str | None: ...
+    def lookup_user_by_email(self, email: str) -> str | None:
+        """The user id with that email address, or None when no user has it; ChatError on
+        any other failure."""
+        ...
 
-    def usergroup_members(self, usergroup_id: str) -> frozenset[str]: ...
+    def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
+        """The user ids in the user group; ChatError if the group does not exist."""
+        ...
 
 
 class TaskCallbacks(Protocol):
-    """Step Functions task-token callbacks."""
+    """Step Functions task-token callbacks.
 
-    def send_success(self, task_token: str, output: Mapping[str, Any]) -> None: ...
+    A token whose task no longer waits (answered already, timed out, its execution ended, or
+    never valid) raises TaskGoneError with the service's reason as ``code``; the token itself
+    never appears in the message.
+    """
 
-    def send_failure(self, task_token: str, error: str, cause: str) -> None: ...
+    def send_success(self, task_token: str, output: Mapping[str, Any]) -> None:
+        """Complete the waiting task with ``output``; TaskGoneError if it is gone."""
+        ...
+
+    def send_failure(self, task_token: str, error: str, cause: str) -> None:
+        """Fail the waiting task with ``error`` (a stable name the ASL catches); TaskGoneError
+        if it is gone."""
+        ...

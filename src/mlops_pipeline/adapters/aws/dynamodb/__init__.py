@@ -10,13 +10,12 @@ from mlops_pipeline.adapters.aws.dynamodb.approvals import DynamoApprovalStore
 from mlops_pipeline.adapters.aws.dynamodb.codec import from_iso, to_iso
 from mlops_pipeline.adapters.aws.dynamodb.deployed import DynamoDeployedStateStore
 from mlops_pipeline.adapters.aws.dynamodb.locks import DynamoLockStore
-from mlops_pipeline.adapters.aws.dynamodb.runs import RUN_FIELDS, DynamoRunStore
+from mlops_pipeline.adapters.aws.dynamodb.runs import DynamoRunStore
 from mlops_pipeline.adapters.aws.dynamodb.schema import APPROVAL_RETENTION, GSI1, create_table
 
 __all__ = [
     "APPROVAL_RETENTION",
     "GSI1",
-    "RUN_FIELDS",
     "DynamoApprovalStore",
     "DynamoDeployedStateStore",
     "DynamoLockStore",

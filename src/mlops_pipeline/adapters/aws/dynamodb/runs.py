@@ -18,9 +18,7 @@ from mlops_pipeline.adapters.aws.dynamodb.codec import (
 from mlops_pipeline.adapters.aws.dynamodb.schema import GSI1, RUN_SK, RUNS_GSI_PK, key, run_pk
 from mlops_pipeline.domain.errors import RunNotFoundError
 from mlops_pipeline.domain.models import MessageRef, RunRecord, StepStatus
-
-# The plain fields ``update`` may set; the thread and the steps have their own methods.
-RUN_FIELDS = frozenset({"status", "model", "version", "commit", "repository", "branch", "author"})
+from mlops_pipeline.ports import RUN_UPDATE_FIELDS
 
 
 def _key(execution: str) -> dict[str, Any]:
@@ -95,9 +93,11 @@ class DynamoRunStore(DynamoStore):
 
     def update(self, execution: str, **fields: Any) -> None:
         """Set plain fields (status, model, version, commit, repository, branch, author); None removes."""
-        unknown = set(fields) - RUN_FIELDS
+        unknown = set(fields) - RUN_UPDATE_FIELDS
         if unknown:
-            raise ValueError(f"cannot update run fields {sorted(unknown)}; allowed: {sorted(RUN_FIELDS)}")
+            raise ValueError(
+                f"cannot update run fields {sorted(unknown)}; allowed: {sorted(RUN_UPDATE_FIELDS)}"
+            )
         if not fields:
             return
         names: dict[str, str] = {}
