@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +30,21 @@ ACTIONS = {"approve": ApprovalStatus.APPROVED, "reject": ApprovalStatus.REJECTED
 def new_approval_id() -> str:
     """Unguessable id: the only thing a Slack button carries."""
     return secrets.token_urlsafe(18)
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """What the state machine asks approval for: a model version, with the task to answer."""
+
+    task_token: str = field(repr=False)  # answers the waiting task: never printed, never on a card
+    execution: str
+    model_name: str
+    model_version: str
+    commit: str
+    author: str  # the commit author's email (or name): never trusted as a Slack id
+    details: Mapping[str, Any]  # rendered on the card; never used for decisions
+    timeout_seconds: int
+    thread: MessageRef
 
 
 @dataclass(frozen=True)
@@ -59,19 +74,10 @@ class ApprovalService:
         self.decided_view = decided_view
 
     # -- requesting -------------------------------------------------------------------------
-    def request(
-        self,
-        *,
-        task_token: str,
-        execution: str,
-        model: Mapping[str, Any],
-        details: Mapping[str, Any],
-        timeout_seconds: int,
-        thread: MessageRef,
-    ) -> Approval:
+    def request(self, request: ApprovalRequest) -> Approval:
         """Supersede older pending approvals of the model, store this one, post its card."""
         now = self.clock.now()
-        name, version = str(model["model_name"]), str(model["model_version"])
+        execution, name, version = request.execution, request.model_name, request.model_version
         for older in self.store.list_pending(name):
             if older.execution != execution:
                 self._finish(
@@ -83,34 +89,29 @@ class ApprovalService:
                 )
         approval = Approval(
             id=new_approval_id(),
-            task_token=task_token,
+            task_token=request.task_token,
             execution=execution,
             model=name,
             version=version,
-            commit=str(model.get("commit", "")),
-            author=str(model.get("author_email") or model.get("author") or ""),
+            commit=request.commit,
+            author=request.author,
             requested_at=now,
-            expires_at=now + timedelta(seconds=timeout_seconds),
-            details=dict(details),
+            expires_at=now + timedelta(seconds=request.timeout_seconds),
+            details=dict(request.details),
         )
         self.store.put(approval)
         text, blocks = self.card_view(approval)
-        ref = self.notifier.post(thread.channel, text, blocks=blocks, thread_ts=thread.ts)
+        ref = self.notifier.post(request.thread.channel, text, blocks=blocks, thread_ts=request.thread.ts)
         self.store.set_message(approval.id, ref)
         return replace(approval, slack_channel=ref.channel, slack_ts=ref.ts)
 
     # -- deciding ---------------------------------------------------------------------------
-    def decide(
-        self,
-        *,
-        approval_id: str,
-        action: str,
-        user_id: str,
-        policy: ApprovalPolicy,
-        author_slack_id: str | None,
-        group_members: frozenset[str] = frozenset(),
-    ) -> Outcome:
-        """Apply a click. Refusals change nothing; a repeated identical click is a no-op."""
+    def decide(self, *, approval_id: str, action: str, user_id: str, policy: ApprovalPolicy) -> Outcome:
+        """Apply a click under ``policy``. Refusals change nothing; a repeated identical click is a no-op.
+
+        The commit author's Slack id and the approver group's members are looked up in the
+        chat workspace here, only for a pending approval (the clicks the policy must judge).
+        """
         status = ACTIONS.get(action)
         if status is None:
             return Outcome(False, f"Unknown action {action!r}.")
@@ -119,7 +120,7 @@ class ApprovalService:
             return Outcome(False, "This approval request does not exist (any more).")
         if approval.status.is_final:
             return self._already_final(approval, status, user_id)
-        refusal = policy.refusal(user_id, approval, author_slack_id, group_members)
+        refusal = policy.refusal(user_id, approval, self._author_slack_id(approval), self._members(policy))
         if refusal:
             return Outcome(False, refusal, approval)
         now = self.clock.now()
@@ -151,6 +152,15 @@ class ApprovalService:
         return expired
 
     # -- internals --------------------------------------------------------------------------
+    def _author_slack_id(self, approval: Approval) -> str | None:
+        # Only an email address can be looked up (git may give a bare name).
+        return self.notifier.lookup_user_by_email(approval.author) if "@" in approval.author else None
+
+    def _members(self, policy: ApprovalPolicy) -> frozenset[str]:
+        if not policy.allowed_group:
+            return frozenset()
+        return self.notifier.usergroup_members(policy.allowed_group)
+
     def _already_final(self, approval: Approval, wanted: ApprovalStatus, user_id: str) -> Outcome:
         if approval.status is wanted and approval.decided_by == user_id:
             # A retried or double click of the same person: answer the same, re-send the
@@ -200,4 +210,4 @@ class ApprovalService:
             self.notifier.update(MessageRef(approval.slack_channel, approval.slack_ts), text, blocks=blocks)
 
 
-__all__ = ["APPROVAL_EXPIRED", "ApprovalService", "Outcome", "new_approval_id"]
+__all__ = ["APPROVAL_EXPIRED", "ApprovalRequest", "ApprovalService", "Outcome", "new_approval_id"]

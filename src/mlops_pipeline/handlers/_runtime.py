@@ -18,6 +18,7 @@ from mlops_pipeline.domain.approvals import ApprovalService
 from mlops_pipeline.domain.deployment import DeploymentService
 from mlops_pipeline.domain.gate import GatePolicy
 from mlops_pipeline.domain.models import Approval
+from mlops_pipeline.domain.policy import ApprovalPolicy
 from mlops_pipeline.domain.reporting import Reporter
 from mlops_pipeline.ports import (
     ApprovalStore,
@@ -191,6 +192,13 @@ class Deps:
             self.deployed,
             self.clock,
             lock_ttl_seconds=config.get_int("LOCK_TTL_SECONDS", self.env),
+        )
+
+    def approval_policy(self) -> ApprovalPolicy:
+        return ApprovalPolicy(
+            allowed_users=frozenset(config.get_list("APPROVERS", self.env)),
+            allowed_group=self.setting("APPROVER_GROUP") or None,
+            allow_self_approval=config.get_bool("ALLOW_SELF_APPROVAL", self.env),
         )
 
     def default_gate(self) -> GatePolicy:

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops_pipeline import config
+from mlops_pipeline.domain.approvals import ApprovalRequest
 from mlops_pipeline.domain.errors import InvalidEventError
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 
@@ -20,14 +21,18 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     model = event["model"]
     stage = event.get("stage") or {}
     thread = deps.reporter.thread(execution, event.get("input"))
-    approval = deps.approvals.request(
+    request = ApprovalRequest(
         task_token=token,
         execution=execution,
-        model=model,
+        model_name=str(model["model_name"]),
+        model_version=str(model["model_version"]),
+        commit=str(model.get("commit", "")),
+        author=str(model.get("author_email") or model.get("author") or ""),
         details={"evaluation": dict(model), "smoke": stage.get("smoke"), "deploy": stage.get("deploy")},
         timeout_seconds=config.get_int("APPROVAL_TIMEOUT_SECONDS", deps.env),
         thread=thread,
     )
+    approval = deps.approvals.request(request)
     logger.info("approval requested", extra={"approval_id": approval.id, "model": approval.model})
     return {"approval_id": approval.id, "channel": approval.slack_channel, "ts": approval.slack_ts}
 

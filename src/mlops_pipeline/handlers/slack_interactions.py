@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops_pipeline import config
 from mlops_pipeline.adapters.slack.errors import BadRequestError, SignatureError
-from mlops_pipeline.domain.policy import ApprovalPolicy
+from mlops_pipeline.domain.models import ApprovalStatus
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 
 
@@ -25,14 +25,6 @@ def _response(status: int, body: Mapping[str, Any] | None = None) -> dict[str, A
         "headers": {"Content-Type": "application/json"},
         "body": json.dumps(body or {}),
     }
-
-
-def policy(deps: Deps) -> ApprovalPolicy:
-    return ApprovalPolicy(
-        allowed_users=frozenset(config.get_list("APPROVERS", deps.env)),
-        allowed_group=config.get("APPROVER_GROUP", deps.env) or None,
-        allow_self_approval=config.get_bool("ALLOW_SELF_APPROVAL", deps.env),
-    )
 
 
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
@@ -57,19 +49,11 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         logger.warning("malformed interaction", extra={"reason": str(exc)})
         return _response(400, {"error": str(exc)})
 
-    rules = policy(deps)
-    approval = deps.approvals_store.get(action.approval_id)
-    author_id = None
-    if approval is not None and "@" in approval.author:
-        author_id = deps.notifier.lookup_user_by_email(approval.author)
-    members = deps.notifier.usergroup_members(rules.allowed_group) if rules.allowed_group else frozenset()
     outcome = deps.approvals.decide(
         approval_id=action.approval_id,
         action=action.action_id,
         user_id=action.user_id,
-        policy=rules,
-        author_slack_id=author_id,
-        group_members=members,
+        policy=deps.approval_policy(),
     )
     logger.info(
         "interaction",
@@ -79,7 +63,7 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         deps.notifier.post_ephemeral(action.channel_id, action.user_id, outcome.message)
         return _response(200)
     decided = outcome.approval
-    if decided is not None and decided.status.value == "APPROVED" and decided.decided_at is not None:
+    if decided is not None and decided.status is ApprovalStatus.APPROVED and decided.decided_at is not None:
         deps.reporter.step(decided.execution, "Approval", "APPROVED", f"by <@{decided.decided_by}>")
     return _response(200)
 

@@ -4,18 +4,12 @@ from typing import Any
 
 import pytest
 
-from mlops_pipeline.domain.approvals import ApprovalService
+from mlops_pipeline.domain.approvals import ApprovalRequest, ApprovalService
 from mlops_pipeline.domain.errors import TaskGoneError
 from mlops_pipeline.domain.models import Approval, ApprovalStatus, MessageRef
 from mlops_pipeline.domain.policy import ApprovalPolicy
 from tests.fakes import FakeApprovalStore, FakeCallbacks, FakeClock, FakeNotifier
 
-MODEL = {
-    "model_name": "ships",
-    "model_version": "4",
-    "commit": "c0ffee12345678",
-    "author_email": "ds@example.com",
-}
 POLICY = ApprovalPolicy(frozenset({"UAPPROVER", "UAUTHOR"}))
 
 
@@ -29,7 +23,8 @@ def decided(approval: Approval) -> tuple[str, list[Mapping[str, Any]]]:
 
 @pytest.fixture
 def env() -> dict[str, Any]:
-    store, notifier, callbacks, clock = FakeApprovalStore(), FakeNotifier(), FakeCallbacks(), FakeClock()
+    store, callbacks, clock = FakeApprovalStore(), FakeCallbacks(), FakeClock()
+    notifier = FakeNotifier({"ds@example.com": "UAUTHOR"})
     service = ApprovalService(store, notifier, callbacks, clock, card, decided)
     return {"store": store, "notifier": notifier, "callbacks": callbacks, "clock": clock, "service": service}
 
@@ -38,22 +33,33 @@ def request(
     env: dict[str, Any],
     execution: str = "arn:exec:1",
     token: str = "token-1",
-    model: Mapping[str, Any] = MODEL,
+    model_name: str = "ships",
+    model_version: str = "4",
+    author: str = "ds@example.com",
 ) -> Approval:
     return env["service"].request(
-        task_token=token,
-        execution=execution,
-        model=model,
-        details={"evaluation": {}},
-        timeout_seconds=3600,
-        thread=MessageRef("C1", "100.1"),
+        ApprovalRequest(
+            task_token=token,
+            execution=execution,
+            model_name=model_name,
+            model_version=model_version,
+            commit="c0ffee12345678",
+            author=author,
+            details={"evaluation": {}},
+            timeout_seconds=3600,
+            thread=MessageRef("C1", "100.1"),
+        )
     )
 
 
-def decide(env: dict[str, Any], approval: Approval, user: str = "UAPPROVER", action: str = "approve") -> Any:
-    return env["service"].decide(
-        approval_id=approval.id, action=action, user_id=user, policy=POLICY, author_slack_id="UAUTHOR"
-    )
+def decide(
+    env: dict[str, Any],
+    approval: Approval,
+    user: str = "UAPPROVER",
+    action: str = "approve",
+    policy: ApprovalPolicy = POLICY,
+) -> Any:
+    return env["service"].decide(approval_id=approval.id, action=action, user_id=user, policy=policy)
 
 
 def test_request_stores_pending_and_posts_card_in_thread(env: dict[str, Any]) -> None:
@@ -67,6 +73,24 @@ def test_request_stores_pending_and_posts_card_in_thread(env: dict[str, Any]) ->
     # The button carries the approval id, never the task token.
     assert "token-1" not in str(message)
     assert approval.id in str(message["blocks"])
+
+
+def test_request_never_prints_the_task_token(env: dict[str, Any]) -> None:
+    approval = request(env, token="secret-task-token")
+    assert approval.task_token == "secret-task-token"
+    made = ApprovalRequest(
+        task_token="secret-task-token",
+        execution="arn:exec:1",
+        model_name="ships",
+        model_version="4",
+        commit="c0ffee",
+        author="ds@example.com",
+        details={},
+        timeout_seconds=60,
+        thread=MessageRef("C1", "100.1"),
+    )
+    assert "secret-task-token" not in repr(made) and "secret-task-token" not in str(made)
+    assert "ships" in repr(made)
 
 
 def test_approve_sends_success_once_and_updates_card(env: dict[str, Any]) -> None:
@@ -97,6 +121,24 @@ def test_refusals_change_nothing(env: dict[str, Any]) -> None:
         assert not outcome.accepted and expected in outcome.message
     assert env["store"].get(approval.id).status is ApprovalStatus.PENDING
     assert env["callbacks"].successes == [] and env["callbacks"].failures == []
+
+
+def test_author_is_resolved_by_email_only(env: dict[str, Any]) -> None:
+    # The author's Slack id comes from the workspace, looked up by the commit's email.
+    by_email = request(env)
+    assert "author may not approve" in decide(env, by_email, user="UAUTHOR").message
+    # A bare git name is never looked up, even if something by that key exists.
+    env["notifier"].users_by_email["ds"] = "UAUTHOR"
+    by_name = request(env, execution="arn:exec:2", model_name="other", author="ds")
+    assert decide(env, by_name, user="UAUTHOR").accepted
+
+
+def test_group_members_come_from_the_workspace(env: dict[str, Any]) -> None:
+    env["notifier"].groups["S1"] = frozenset({"UGROUP"})
+    policy = ApprovalPolicy(allowed_group="S1")
+    approval = request(env)
+    assert "not on the list" in decide(env, approval, user="UAPPROVER", policy=policy).message
+    assert decide(env, approval, user="UGROUP", policy=policy).accepted
 
 
 def test_expired_request_is_refused(env: dict[str, Any]) -> None:
@@ -142,7 +184,7 @@ def test_concurrent_clicks_produce_exactly_one_decision(env: dict[str, Any]) -> 
 
 def test_newer_request_supersedes_older_pending(env: dict[str, Any]) -> None:
     old = request(env, execution="arn:exec:1", token="token-1")
-    new = request(env, execution="arn:exec:2", token="token-2", model={**MODEL, "model_version": "5"})
+    new = request(env, execution="arn:exec:2", token="token-2", model_version="5")
     assert env["store"].get(old.id).status is ApprovalStatus.SUPERSEDED
     assert env["store"].get(new.id).status is ApprovalStatus.PENDING
     assert env["callbacks"].failures[0][:2] == ("token-1", "ApprovalSuperseded")
@@ -162,7 +204,7 @@ def test_task_gone_is_tolerated(env: dict[str, Any]) -> None:
 
 def test_expire_marks_only_this_execution(env: dict[str, Any]) -> None:
     mine = request(env, execution="arn:exec:1")
-    other_model = request(env, execution="arn:exec:9", model={**MODEL, "model_name": "other"})
+    other_model = request(env, execution="arn:exec:9", model_name="other")
     assert env["service"].expire("arn:exec:1", "ships") == [mine.id]
     assert env["store"].get(mine.id).status is ApprovalStatus.EXPIRED
     assert env["store"].get(other_model.id).status is ApprovalStatus.PENDING
