@@ -136,6 +136,23 @@ def test_window_is_configurable() -> None:
         verify_request(headers, BODY, SECRET, at(now), max_age_seconds=60)
 
 
+def test_window_wider_than_slack_sdks_own_five_minutes_is_honoured() -> None:
+    # The window is ours (the injected Clock), not slack_sdk's fixed one.
+    now = 1_800_000_000
+    for sent in (now - 900, now + 900):
+        verify_request(sign(BODY, SECRET, sent), BODY, SECRET, at(now), max_age_seconds=900)
+
+
+@pytest.mark.parametrize("cut", [1, 10, 64])
+def test_truncated_or_padded_signature_is_a_mismatch(cut: int) -> None:
+    signature = DOC_SIGNATURE[:-cut]
+    for forged in (signature, DOC_SIGNATURE + "0" * cut):
+        with pytest.raises(SignatureError, match="mismatch"):
+            verify_request(
+                doc_headers(**{"X-Slack-Signature": forged}), DOC_BODY, DOC_SECRET, at(DOC_TIMESTAMP)
+            )
+
+
 def test_non_utf8_body_is_refused() -> None:
     body = b"payload=\xff\xfe"
     headers = {"X-Slack-Request-Timestamp": "1800000000", "X-Slack-Signature": "v0=" + "0" * 64}
