@@ -21,7 +21,10 @@ import pytest
 from rich.console import Console
 
 from mlops_pipeline import tf
-from mlops_pipeline.local.stack import demo, stack
+from mlops_pipeline.local.stack import control, demo
+from mlops_pipeline.local.stack.client import StackClient
+from mlops_pipeline.local.stack.ports import ports_listening
+from mlops_pipeline.local.stack.state import StackInfo, StackOptions
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "seed_code"
@@ -38,7 +41,7 @@ class Run:
 
 @dataclass
 class E2E:
-    client: stack.StackClient
+    client: StackClient
     tmp: Path
 
     def decide_with_cli(self, execution: str, decision: str, timeout: float) -> None:
@@ -58,7 +61,7 @@ class E2E:
         assert f"{decision} sent for {name} as U0APPROVER" in result.output
 
     @property
-    def info(self) -> stack.StackInfo:
+    def info(self) -> StackInfo:
         return self.client.info
 
     def project(self, name: str) -> Path:
@@ -116,18 +119,16 @@ def use_terraform() -> bool:
 @pytest.fixture(scope="package")
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     tmp = tmp_path_factory.mktemp("e2e")
-    options = stack.StackOptions(
-        state_dir=tmp / "state", approval_timeout_seconds=600, terraform=use_terraform()
-    )
+    options = StackOptions(state_dir=tmp / "state", approval_timeout_seconds=600, terraform=use_terraform())
     began = time.monotonic()
-    info = stack.up(options, timeout=420)
+    info = control.up(options, timeout=420)
     up_line = f"local stack up ({info.provisioner}) in {time.monotonic() - began:.1f}s: {info.timings}"
     print(f"\n{up_line}")
     TIMINGS.append(up_line)
     try:
-        yield E2E(stack.StackClient(info), tmp)
+        yield E2E(StackClient(info), tmp)
     finally:
-        report = stack.down(options.state_dir)
+        report = control.down(options.state_dir)
         assert report.stopped
         assert report.leftovers == [], f"still running after down: {report.leftovers}"
-        assert stack.ports_listening(list(info.ports.values())) == []
+        assert ports_listening(list(info.ports.values())) == []

@@ -9,7 +9,8 @@ from mlflow import MlflowClient
 
 from mlops_pipeline.adapters.aws.dynamodb import DynamoApprovalStore
 from mlops_pipeline.domain.models import ApprovalStatus
-from mlops_pipeline.local.stack import demo, stack
+from mlops_pipeline.local.stack import demo
+from mlops_pipeline.local.stack.client import card_buttons
 from tests.e2e.conftest import E2E, Run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -107,7 +108,7 @@ def test_push_build_stage_approve_prod(e2e: E2E) -> None:
 
     # One Slack thread holds the card (decided: no buttons) and the progress messages.
     messages, joined = thread_texts(e2e, run)
-    assert not any(stack.card_buttons(m) for m in messages), "a decided card still has buttons"
+    assert not any(card_buttons(m) for m in messages), "a decided card still has buttons"
     assert any("U0APPROVER" in str(m["blocks"]) or "approver" in m["text"].lower() for m in messages)
     for step in STEPS_IN_THREAD:
         assert step in joined or re.sub(r"(?<!^)(?=[A-Z])", " ", step).lower() in joined.lower(), step

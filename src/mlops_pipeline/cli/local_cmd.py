@@ -21,7 +21,7 @@ PortOption = Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free 
 
 
 def _state_dir(value: Path | None) -> Path:
-    from mlops_pipeline.local.stack.stack import default_state_dir
+    from mlops_pipeline.local.stack.state import default_state_dir
 
     return value.resolve() if value is not None else default_state_dir()
 
@@ -37,7 +37,7 @@ def _print_info(info: object) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from mlops_pipeline.local.stack.stack import StackInfo, slack_location
+    from mlops_pipeline.local.stack.state import StackInfo, slack_location
 
     assert isinstance(info, StackInfo)
     table = Table(box=None, show_header=False, pad_edge=False)
@@ -72,8 +72,9 @@ def up(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack to be ready.")] = 600,
 ) -> None:
     """Start the emulator, MLflow, the Slack stand-in and the git remote; provision the pipeline."""
-    from mlops_pipeline.local.stack.stack import LocalStackError, StackOptions
-    from mlops_pipeline.local.stack.stack import up as stack_up
+    from mlops_pipeline.local.stack.control import up as stack_up
+    from mlops_pipeline.local.stack.errors import LocalStackError
+    from mlops_pipeline.local.stack.state import StackOptions
 
     options = StackOptions(
         state_dir=_state_dir(state_dir),
@@ -96,7 +97,7 @@ def up(
 @local_app.command("down")
 def down(state_dir: StateDir = None) -> None:
     """Stop the local stack and everything it started."""
-    from mlops_pipeline.local.stack.stack import down as stack_down
+    from mlops_pipeline.local.stack.control import down as stack_down
 
     report = stack_down(_state_dir(state_dir))
     if not report.stopped:
@@ -113,8 +114,8 @@ def down(state_dir: StateDir = None) -> None:
 @local_app.command("status")
 def status(state_dir: StateDir = None) -> None:
     """Show whether a local stack runs, and where."""
-    from mlops_pipeline.local.stack.stack import LocalStackError
-    from mlops_pipeline.local.stack.stack import status as stack_status
+    from mlops_pipeline.local.stack.control import status as stack_status
+    from mlops_pipeline.local.stack.errors import LocalStackError
 
     try:
         info = stack_status(_state_dir(state_dir))
@@ -127,8 +128,9 @@ def status(state_dir: StateDir = None) -> None:
 
 
 def _decide(action: str, run: str, user: str, state_dir: Path | None) -> None:
-    from mlops_pipeline.local.stack.stack import LocalStackError, StackClient
-    from mlops_pipeline.local.stack.stack import status as stack_status
+    from mlops_pipeline.local.stack.client import StackClient
+    from mlops_pipeline.local.stack.control import status as stack_status
+    from mlops_pipeline.local.stack.errors import LocalStackError
 
     info = stack_status(_state_dir(state_dir))
     if info is None:
@@ -183,8 +185,11 @@ def demo(
 
     from rich.console import Console
 
-    from mlops_pipeline.local.stack import stack
+    from mlops_pipeline.local.stack import control
+    from mlops_pipeline.local.stack.checkout import repository_root
     from mlops_pipeline.local.stack.demo import Decision, run_demo
+    from mlops_pipeline.local.stack.errors import LocalStackError
+    from mlops_pipeline.local.stack.state import StackOptions
 
     if auto_approve and reject_:
         raise typer.BadParameter("use --auto-approve or --reject, not both")
@@ -192,16 +197,16 @@ def demo(
     console = Console(highlight=False)
     directory = _state_dir(state_dir)
     if source is None:
-        root = stack.repository_root()
+        root = repository_root()
         if root is None or not (root / "seed_code").is_dir():
             raise _fail("no seed_code/ next to the package: pass --source <model project>")
         source = root / "seed_code"
     began = time.monotonic()
     try:
-        info = stack.status(directory)
+        info = control.status(directory)
         if info is None:
             console.print(f"starting the local stack in {directory} ...")
-            info = stack.up(stack.StackOptions(state_dir=directory, terraform=terraform), timeout=600)
+            info = control.up(StackOptions(state_dir=directory, terraform=terraform), timeout=600)
             console.print(
                 f"local stack up in {time.monotonic() - began:.1f}s "
                 f"({', '.join(f'{k} {v:.1f}s' for k, v in info.timings.items())})"
@@ -209,14 +214,14 @@ def demo(
         else:
             console.print(f"using the running local stack (pid {info.pid})")
         result = run_demo(info, source, decision, timeout=timeout, console=console)
-    except stack.LocalStackError as exc:
+    except LocalStackError as exc:
         if down_after:
-            stack.down(directory)
+            control.down(directory)
         console.print(f"[bold red]error:[/] {exc}", markup=True)
         typer.echo("demo: failed total_s=0 model=- version=- stage=- prod=-")
         raise typer.Exit(1) from exc
     if down_after:
-        stack.down(directory)
+        control.down(directory)
         console.print("local stack stopped")
     else:
         console.print(

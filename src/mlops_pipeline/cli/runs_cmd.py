@@ -31,7 +31,9 @@ def _store(table: str | None, state_dir: Path | None) -> Any:
 
     if table:
         return DynamoRunStore(table)
-    from mlops_pipeline.local.stack.stack import StackClient, default_state_dir, status
+    from mlops_pipeline.local.stack.client import StackClient
+    from mlops_pipeline.local.stack.control import status
+    from mlops_pipeline.local.stack.state import default_state_dir
 
     info = status(state_dir.resolve() if state_dir else default_state_dir())
     if info is None:

@@ -14,7 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops_pipeline.cli.main import app
-from mlops_pipeline.local.stack import daemon, stack
+from mlops_pipeline.local.stack import control, daemon
+from mlops_pipeline.local.stack.client import StackClient
+from mlops_pipeline.local.stack.errors import PortTakenError, StackRunningError, TerraformMissingError
+from mlops_pipeline.local.stack.ports import ports_listening
+from mlops_pipeline.local.stack.state import DAEMON_LOG, ERROR_FILE, StackInfo, StackOptions, state_file
 
 pytestmark = pytest.mark.functional
 
@@ -28,11 +32,11 @@ def taken_port() -> Iterator[int]:
 
 
 def test_up_refuses_a_taken_port_before_starting_anything(tmp_path: Path, taken_port: int) -> None:
-    options = stack.StackOptions(state_dir=tmp_path, mlflow_port=taken_port)
-    with pytest.raises(stack.PortTakenError, match=rf"port {taken_port} .*mlflow.*--mlflow-port"):
-        stack.up(options, timeout=30)
-    assert not (tmp_path / stack.DAEMON_LOG).exists()
-    assert not stack.state_file(tmp_path).exists()
+    options = StackOptions(state_dir=tmp_path, mlflow_port=taken_port)
+    with pytest.raises(PortTakenError, match=rf"port {taken_port} .*mlflow.*--mlflow-port"):
+        control.up(options, timeout=30)
+    assert not (tmp_path / DAEMON_LOG).exists()
+    assert not state_file(tmp_path).exists()
 
 
 def test_cli_up_reports_a_taken_port(tmp_path: Path, taken_port: int) -> None:
@@ -48,21 +52,21 @@ def test_daemon_writes_the_start_failure_for_up(tmp_path: Path, taken_port: int)
     # The daemon checks too (a port can be taken between `up`'s check and the daemon's bind).
     code = daemon.main(["--state-dir", str(tmp_path), "--slack-port", str(taken_port)])
     assert code == 1
-    error = (tmp_path / stack.ERROR_FILE).read_text()
+    error = (tmp_path / ERROR_FILE).read_text()
     assert f"port {taken_port}" in error and "slack" in error
-    assert not stack.state_file(tmp_path).exists()
+    assert not state_file(tmp_path).exists()
 
 
 def test_up_without_terraform_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TERRAFORM", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    with pytest.raises(stack.TerraformMissingError, match="terraform is not installed"):
-        stack.up(stack.StackOptions(state_dir=tmp_path, terraform=True), timeout=30)
-    assert not (tmp_path / stack.DAEMON_LOG).exists()
+    with pytest.raises(TerraformMissingError, match="terraform is not installed"):
+        control.up(StackOptions(state_dir=tmp_path, terraform=True), timeout=30)
+    assert not (tmp_path / DAEMON_LOG).exists()
 
 
 def fake_state(state_dir: Path, pid: int) -> None:
-    info = stack.StackInfo(
+    info = StackInfo(
         pid=pid,
         state_dir=str(state_dir),
         started_at="2026-01-01T00:00:00+00:00",
@@ -86,52 +90,50 @@ def fake_state(state_dir: Path, pid: int) -> None:
         ports={},
     )
     state_dir.mkdir(parents=True, exist_ok=True)
-    info.save(stack.state_file(state_dir))
+    info.save(state_file(state_dir))
 
 
 def test_up_refuses_while_a_stack_is_running(tmp_path: Path) -> None:
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         fake_state(tmp_path, sleeper.pid)
-        with pytest.raises(
-            stack.StackRunningError, match=rf"already running .*pid {sleeper.pid}.*local down"
-        ):
-            stack.up(stack.StackOptions(state_dir=tmp_path), timeout=30)
-        assert stack.status(tmp_path) is not None
-        assert oct(os.stat(stack.state_file(tmp_path)).st_mode & 0o777) == "0o600"
+        with pytest.raises(StackRunningError, match=rf"already running .*pid {sleeper.pid}.*local down"):
+            control.up(StackOptions(state_dir=tmp_path), timeout=30)
+        assert control.status(tmp_path) is not None
+        assert oct(os.stat(state_file(tmp_path)).st_mode & 0o777) == "0o600"
         # `down` stops it (SIGTERM) and reports nothing left.
-        report = stack.down(tmp_path, timeout=10)
+        report = control.down(tmp_path, timeout=10)
         assert report.stopped and report.leftovers == []
-        assert not stack.pid_alive(sleeper.pid)
+        assert not control.pid_alive(sleeper.pid)
     finally:
         sleeper.kill()
-    assert stack.status(tmp_path) is None
+    assert control.status(tmp_path) is None
 
 
 def test_a_stale_state_file_is_not_a_running_stack(tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     fake_state(tmp_path, dead.pid)
-    assert stack.status(tmp_path) is None
-    assert not stack.state_file(tmp_path).exists()
+    assert control.status(tmp_path) is None
+    assert not state_file(tmp_path).exists()
 
 
 def test_status_of_nothing(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["local", "status", "--state-dir", str(tmp_path)])
     assert result.exit_code == 3
     assert "no local stack is running" in result.output
-    assert stack.down(tmp_path).stopped is False
+    assert control.down(tmp_path).stopped is False
 
 
 @pytest.mark.slow
 def test_up_status_down_leaves_nothing_running(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    info = stack.up(stack.StackOptions(state_dir=state), timeout=240)
+    info = control.up(StackOptions(state_dir=state), timeout=240)
     try:
-        assert stack.pid_alive(info.pid) and stack.pid_alive(info.mlflow_pid)
+        assert control.pid_alive(info.pid) and control.pid_alive(info.mlflow_pid)
         ports = list(info.ports.values())
-        assert sorted(stack.ports_listening(ports)) == sorted(ports)
-        saved = json.loads(stack.state_file(state).read_text())
+        assert sorted(ports_listening(ports)) == sorted(ports)
+        saved = json.loads(state_file(state).read_text())
         assert saved["pid"] == info.pid and saved["provisioner"] == "harness"
         status = CliRunner().invoke(app, ["local", "status", "--state-dir", str(state)])
         assert status.exit_code == 0, status.output
@@ -139,7 +141,7 @@ def test_up_status_down_leaves_nothing_running(tmp_path: Path) -> None:
         again = CliRunner().invoke(app, ["local", "up", "--state-dir", str(state)])
         assert again.exit_code == 1 and "already running" in again.output
         # The stack answers: the pipeline is provisioned in the tooling account.
-        client = stack.StackClient(info)
+        client = StackClient(info)
         machine = client.client("stepfunctions").describe_state_machine(
             stateMachineArn=info.state_machine_arn
         )
@@ -149,7 +151,7 @@ def test_up_status_down_leaves_nothing_running(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["local", "down", "--state-dir", str(state)])
     assert result.exit_code == 0, result.output
     assert "free" in result.output
-    assert not stack.pid_alive(info.pid)
-    assert not stack.pid_alive(info.mlflow_pid)
-    assert stack.ports_listening(list(info.ports.values())) == []
-    assert not stack.state_file(state).exists()
+    assert not control.pid_alive(info.pid)
+    assert not control.pid_alive(info.mlflow_pid)
+    assert ports_listening(list(info.ports.values())) == []
+    assert not state_file(state).exists()

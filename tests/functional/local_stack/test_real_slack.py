@@ -19,8 +19,12 @@ from typer.testing import CliRunner
 from mlops_pipeline.adapters.aws.dynamodb import DynamoApprovalStore
 from mlops_pipeline.adapters.slack.interactions import parse_block_action
 from mlops_pipeline.cli.main import app
-from mlops_pipeline.local.stack import stack
+from mlops_pipeline.local.stack import control
+from mlops_pipeline.local.stack.client import StackClient, block_actions_body, card_buttons
+from mlops_pipeline.local.stack.errors import LocalStackError, SlackConfigError
+from mlops_pipeline.local.stack.slack_config import slack_config_from_env
 from mlops_pipeline.local.stack.slack_standin import LocalSlackServer
+from mlops_pipeline.local.stack.state import DAEMON_LOG, StackOptions, state_file
 
 pytestmark = pytest.mark.functional
 
@@ -32,11 +36,11 @@ ALL = {
 
 
 def test_no_variables_means_the_local_stand_in() -> None:
-    assert stack.slack_config_from_env({}) is None
+    assert slack_config_from_env({}) is None
 
 
 def test_all_three_give_a_config_with_the_default_api_url() -> None:
-    config = stack.slack_config_from_env(ALL)
+    config = slack_config_from_env(ALL)
     assert config is not None
     assert (config.bot_token, config.signing_secret, config.channel) == (
         "xoxb-test-token",
@@ -45,15 +49,15 @@ def test_all_three_give_a_config_with_the_default_api_url() -> None:
     )
     assert config.api_url == "https://slack.com/api/"
     assert "xoxb-test-token" not in repr(config) and "s3cr3t" not in repr(config)
-    custom = stack.slack_config_from_env({**ALL, "MLOPS_SLACK_API_URL": "http://127.0.0.1:9/api"})
+    custom = slack_config_from_env({**ALL, "MLOPS_SLACK_API_URL": "http://127.0.0.1:9/api"})
     assert custom is not None and custom.api_url == "http://127.0.0.1:9/api/"
 
 
 @pytest.mark.parametrize("missing", sorted(ALL))
 def test_a_partial_configuration_is_refused(missing: str) -> None:
     partial = {k: v for k, v in ALL.items() if k != missing}
-    with pytest.raises(stack.SlackConfigError, match=rf"missing: {missing}"):
-        stack.slack_config_from_env(partial)
+    with pytest.raises(SlackConfigError, match=rf"missing: {missing}"):
+        slack_config_from_env(partial)
 
 
 @pytest.mark.parametrize(
@@ -65,8 +69,8 @@ def test_a_partial_configuration_is_refused(missing: str) -> None:
     ],
 )
 def test_malformed_values_are_refused(name: str, value: str, message: str) -> None:
-    with pytest.raises(stack.SlackConfigError, match=message):
-        stack.slack_config_from_env({**ALL, name: value})
+    with pytest.raises(SlackConfigError, match=message):
+        slack_config_from_env({**ALL, name: value})
 
 
 def test_up_refuses_a_partial_configuration_before_starting_anything(
@@ -79,8 +83,8 @@ def test_up_refuses_a_partial_configuration_before_starting_anything(
     assert result.exit_code == 1
     assert "MLOPS_SLACK_SIGNING_SECRET" in result.output and "MLOPS_SLACK_CHANNEL" in result.output
     assert "xoxb-only-the-token" not in result.output
-    assert not (tmp_path / stack.DAEMON_LOG).exists()
-    assert not stack.state_file(tmp_path).exists()
+    assert not (tmp_path / DAEMON_LOG).exists()
+    assert not state_file(tmp_path).exists()
 
 
 def test_the_built_payload_is_what_the_handler_parses_and_verifies() -> None:
@@ -97,7 +101,7 @@ def test_the_built_payload_is_what_the_handler_parses_and_verifies() -> None:
             }
         ],
     }
-    body = stack.block_actions_body(card, "reject", "U0APPROVER", "C0OTHER")
+    body = block_actions_body(card, "reject", "U0APPROVER", "C0OTHER")
     action = parse_block_action(body)
     assert action.approval_id == "apr-0123456789abcdef"
     assert (action.action_id, action.user_id, action.channel_id, action.message_ts) == (
@@ -106,8 +110,8 @@ def test_the_built_payload_is_what_the_handler_parses_and_verifies() -> None:
         "C0PIPELINE",
         "1700000000.000100",
     )
-    with pytest.raises(stack.LocalStackError, match="no approve button"):
-        stack.block_actions_body({**card, "blocks": []}, "approve", "U0APPROVER", "C0PIPELINE")
+    with pytest.raises(LocalStackError, match="no approve button"):
+        block_actions_body({**card, "blocks": []}, "approve", "U0APPROVER", "C0PIPELINE")
 
 
 @pytest.fixture
@@ -131,22 +135,22 @@ def test_slack_mode_posts_to_slack_and_approves_through_the_signed_endpoint(
     tmp_path: Path, real_slack: LocalSlackServer
 ) -> None:
     state = tmp_path / "state"
-    token = stack.slack_config_from_env()
+    token = slack_config_from_env()
     assert token is not None
-    info = stack.up(stack.StackOptions(state_dir=state), timeout=240)
+    info = control.up(StackOptions(state_dir=state), timeout=240)
     try:
-        saved = stack.state_file(state).read_text()
+        saved = state_file(state).read_text()
         assert json.loads(saved)["slack_mode"] == "slack"
         assert json.loads(saved)["slack_api_url"] == real_slack.api_url
         assert "slack" not in info.ports and info.slack_inbox_url == ""
-        for text in (saved, (state / stack.DAEMON_LOG).read_text()):
+        for text in (saved, (state / DAEMON_LOG).read_text()):
             assert token.bot_token not in text and token.signing_secret not in text
         status = CliRunner().invoke(app, ["local", "status", "--state-dir", str(state)])
         assert status.exit_code == 0, status.output
         assert "Slack channel C0PIPELINE" in status.output
 
         # The pipeline's own approval step (the Lambda the state machine calls) posts to "Slack".
-        client = stack.StackClient(info)
+        client = StackClient(info)
         execution = f"{info.state_machine_arn.replace(':stateMachine:', ':execution:')}:run-slack-1"
         event = {
             "token": "task-token-of-a-finished-execution",
@@ -159,7 +163,7 @@ def test_slack_mode_posts_to_slack_and_approves_through_the_signed_endpoint(
         )
         assert "FunctionError" not in answer, answer["Payload"].read()
         card = client.approval_card(execution)
-        assert card is not None and [b["action_id"] for b in stack.card_buttons(card)] == [
+        assert card is not None and [b["action_id"] for b in card_buttons(card)] == [
             "approve",
             "reject",
         ]
@@ -170,7 +174,7 @@ def test_slack_mode_posts_to_slack_and_approves_through_the_signed_endpoint(
         assert any(m["ts"] == card["ts"] and m.get("blocks") for m in thread)
 
         # A payload signed with another secret is refused and decides nothing.
-        forged = stack.StackClient(info)
+        forged = StackClient(info)
         good = os.environ["MLOPS_SLACK_SIGNING_SECRET"]
         os.environ["MLOPS_SLACK_SIGNING_SECRET"] = "not-the-secret"
         try:
@@ -190,5 +194,5 @@ def test_slack_mode_posts_to_slack_and_approves_through_the_signed_endpoint(
         again = CliRunner().invoke(app, ["local", "approve", execution, "--state-dir", str(state)])
         assert again.exit_code == 1 and "no pending approval" in again.output
     finally:
-        report = stack.down(state)
+        report = control.down(state)
     assert report.leftovers == []

@@ -2,7 +2,7 @@
 
 moto serves from inside a Python process, so the emulator (and the servers that go with
 it) live here: ``python -m mlops_pipeline.local.stack.daemon --state-dir DIR ...`` starts the
-:class:`~mlops_pipeline.local.stack.stack.LocalStack`, writes ``<DIR>/stack.json`` once it is
+:class:`~mlops_pipeline.local.stack.runner.LocalStack`, writes ``<DIR>/stack.json`` once it is
 ready and runs until SIGTERM/SIGINT, when it stops everything it started and removes the
 state file. A start-up failure is written to ``<DIR>/daemon-error.txt`` for ``local up``.
 """
@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from mlops_pipeline.local.stack.stack import ERROR_FILE, LocalStack, StackOptions, slack_location, state_file
+from mlops_pipeline.local.stack.runner import LocalStack
+from mlops_pipeline.local.stack.state import ERROR_FILE, StackOptions, slack_location, state_file
 
 
 def parse_args(argv: Sequence[str] | None = None) -> StackOptions:

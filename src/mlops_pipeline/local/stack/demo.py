@@ -28,7 +28,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from mlops_pipeline.local.stack.stack import APPROVER, LocalStackError, StackClient, StackInfo, slack_location
+from mlops_pipeline.local.stack.client import StackClient
+from mlops_pipeline.local.stack.errors import LocalStackError
+from mlops_pipeline.local.stack.state import APPROVER, StackInfo, slack_location
 
 Decision = Literal["approve", "reject", "wait"]
 Outcome = Literal["succeeded", "failed", "rejected"]

@@ -1,0 +1,151 @@
+"""Putting the pipeline into a running emulator: the boto3 harness (default) or ``terraform apply``.
+
+Both create the same things (tables, Slack secret, Lambdas, CodeBuild project, state machine,
+push rule) and configure the local git remote for the repository; :class:`Provisioned` says
+where the daemon finds them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops_pipeline.local.stack.checkout import buildspec_text, repository_root
+from mlops_pipeline.local.stack.errors import LocalStackError
+from mlops_pipeline.local.stack.state import StackOptions
+
+log = logging.getLogger(__name__)
+
+REPOSITORY_NAME = "mlops-models"
+BRANCH = "main"
+DEFAULT_CHANNEL = "C0PIPELINE"
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """What provisioning created, as the daemon needs it for the gateway and ``stack.json``."""
+
+    remote: Any  # the configured LocalGitRemote
+    state_machine_arn: str
+    table: str
+    inference_function: str
+    interactions_function: str
+    channel: str
+    pipeline: Any = None  # the harness' PipelineStack (None after terraform)
+
+
+def provision_harness(
+    options: StackOptions,
+    state_dir: Path,
+    emu: Any,
+    mlflow_url: str,
+    slack_api_url: str,
+    secret: Mapping[str, str],
+    channel: str = DEFAULT_CHANNEL,
+) -> Provisioned:
+    """Provision with boto3 (``local/stack/harness.py``), a few seconds."""
+    from mlops_pipeline.local.stack.git_remote import LocalGitRemote
+    from mlops_pipeline.local.stack.harness import PipelineStack, StackSettings
+
+    emu.client("codecommit").create_repository(
+        repositoryName=REPOSITORY_NAME, repositoryDescription="Model code (local git remote)"
+    )
+    remote = LocalGitRemote(state_dir / "git", REPOSITORY_NAME, BRANCH)
+    remote.configure(emu.endpoint_url, emu.credentials("tooling"))
+    settings = StackSettings(
+        channel=channel,
+        approvers=options.approvers,
+        approval_timeout_seconds=options.approval_timeout_seconds,
+        buildspec=buildspec_text(),
+    )
+    pipeline = PipelineStack(emu, mlflow_url, slack_api_url, remote.path, settings)
+    pipeline.provision(secret)
+    pipeline.add_push_trigger(remote.repository_name, remote.arn, remote.branch)
+    return Provisioned(
+        remote=remote,
+        state_machine_arn=pipeline.state_machine_arn,
+        table=pipeline.table,
+        inference_function=pipeline.inference_function,
+        interactions_function=pipeline.function_name("slack_interactions"),
+        channel=settings.channel,
+        pipeline=pipeline,
+    )
+
+
+def provision_terraform(
+    options: StackOptions,
+    state_dir: Path,
+    emu: Any,
+    mlflow_url: str,
+    slack_api_url: str,
+    secret: Mapping[str, str],
+    channel: str = DEFAULT_CHANNEL,
+) -> Provisioned:
+    """``terraform apply`` of terraform/live/local against the emulator (a copy, state in the state dir)."""
+    from mlops_pipeline import packaging, tf
+    from mlops_pipeline.local.emulator.image_store import ImageStore
+    from mlops_pipeline.local.stack.git_remote import LocalGitRemote
+    from mlops_pipeline.local.stack.harness import PLACEHOLDER_HANDLER
+
+    root = repository_root()
+    if root is None:
+        raise LocalStackError("--terraform needs the project's source checkout (terraform/, statemachine/)")
+    work = state_dir / "terraform"
+    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "terraform.tfstate*")
+    shutil.copytree(root / "terraform", work / "terraform", ignore=ignore, dirs_exist_ok=True)
+    shutil.copytree(root / "statemachine", work / "statemachine", dirs_exist_ok=True)
+    step = time.monotonic()
+    dist = work / "dist"
+    packaging.build_all(dist, "host")
+    log.info("lambda packages built in %.1fs", time.monotonic() - step)
+    # The inference functions start from a bootstrap image, as on AWS before any model exists.
+    bootstrap = f"{emu.account_id('tooling')}.dkr.ecr.{emu.region}.amazonaws.com/mlops/serving:bootstrap"
+    store = ImageStore(state_dir / "images")
+    if not store.exists(bootstrap):
+        staging = state_dir / "placeholder-rootfs"
+        (staging / "var" / "task").mkdir(parents=True, exist_ok=True)
+        (staging / "var" / "task" / "placeholder.py").write_text(PLACEHOLDER_HANDLER)
+        store.push(bootstrap, staging, cmd=["placeholder.handler"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(emu.env("tooling"))
+    env.pop("AWS_ENDPOINT_URL")  # the root passes the endpoint per service
+    runner = tf.Terraform(work / "terraform" / tf.LOCAL_ROOT, data_dir=work / "data", env=env)
+    variables = {
+        "endpoint_url": emu.endpoint_url,
+        "lambda_dist_dir": str(dist),
+        "bootstrap_image_uri": bootstrap,
+        "slack_api_url": slack_api_url,
+        "slack_channel": channel,
+        "approvers": json.dumps(list(options.approvers)),
+        "approval_timeout_seconds": str(options.approval_timeout_seconds),
+        "mlflow_tracking_uri": mlflow_url,
+        "build_python": sys.executable,
+        "local_state_dir": str(state_dir),
+    }
+    step = time.monotonic()
+    runner.init()
+    runner.apply(variables)
+    outputs = runner.output()
+    log.info("terraform apply of %s took %.1fs", tf.LOCAL_ROOT, time.monotonic() - step)
+    # Terraform creates the secret without a value (secrets never go through its state).
+    emu.client("secretsmanager").put_secret_value(
+        SecretId=outputs["slack_secret_arn"], SecretString=json.dumps(dict(secret))
+    )
+    remote = LocalGitRemote(state_dir / "git", str(outputs["repository_name"]), BRANCH)
+    remote.configure(emu.endpoint_url, emu.credentials("tooling"))
+    return Provisioned(
+        remote=remote,
+        state_machine_arn=str(outputs["state_machine_arn"]),
+        table=str(outputs["table_name"]),
+        inference_function=str(outputs["deploy_targets"]["stage"]["function_name"]),
+        interactions_function=str(outputs["function_names"]["slack_interactions"]),
+        channel=channel,
+    )
