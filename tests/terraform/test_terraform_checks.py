@@ -11,12 +11,9 @@ from typing import Any
 import pytest
 
 from mlops_pipeline import tf
+from tests.terraform.conftest import MODULES, REPO, VALIDATE_TARGETS
 
 pytestmark = pytest.mark.terraform
-MODULES = tf.MODULES
-VALIDATE_TARGETS = tuple(f"modules/{m}/examples/basic" for m in tf.MODULES) + tf.ROOTS
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_fmt_is_clean(terraform_bin: str) -> None:
