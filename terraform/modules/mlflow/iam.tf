@@ -73,13 +73,13 @@ data "aws_iam_policy_document" "task" {
   statement {
     sid       = "ListArtifacts"
     actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.artifacts.arn]
+    resources = [module.artifacts_bucket.arn]
   }
 
   statement {
     sid       = "ReadWriteArtifacts"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${aws_s3_bucket.artifacts.arn}/artifacts/*"]
+    resources = ["${module.artifacts_bucket.arn}/artifacts/*"]
   }
 
   statement {

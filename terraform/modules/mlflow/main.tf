@@ -84,95 +84,49 @@ resource "aws_secretsmanager_secret_version" "pipeline" {
 
 # --- artifact store -----------------------------------------------------------------------
 
-resource "aws_s3_bucket" "artifacts" {
+# The artifact store: versioned, SSE-KMS under kms_key_arn, private, TLS only (the s3_bucket
+# module; its checkov skips sit beside its resources). Who may use it: iam.tf.
+module "artifacts_bucket" {
+  source = "../s3_bucket"
+
   bucket_prefix = "${var.name_prefix}-mlflow-"
+  kms_key_arn   = var.kms_key_arn
   force_destroy = var.force_destroy
-  #checkov:skip=CKV_AWS_18:Access logs would need a second bucket; MLflow's server is the only writer.
-  #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage cost; versioning protects against deletes.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes bucket event notifications.
-  tags = var.tags
+  tags          = var.tags
 }
 
-resource "aws_s3_bucket_ownership_controls" "artifacts" {
-  bucket = aws_s3_bucket.artifacts.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+# The bucket's resources moved into the module: keep existing deployments' bucket.
+moved {
+  from = aws_s3_bucket.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_public_access_block" "artifacts" {
-  bucket                  = aws_s3_bucket.artifacts.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+moved {
+  from = aws_s3_bucket_ownership_controls.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_versioning" "artifacts" {
-  bucket = aws_s3_bucket.artifacts.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "artifacts" {
-  bucket = aws_s3_bucket.artifacts.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = var.kms_key_arn
-    }
-    bucket_key_enabled = true
-  }
+moved {
+  from = aws_s3_bucket_versioning.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket_versioning.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
-  bucket = aws_s3_bucket.artifacts.id
-
-  rule {
-    id     = "expire-noncurrent"
-    status = "Enabled"
-
-    filter {}
-
-    noncurrent_version_expiration {
-      noncurrent_days = 30
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.artifacts]
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-data "aws_iam_policy_document" "artifacts_bucket" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetObjectVersion"]
-    resources = [aws_s3_bucket.artifacts.arn, "${aws_s3_bucket.artifacts.arn}/*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket_lifecycle_configuration.this
 }
 
-resource "aws_s3_bucket_policy" "artifacts" {
-  bucket = aws_s3_bucket.artifacts.id
-  policy = data.aws_iam_policy_document.artifacts_bucket.json
-
-  depends_on = [aws_s3_bucket_public_access_block.artifacts]
+moved {
+  from = aws_s3_bucket_policy.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket_policy.this
 }

@@ -35,5 +35,5 @@ output "database_endpoint" {
 
 output "artifact_bucket" {
   description = "S3 bucket of MLflow artifacts."
-  value       = aws_s3_bucket.artifacts.id
+  value       = module.artifacts_bucket.id
 }

@@ -55,7 +55,7 @@ resource "aws_ecs_task_definition" "this" {
       { name = "MLFLOW_DB_PORT", value = "3306" },
       { name = "MLFLOW_DB_NAME", value = "mlflow" },
       { name = "MLFLOW_AUTH_DB_NAME", value = "mlflow_auth" },
-      { name = "MLFLOW_ARTIFACTS_DESTINATION", value = "s3://${aws_s3_bucket.artifacts.id}/artifacts" },
+      { name = "MLFLOW_ARTIFACTS_DESTINATION", value = "s3://${module.artifacts_bucket.id}/artifacts" },
       # Host headers MLflow accepts (DNS-rebinding protection): the front door's name, the
       # Cloud Map name the VPC link may forward, and the local health check.
       { name = "MLFLOW_ALLOWED_HOSTS", value = join(",", compact([local.host, local.api ? "mlflow.${local.name}.internal:5000" : "", "127.0.0.1:5000", "localhost:5000"])) },

@@ -13,7 +13,7 @@ locals {
     {
       MLFLOW_TRACKING_URI = var.mlflow_tracking_uri
       ECR_REPOSITORY_URI  = aws_ecr_repository.serving.repository_url
-      ARTIFACTS_BUCKET    = aws_s3_bucket.artifacts.id
+      ARTIFACTS_BUCKET    = module.artifacts_bucket.id
       PIPELINE_SOURCE_KEY = local.build_source_key
     },
     var.codebuild_environment,

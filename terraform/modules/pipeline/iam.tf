@@ -224,7 +224,7 @@ data "aws_iam_policy_document" "codebuild" {
   statement {
     sid       = "ReadPipelineSource"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
-    resources = ["${aws_s3_bucket.artifacts.arn}/pipeline/*"]
+    resources = ["${module.artifacts_bucket.arn}/pipeline/*"]
   }
 
   statement {

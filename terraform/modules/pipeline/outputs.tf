@@ -35,7 +35,7 @@ output "ecr_repository_arn" {
 
 output "artifacts_bucket" {
   description = "Artifacts bucket (pipeline source for CodeBuild)."
-  value       = aws_s3_bucket.artifacts.id
+  value       = module.artifacts_bucket.id
 }
 
 output "repository_arn" {

@@ -1,107 +1,62 @@
-resource "aws_s3_bucket" "artifacts" {
+# The artifacts bucket: versioned, SSE-KMS under this module's key, public access blocked,
+# TLS only (the s3_bucket module; its checkov skips sit beside its resources).
+module "artifacts_bucket" {
+  source = "../s3_bucket"
+
   bucket_prefix = "${var.name_prefix}-artifacts-"
+  kms_key_arn   = aws_kms_key.this.arn
   force_destroy = var.force_destroy
-  #checkov:skip=CKV_AWS_18:Access logs would need a second bucket; CloudTrail data events cover audit where required.
-  #checkov:skip=CKV_AWS_144:Build artifacts are reproducible from git and MLflow; cross-region replication is not worth its cost.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes bucket event notifications.
-  tags = var.tags
+  tags          = var.tags
 }
 
-resource "aws_s3_bucket_ownership_controls" "artifacts" {
-  bucket = aws_s3_bucket.artifacts.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+# The bucket's resources moved into the module: keep existing deployments' bucket.
+moved {
+  from = aws_s3_bucket.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_public_access_block" "artifacts" {
-  bucket                  = aws_s3_bucket.artifacts.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+moved {
+  from = aws_s3_bucket_ownership_controls.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_versioning" "artifacts" {
-  bucket = aws_s3_bucket.artifacts.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "artifacts" {
-  bucket = aws_s3_bucket.artifacts.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.this.arn
-    }
-    bucket_key_enabled = true
-  }
+moved {
+  from = aws_s3_bucket_versioning.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket_versioning.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
-  bucket = aws_s3_bucket.artifacts.id
-
-  rule {
-    id     = "expire-noncurrent"
-    status = "Enabled"
-
-    filter {}
-
-    noncurrent_version_expiration {
-      noncurrent_days = 30
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.artifacts]
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_policy" "artifacts" {
-  bucket = aws_s3_bucket.artifacts.id
-  policy = data.aws_iam_policy_document.artifacts_bucket.json
-
-  depends_on = [aws_s3_bucket_public_access_block.artifacts]
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket_lifecycle_configuration.this
 }
 
-data "aws_iam_policy_document" "artifacts_bucket" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetObjectVersion"]
-    resources = [aws_s3_bucket.artifacts.arn, "${aws_s3_bucket.artifacts.arn}/*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
+moved {
+  from = aws_s3_bucket_policy.artifacts
+  to   = module.artifacts_bucket.aws_s3_bucket_policy.this
 }
 
 resource "aws_s3_object" "build_source" {
   count = var.build_source == null ? 0 : 1
 
-  bucket      = aws_s3_bucket.artifacts.id
+  bucket      = module.artifacts_bucket.id
   key         = local.build_source_key
   source      = var.build_source.path
   source_hash = var.build_source.base64sha256
   kms_key_id  = aws_kms_key.this.arn
   tags        = var.tags
 
-  depends_on = [aws_s3_bucket_server_side_encryption_configuration.artifacts]
+  # Written only once the bucket's default encryption and policy are in place.
+  depends_on = [module.artifacts_bucket]
 }
 
 resource "aws_ecr_repository" "serving" {

@@ -107,9 +107,11 @@ run "network_exposure_is_minimal" {
     error_message = "With the API Gateway front door nothing enters from the internet directly."
   }
 
+  # The bucket's own settings (private, versioned, SSE-KMS, TLS only) are asserted by the
+  # s3_bucket module's tests; here: that it is encrypted with the given key.
   assert {
-    condition     = alltrue([aws_s3_bucket_public_access_block.artifacts.block_public_acls, aws_s3_bucket_public_access_block.artifacts.block_public_policy, aws_s3_bucket_public_access_block.artifacts.ignore_public_acls, aws_s3_bucket_public_access_block.artifacts.restrict_public_buckets])
-    error_message = "The artifact bucket is private."
+    condition     = module.artifacts_bucket.kms_key_arn == var.kms_key_arn && output.artifact_bucket == module.artifacts_bucket.id
+    error_message = "The artifact bucket is encrypted with the customer-managed key."
   }
 
   assert {
@@ -178,4 +180,32 @@ run "rejects_unknown_front_door" {
   }
 
   expect_failures = [var.front_door]
+}
+
+# A deployment from before the s3_bucket module: its bucket must survive the move
+# (moved blocks in main.tf), not be destroyed and created anew.
+run "inline_bucket_of_an_earlier_deployment" {
+  state_key = "moved"
+
+  module {
+    source = "../s3_bucket/tests/inline_layout"
+  }
+
+  variables {
+    bucket_prefix = "mlops-mlflow-"
+  }
+
+  override_resource {
+    target = aws_s3_bucket.artifacts
+    values = { id = "mlops-mlflow-existing", arn = "arn:aws:s3:::mlops-mlflow-existing" }
+  }
+}
+
+run "moved_blocks_keep_the_existing_bucket" {
+  state_key = "moved"
+
+  assert {
+    condition     = module.artifacts_bucket.id == run.inline_bucket_of_an_earlier_deployment.bucket_id && output.artifact_bucket == "mlops-mlflow-existing"
+    error_message = "The existing bucket must move into module.artifacts_bucket (moved blocks), not be replaced."
+  }
 }

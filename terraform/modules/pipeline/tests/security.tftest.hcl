@@ -100,31 +100,11 @@ run "data_at_rest_is_encrypted_and_private" {
     error_message = "Keys pk/sk and GSI gsi1 (gsi1pk/gsi1sk, ALL) as in docs/contracts.md."
   }
 
+  # The bucket's own settings (private, versioned, SSE-KMS, TLS only) are asserted by the
+  # s3_bucket module's tests; here: that this module hands it its own key.
   assert {
-    condition = alltrue([
-      aws_s3_bucket_public_access_block.artifacts.block_public_acls,
-      aws_s3_bucket_public_access_block.artifacts.block_public_policy,
-      aws_s3_bucket_public_access_block.artifacts.ignore_public_acls,
-      aws_s3_bucket_public_access_block.artifacts.restrict_public_buckets,
-    ])
-    error_message = "All four public access blocks must be on."
-  }
-
-  assert {
-    condition     = one(one(aws_s3_bucket_server_side_encryption_configuration.artifacts.rule).apply_server_side_encryption_by_default).sse_algorithm == "aws:kms"
-    error_message = "The artifacts bucket must use SSE-KMS."
-  }
-
-  assert {
-    condition     = aws_s3_bucket_versioning.artifacts.versioning_configuration[0].status == "Enabled"
-    error_message = "The artifacts bucket must be versioned."
-  }
-
-  assert {
-    condition = anytrue([for s in data.aws_iam_policy_document.artifacts_bucket.statement :
-      s.effect == "Deny" && anytrue([for c in s.condition : c.variable == "aws:SecureTransport" && contains(c.values, "false")])
-    ])
-    error_message = "The bucket policy must deny requests without TLS."
+    condition     = module.artifacts_bucket.kms_key_arn == aws_kms_key.this.arn && output.artifacts_bucket == module.artifacts_bucket.id
+    error_message = "The artifacts bucket must be encrypted with the customer-managed key."
   }
 
   assert {
@@ -337,4 +317,33 @@ run "rejects_missing_prod_target" {
   }
 
   expect_failures = [var.deploy_targets]
+}
+
+# A deployment from before the s3_bucket module: its bucket must survive the move
+# (moved blocks in storage.tf), not be destroyed and created anew.
+run "inline_bucket_of_an_earlier_deployment" {
+  state_key = "moved"
+
+  module {
+    source = "../s3_bucket/tests/inline_layout"
+  }
+
+  variables {
+    bucket_prefix = "mlops-artifacts-"
+    kms_key_arn   = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000000"
+  }
+
+  override_resource {
+    target = aws_s3_bucket.artifacts
+    values = { id = "mlops-artifacts-existing", arn = "arn:aws:s3:::mlops-artifacts-existing" }
+  }
+}
+
+run "moved_blocks_keep_the_existing_bucket" {
+  state_key = "moved"
+
+  assert {
+    condition     = module.artifacts_bucket.id == run.inline_bucket_of_an_earlier_deployment.bucket_id && module.artifacts_bucket.arn == "arn:aws:s3:::mlops-artifacts-existing"
+    error_message = "The existing bucket must move into module.artifacts_bucket (moved blocks), not be replaced."
+  }
 }
