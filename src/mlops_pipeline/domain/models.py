@@ -69,7 +69,7 @@ class Approval:
     """An approval request; the task token never leaves the server side."""
 
     id: str
-    task_token: str
+    task_token: str = field(repr=False)  # a credential of sorts: never printed or logged
     execution: str
     model: str
     version: str

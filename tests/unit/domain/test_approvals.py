@@ -91,6 +91,8 @@ def test_request_never_prints_the_task_token(env: dict[str, Any]) -> None:
     )
     assert "secret-task-token" not in repr(made) and "secret-task-token" not in str(made)
     assert "ships" in repr(made)
+    # The stored record carries the token too; it must not print either.
+    assert "secret-task-token" not in repr(approval) and approval.id in repr(approval)
 
 
 def test_approve_sends_success_once_and_updates_card(env: dict[str, Any]) -> None:
