@@ -164,7 +164,6 @@ resource "aws_lb_listener" "http" {
   count = local.alb && !local.alb_https ? 1 : 0
   #checkov:skip=CKV_AWS_2:Without a certificate (certificate_arn) there is no HTTPS; restrict alb_ingress_cidrs or give a certificate.
   #checkov:skip=CKV_AWS_103:TLS policy applies to the HTTPS listener only.
-  #checkov:skip=CKV2_AWS_20:Redirecting to HTTPS needs a certificate (certificate_arn).
 
   load_balancer_arn = aws_lb.this[0].arn
   port              = 80
