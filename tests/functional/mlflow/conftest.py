@@ -1,10 +1,14 @@
-"""Fixtures of the MLflow tests: one real ``mlflow server`` per session, models made through the client."""
+"""Fixtures of the MLflow tests: models made through the client on the session's ``mlflow server``.
+
+The server fixture (``mlflow_server``) lives in ``tests/functional/conftest.py``: the port-contract
+suite (``tests/functional/ports``) shares it.
+"""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,16 +32,6 @@ def _group_exists(pgid: int) -> bool:
 def process_group_exists() -> Callable[[int], bool]:
     """True while any process of the group (the server and its uvicorn worker) is alive."""
     return _group_exists
-
-
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow"))
-    server.start(timeout=90)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
