@@ -319,13 +319,18 @@ def _refused(method: str, code: str) -> ChatError:
 class FakeNotifier:
     """ChatNotifier; messages by ts. ``channels``/``users`` (None: any) are the workspace's."""
 
-    def __init__(self, users_by_email: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        users_by_email: Mapping[str, str] | None = None,
+        channels: set[str] | None = None,
+        users: set[str] | None = None,
+    ) -> None:
         self.messages: dict[str, dict[str, Any]] = {}
         self.ephemerals: list[dict[str, str]] = []
         self.users_by_email = dict(users_by_email or {})
         self.groups: dict[str, frozenset[str]] = {}
-        self.channels: set[str] | None = None
-        self.users: set[str] | None = None
+        self.channels = channels
+        self.users = users
         self._ts = itertools.count(1)
 
     def _check_channel(self, method: str, channel: str) -> None:
