@@ -19,7 +19,7 @@ from typing import Any
 from mlops_pipeline.domain.errors import PipelineError
 
 # The layout of terraform/ in this repository (used by the tests and `mlops-pipeline local up`).
-MODULES = ("pipeline", "target_account", "mlflow", "network", "chatbot")
+MODULES = ("pipeline", "target_account", "mlflow", "network", "chatbot", "s3_bucket")
 ROOTS = ("live/aws", "live/local")
 LOCAL_ROOT = "live/local"
 
