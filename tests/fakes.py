@@ -253,6 +253,15 @@ class FakeRunStore:
         run = self._existing(execution)
         self.items[execution] = replace(run, steps=(*run.steps, step))
 
+    def mark_posted(self, execution: str, seen: int, posted: int) -> bool:
+        if not 0 <= seen < posted:
+            raise ValueError(f"need 0 <= seen < posted, got seen={seen}, posted={posted}")
+        run = self._existing(execution)
+        if run.posted != seen:
+            return False
+        self.items[execution] = replace(run, posted=posted)
+        return True
+
     def update(self, execution: str, **fields: Any) -> None:
         unknown = set(fields) - RUN_UPDATE_FIELDS
         if unknown:

@@ -159,7 +159,15 @@ class RunStore(Protocol):
         ...
 
     def record_step(self, execution: str, step: StepStatus) -> None:
-        """Append one step status to the run's history; RunNotFoundError if there is no run record."""
+        """Append one step status to the run's history (and so to the thread's outbox, after the
+        ``posted`` ones); RunNotFoundError if there is no run record."""
+        ...
+
+    def mark_posted(self, execution: str, seen: int, posted: int) -> bool:
+        """Move the run's ``posted`` count from ``seen`` (as the caller read it) to ``posted``, the
+        steps up to there being in the thread now; one conditional write. False if the count is
+        no longer ``seen`` (another reporter moved it; nothing changes). ValueError unless
+        ``0 <= seen < posted``; RunNotFoundError if there is no run record."""
         ...
 
     def update(self, execution: str, **fields: Any) -> None:

@@ -107,7 +107,12 @@ class StepStatus:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """Per-execution record: Slack thread and the status of each step."""
+    """Per-execution record: Slack thread and the status of each step.
+
+    ``steps`` is also the thread's outbox: the first ``posted`` steps are in the thread,
+    the rest wait for the chat service (``pending``). No ``slack_thread_ts`` yet: the
+    thread's root message is not posted either.
+    """
 
     execution: str
     commit: str = ""
@@ -121,6 +126,12 @@ class RunRecord:
     slack_channel: str | None = None
     slack_thread_ts: str | None = None
     steps: tuple[StepStatus, ...] = ()
+    posted: int = 0
+
+    @property
+    def pending(self) -> tuple[StepStatus, ...]:
+        """The recorded steps not posted into the thread yet, oldest first."""
+        return self.steps[self.posted :]
 
 
 @dataclass(frozen=True)

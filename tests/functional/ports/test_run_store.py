@@ -39,6 +39,8 @@ def test_missing_run_is_not_found(run_store: RunStore) -> None:
         run_store.record_step("missing", StepStatus("Build", "STARTED", T0))
     with pytest.raises(RunNotFoundError):
         run_store.update("missing", status="FAILED")
+    with pytest.raises(RunNotFoundError):
+        run_store.mark_posted("missing", 0, 1)
     run_store.update("missing")  # no fields: nothing to do, nothing raised
     assert run_store.get("missing") is None
 
@@ -54,6 +56,35 @@ def test_steps_append_in_order(run_store: RunStore) -> None:
     assert stored.steps == (s1, s2)
 
 
+def test_posted_count_moves_only_from_what_the_caller_saw(run_store: RunStore) -> None:
+    run_store.create_if_absent(run())
+    for minute in range(3):
+        run_store.record_step(
+            "exec-1", StepStatus(f"Step{minute}", "SUCCEEDED", T0 + timedelta(minutes=minute))
+        )
+    stored = run_store.get("exec-1")
+    assert stored is not None and stored.posted == 0 and len(stored.pending) == 3
+
+    assert run_store.mark_posted("exec-1", 0, 1) is True
+    assert run_store.mark_posted("exec-1", 0, 1) is False  # a second reporter that read 0 too
+    assert run_store.mark_posted("exec-1", 1, 3) is True
+    stored = run_store.get("exec-1")
+    assert stored is not None
+    assert stored.posted == 3 and stored.pending == ()
+    run_store.record_step("exec-1", StepStatus("Pipeline", "SUCCEEDED", T0 + timedelta(minutes=9)))
+    stored = run_store.get("exec-1")
+    assert stored is not None
+    assert [s.step for s in stored.pending] == ["Pipeline"]
+
+
+@pytest.mark.parametrize(("seen", "posted"), [(-1, 1), (2, 2), (3, 1)])
+def test_posted_count_refuses_a_move_that_is_not_forward(run_store: RunStore, seen: int, posted: int) -> None:
+    run_store.create_if_absent(run())
+    with pytest.raises(ValueError, match="seen"):
+        run_store.mark_posted("exec-1", seen, posted)
+    assert run_store.get("exec-1") == run()
+
+
 def test_update_sets_strings_and_none_clears_to_the_default(run_store: RunStore) -> None:
     run_store.create_if_absent(run())
     run_store.update("exec-1", status="SUCCEEDED", model="iris", version=3)
@@ -67,7 +98,9 @@ def test_update_sets_strings_and_none_clears_to_the_default(run_store: RunStore)
     assert (stored.status, stored.model, stored.version, stored.commit) == ("RUNNING", "iris", None, "")
 
 
-@pytest.mark.parametrize("field", ["steps", "slack_thread_ts", "slack_channel", "started_at", "nonsense"])
+@pytest.mark.parametrize(
+    "field", ["steps", "posted", "slack_thread_ts", "slack_channel", "started_at", "nonsense"]
+)
 def test_update_refuses_other_fields(run_store: RunStore, field: str) -> None:
     run_store.create_if_absent(run())
     with pytest.raises(ValueError, match=field):

@@ -160,6 +160,7 @@ def run_to_item(record: RunRecord) -> dict[str, Any]:
             "slack_channel": record.slack_channel,
             "slack_thread_ts": record.slack_thread_ts,
             "steps": [step_to_map(s) for s in record.steps],
+            "posted": record.posted,
         }
     )
 
@@ -186,6 +187,7 @@ def run_from_item(item: Mapping[str, Any]) -> RunRecord:
             )
             for s in item.get("steps", [])
         ),
+        posted=int(item.get("posted", 0)),
     )
 
 

@@ -91,6 +91,28 @@ class DynamoRunStore(DynamoStore):
                 raise _not_found(execution) from None
             raise
 
+    def mark_posted(self, execution: str, seen: int, posted: int) -> bool:
+        """Move ``posted`` from ``seen`` to ``posted`` (a record without the count has posted 0)."""
+        if not 0 <= seen < posted:
+            raise ValueError(f"need 0 <= seen < posted, got seen={seen}, posted={posted}")
+        current = "posted = :seen" + (" OR attribute_not_exists(posted)" if seen == 0 else "")
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=_key(execution),
+                UpdateExpression="SET posted = :posted",
+                ConditionExpression=f"attribute_exists(pk) AND ({current})",
+                ExpressionAttributeValues={":seen": {"N": str(seen)}, ":posted": {"N": str(posted)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            if self._failed_item(exc, _key(execution)) is None:
+                raise _not_found(execution) from None
+            return False
+        return True
+
     def update(self, execution: str, **fields: Any) -> None:
         """Set plain fields (status, model, version, commit, repository, branch, author); None removes."""
         unknown = set(fields) - RUN_UPDATE_FIELDS
