@@ -35,6 +35,7 @@ from mlops_pipeline.domain.errors import (
 from mlops_pipeline.domain.models import (
     Approval,
     ApprovalStatus,
+    Artifact,
     DeployedState,
     DeployResult,
     InvokeResult,
@@ -139,7 +140,8 @@ class FakeDeployer:
 
     def __init__(self, function_name: str = "fn", current: str | None = "1") -> None:
         self.function_name = function_name
-        self.versions: dict[str, str] = {"1": "initial-image"} if current else {}
+        # Version -> the artifact URI it runs ("initial" stands for Terraform's placeholder).
+        self.versions: dict[str, str] = {"1": "initial"} if current else {}
         self.alias: str | None = current
         self.fail_deploy: str | None = None
         self.invoke_result: InvokeResult | None = None
@@ -148,12 +150,12 @@ class FakeDeployer:
     def current_version(self) -> str | None:
         return self.alias
 
-    def deploy(self, image_uri: str) -> DeployResult:
+    def deploy(self, artifact: Artifact) -> DeployResult:
         if self.fail_deploy:
             raise DeploymentError(self.fail_deploy)
         previous = self.alias
         new = str(max((int(v) for v in self.versions), default=0) + 1)
-        self.versions[new] = image_uri
+        self.versions[new] = artifact.uri
         self.alias = new
         return DeployResult(self.function_name, "live", previous, new)
 

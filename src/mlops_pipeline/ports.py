@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from mlops_pipeline.domain.models import (
     Approval,
     ApprovalStatus,
+    Artifact,
     DeployedState,
     DeployResult,
     InvokeResult,
@@ -97,9 +98,11 @@ class FunctionDeployer(Protocol):
         DeploymentError if the function does not exist or cannot be read."""
         ...
 
-    def deploy(self, image_uri: str) -> DeployResult:
-        """UpdateFunctionCode, wait, PublishVersion, move the alias; returns the previous and the
-        new version. DeploymentError on any failure, with the alias left untouched."""
+    def deploy(self, artifact: Artifact) -> DeployResult:
+        """UpdateFunctionCode with the artifact (zip from S3 or image), wait, PublishVersion, move
+        the alias; returns the previous and the new version. DeploymentError on any failure (also
+        when the function's package type does not take this kind of artifact, or the code Lambda
+        stored is not the artifact's sha256), with the alias left untouched."""
         ...
 
     def rollback(self, to_version: str) -> None:

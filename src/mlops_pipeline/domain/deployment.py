@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_pipeline.domain.errors import DeploymentError, StaleCommitError
-from mlops_pipeline.domain.models import DeployedState, DeployResult
+from mlops_pipeline.domain.models import Artifact, DeployedState, DeployResult
 from mlops_pipeline.ports import Clock, DeployedStateStore, FunctionDeployer, LockStore
 
 # Environments where an older commit must not replace a newer one.
@@ -18,7 +18,7 @@ GUARDED_ENVIRONMENTS = frozenset({"prod"})
 class Candidate:
     model: str
     version: str
-    image_uri: str
+    artifact: Artifact
     commit: str
     commit_time: int
 
@@ -27,7 +27,7 @@ class Candidate:
         return cls(
             model=str(model["model_name"]),
             version=str(model["model_version"]),
-            image_uri=str(model["image_uri"]),
+            artifact=Artifact.from_dict(model.get("artifact")),
             commit=str(model.get("commit", "")),
             commit_time=int(model.get("commit_time") or 0),
         )
@@ -76,7 +76,7 @@ class DeploymentService:
         self.check_not_stale(environment, candidate)
         self.locks.acquire(lock_name(environment), execution, self.clock.now(), self.lock_ttl_seconds)
         try:
-            return deployer.deploy(candidate.image_uri)
+            return deployer.deploy(candidate.artifact)
         except BaseException:
             self.locks.release(lock_name(environment), execution)
             raise

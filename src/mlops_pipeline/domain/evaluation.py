@@ -9,16 +9,25 @@ from typing import Any
 
 from mlops_pipeline.domain.errors import InvalidEventError, ModelNotFoundError
 from mlops_pipeline.domain.gate import GatePolicy, evaluate
+from mlops_pipeline.domain.models import Artifact, artifact_kind
 from mlops_pipeline.ports import ModelRegistry
 
-REQUIRED_EXPORTS = ("MODEL_NAME", "MODEL_VERSION", "IMAGE_URI", "RUN_ID")
+# The build's exported variables (CodeBuild ExportedEnvironmentVariables), see docs/contracts.md.
+REQUIRED_EXPORTS = (
+    "MODEL_NAME",
+    "MODEL_VERSION",
+    "ARTIFACT_URI",
+    "ARTIFACT_KIND",
+    "ARTIFACT_SHA256",
+    "RUN_ID",
+)
 
 
 @dataclass(frozen=True)
 class BuildOutput:
     model_name: str
     model_version: str
-    image_uri: str
+    artifact: Artifact
     run_id: str
 
 
@@ -33,10 +42,13 @@ def parse_build_exports(exported: Sequence[Mapping[str, Any]] | None) -> BuildOu
     missing = [k for k in REQUIRED_EXPORTS if not values.get(k)]
     if missing:
         raise InvalidEventError(f"the build exported no {', '.join(missing)} (exported: {sorted(values)})")
+    artifact = Artifact(
+        artifact_kind(values["ARTIFACT_KIND"]), values["ARTIFACT_URI"], values["ARTIFACT_SHA256"]
+    )
     return BuildOutput(
         model_name=values["MODEL_NAME"],
         model_version=values["MODEL_VERSION"],
-        image_uri=values["IMAGE_URI"],
+        artifact=artifact,
         run_id=values["RUN_ID"],
     )
 
@@ -74,6 +86,13 @@ def evaluate_candidate(
             f"{build.model_name} v{build.model_version} was built from {tagged_commit[:12]}, "
             f"not from this execution's commit {commit[:12]}"
         )
+    recorded = candidate.tags.get("artifact_sha256")
+    if recorded and recorded != build.artifact.sha256:
+        # The registry's lineage and what the build exported must name the same bytes.
+        raise InvalidEventError(
+            f"{build.model_name} v{build.model_version} records artifact sha256 {recorded[:12]}..., "
+            f"the build exported {build.artifact.sha256[:12]}..."
+        )
     champion = registry.get_champion(build.model_name)
     if champion is not None and champion.version == candidate.version:
         champion = None  # re-running the champion's own commit compares with nothing
@@ -92,8 +111,7 @@ def evaluate_candidate(
         "model_name": build.model_name,
         "model_version": build.model_version,
         "run_id": build.run_id,
-        "image_uri": build.image_uri,
-        "image_digest": candidate.tags.get("image_digest", ""),
+        "artifact": build.artifact.to_dict(),
         "commit": commit or tagged_commit or "",
         "commit_time": commit_time,
         "author": str(trigger.get("author") or ""),

@@ -1,4 +1,4 @@
-"""Lineage tags: one chain from commit -> run -> model version -> image -> Lambda version."""
+"""Lineage tags: one chain from commit -> run -> model version -> artifact -> Lambda version."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-BUILD_TAGS = ("git_commit", "pipeline_execution", "image_uri", "image_digest")
+# Written by the build; the image path also writes image_uri and image_digest.
+BUILD_TAGS = (
+    "git_commit",
+    "pipeline_execution",
+    "artifact_kind",
+    "artifact_uri",
+    "artifact_sha256",
+    "artifact_s3_version",
+)
 
 
 def iso(at: datetime) -> str:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, urlsplit
+
+from mlops_pipeline.domain.errors import InvalidEventError
 
 
 @dataclass(frozen=True)
@@ -21,9 +26,85 @@ class ModelVersionInfo:
     aliases: tuple[str, ...] = ()
 
 
+class ArtifactKind(StrEnum):
+    """How the serving code reaches the inference function."""
+
+    ZIP = "zip"  # a Lambda zip in the artifacts bucket (the default)
+    IMAGE = "image"  # a container image in the serving ECR repository
+
+
+class S3Location(NamedTuple):
+    bucket: str
+    key: str
+    version_id: str
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """The serving artifact a deploy puts on the inference function.
+
+    ``uri``: ``s3://<bucket>/<key>?versionId=<id>`` (zip: one object version, never "the
+    latest") or an image URI with a tag or digest. ``sha256``: hex sha256 of the zip file, or
+    of the image manifest (its digest without ``sha256:``). InvalidEventError when malformed.
+    """
+
+    kind: ArtifactKind
+    uri: str
+    sha256: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", artifact_kind(self.kind))
+        if not _SHA256.match(self.sha256 or ""):
+            raise InvalidEventError(f"artifact sha256 {self.sha256!r} is not 64 lowercase hex digits")
+        if self.kind is ArtifactKind.ZIP:
+            self.s3_location  # noqa: B018 - validates the URI
+        elif "@sha256:" not in self.uri and ":" not in self.uri.rsplit("/", 1)[-1]:
+            raise InvalidEventError(f"image URI {self.uri!r} has neither a tag nor a digest")
+
+    @property
+    def s3_location(self) -> S3Location:
+        """Bucket, key and object version of a zip artifact."""
+        parts = urlsplit(self.uri)
+        versions = parse_qs(parts.query).get("versionId", [])
+        key = parts.path.lstrip("/")
+        if self.kind is not ArtifactKind.ZIP or parts.scheme != "s3" or not parts.netloc or not key:
+            raise InvalidEventError(f"{self.uri!r} is not an s3://bucket/key?versionId=... zip artifact")
+        if len(versions) != 1 or not versions[0]:
+            raise InvalidEventError(f"zip artifact {self.uri!r} names no object version (?versionId=)")
+        return S3Location(parts.netloc, key, versions[0])
+
+    @property
+    def lambda_code_sha256(self) -> str:
+        """The ``CodeSha256`` Lambda reports once it runs this artifact (base64 for zips, hex for images)."""
+        if self.kind is ArtifactKind.ZIP:
+            return base64.b64encode(bytes.fromhex(self.sha256)).decode("ascii")
+        return self.sha256
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind.value, "uri": self.uri, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Artifact:
+        """``{"kind", "uri", "sha256"}`` (as ``to_dict`` writes it)."""
+        if not isinstance(data, dict):
+            raise InvalidEventError(f"artifact must be an object with kind, uri and sha256, not {data!r}")
+        return cls(artifact_kind(data.get("kind")), str(data.get("uri") or ""), str(data.get("sha256") or ""))
+
+
+def artifact_kind(value: object) -> ArtifactKind:
+    """``zip`` or ``image`` as an ArtifactKind; InvalidEventError for anything else."""
+    try:
+        return ArtifactKind(str(value))
+    except ValueError:
+        raise InvalidEventError(f"artifact kind {value!r} is not zip or image") from None
+
+
 @dataclass(frozen=True)
 class DeployResult:
-    """Outcome of publishing an image to a target function and moving its alias."""
+    """Outcome of publishing an artifact to a target function and moving its alias."""
 
     function_name: str
     alias: str

@@ -1,4 +1,4 @@
-"""Deploy the candidate's image to an environment's function and move alias ``live``."""
+"""Deploy the candidate's serving artifact (zip or image) to an environment's function and move ``live``."""
 
 from __future__ import annotations
 

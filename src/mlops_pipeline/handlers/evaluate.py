@@ -19,7 +19,7 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         execution,
         "Build",
         "SUCCEEDED",
-        f"{build.model_name} v{build.model_version} registered, image `{build.image_uri}`",
+        f"{build.model_name} v{build.model_version} registered, {build.artifact.kind} `{build.artifact.uri}`",
         trigger=trigger,
     )
     result = evaluate_candidate(deps.registry, build, trigger, deps.default_gate())

@@ -1,4 +1,4 @@
-"""LambdaDeployer against moto: three accounts, deploy role assumed through STS."""
+"""LambdaDeployer against moto: three accounts, deploy role assumed through STS, zip code from the tooling bucket."""
 
 from __future__ import annotations
 
@@ -6,17 +6,26 @@ import json
 from typing import Any
 
 import pytest
-from aws_moto_env import FUNCTION, PROD, REGION, STAGE, TOOLING, ClientFactory
+from aws_moto_env import (
+    FUNCTION,
+    PROD,
+    REGION,
+    STAGE,
+    ClientFactory,
+    handler_zip,
+    image_artifact,
+    make_target_account,
+    upload_zip,
+)
 from botocore.exceptions import ClientError
 from moto.moto_api._internal.models import moto_api_backend
 
 from mlops_pipeline.adapters.aws.lambda_deployer import LambdaDeployer
 from mlops_pipeline.config import DeployTarget
 from mlops_pipeline.domain.errors import DeploymentError, InvokeError
+from mlops_pipeline.domain.models import Artifact
 
 pytestmark = pytest.mark.functional
-
-IMAGE = f"{TOOLING}.dkr.ecr.{REGION}.amazonaws.com/serving"
 
 
 def deployer(role_arn: str, sts: Any, environment: str = "stage", function: str = FUNCTION) -> LambdaDeployer:
@@ -40,8 +49,9 @@ def test_first_deploy_creates_alias_in_the_target_account_only(
 ) -> None:
     stage = deployer(accounts["stage"], tooling_sts)
     assert stage.current_version() is None
+    artifact = upload_zip(client_in, "v1")
 
-    result = stage.deploy(f"{IMAGE}:v1")
+    result = stage.deploy(artifact)
 
     assert result.previous_version is None
     assert result.new_version == "1"
@@ -51,9 +61,9 @@ def test_first_deploy_creates_alias_in_the_target_account_only(
     assert alias_version(client_in, STAGE) == "1"
     # Prod's function of the same name was not touched.
     assert alias_version(client_in, PROD) is None
-    code = client_in("lambda", STAGE).get_function(FunctionName=FUNCTION, Qualifier="1")["Code"]
-    assert code["ImageUri"] == f"{IMAGE}:v1"
-    assert result.code_sha256
+    # Version 1 runs exactly the zip the build uploaded (Lambda reports its sha256 in base64).
+    config = client_in("lambda", STAGE).get_function(FunctionName=FUNCTION, Qualifier="1")["Configuration"]
+    assert config["CodeSha256"] == artifact.lambda_code_sha256 == result.code_sha256
 
 
 def test_deployer_acts_in_the_assumed_account(accounts: dict[str, str], tooling_sts: Any) -> None:
@@ -68,11 +78,15 @@ def test_stage_deployer_cannot_see_a_prod_only_function(
     iam = client_in("iam", PROD)
     role = iam.get_role(RoleName="inference-exec")["Role"]["Arn"]
     client_in("lambda", PROD).create_function(
-        FunctionName="prod-only", Role=role, PackageType="Image", Code={"ImageUri": f"{IMAGE}:p"}
+        FunctionName="prod-only",
+        Role=role,
+        Runtime="python3.12",
+        Handler="serving.handler.handler",
+        Code={"ZipFile": handler_zip("p")},
     )
     stage = deployer(accounts["stage"], tooling_sts, function="prod-only")
     with pytest.raises(DeploymentError, match="does not exist"):
-        stage.deploy(f"{IMAGE}:v1")
+        stage.deploy(upload_zip(client_in, "v1"))
     with pytest.raises(DeploymentError, match="does not exist"):
         stage.current_version()
 
@@ -81,8 +95,8 @@ def test_second_deploy_reports_previous_and_new(
     accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
 ) -> None:
     prod = deployer(accounts["prod"], tooling_sts, environment="prod")
-    first = prod.deploy(f"{IMAGE}:v1")
-    second = prod.deploy(f"{IMAGE}:v2")
+    first = prod.deploy(upload_zip(client_in, "v1"))
+    second = prod.deploy(upload_zip(client_in, "v2"))
 
     assert (first.previous_version, first.new_version) == (None, "1")
     assert (second.previous_version, second.new_version) == ("1", "2")
@@ -110,11 +124,11 @@ def test_failed_code_update_leaves_alias_untouched(
     accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
 ) -> None:
     stage = deployer(accounts["stage"], tooling_sts)
-    stage.deploy(f"{IMAGE}:v1")
-    seen = _fail_code_updates(stage._lambda, "ImageNotFound: the image manifest is missing")
+    stage.deploy(upload_zip(client_in, "v1"))
+    seen = _fail_code_updates(stage._lambda, "InvalidZipFile: could not unzip the package")
 
-    with pytest.raises(DeploymentError, match="ImageNotFound: the image manifest is missing"):
-        stage.deploy(f"{IMAGE}:v2")
+    with pytest.raises(DeploymentError, match="InvalidZipFile: could not unzip the package"):
+        stage.deploy(upload_zip(client_in, "v2"))
 
     assert seen, "the waiter never polled GetFunction"
     assert alias_version(client_in, STAGE) == "1"
@@ -134,28 +148,62 @@ def test_update_that_never_finishes_is_a_deployment_error(
 
     stage._lambda.meta.events.register("after-call.lambda.GetFunction", in_progress)
     with pytest.raises(DeploymentError, match="did not finish"):
-        stage.deploy(f"{IMAGE}:v1")
+        stage.deploy(upload_zip(client_in, "v1"))
     assert alias_version(client_in, STAGE) is None
 
 
-def test_deploy_to_missing_function_is_a_readable_error(accounts: dict[str, str], tooling_sts: Any) -> None:
+def test_deploy_to_missing_function_is_a_readable_error(
+    accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
+) -> None:
     missing = deployer(accounts["stage"], tooling_sts, function="no-such-function")
     with pytest.raises(DeploymentError, match="no-such-function does not exist"):
-        missing.deploy(f"{IMAGE}:v1")
+        missing.deploy(upload_zip(client_in, "v1"))
 
 
-def test_image_without_tag_or_digest_is_refused(accounts: dict[str, str], tooling_sts: Any) -> None:
+def test_code_that_is_not_the_artifacts_bytes_is_never_published(
+    accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
+) -> None:
     stage = deployer(accounts["stage"], tooling_sts)
-    with pytest.raises(DeploymentError, match="neither a tag nor a digest"):
-        stage.deploy(IMAGE)
+    stage.deploy(upload_zip(client_in, "v1"))
+    real = upload_zip(client_in, "v2")
+    # The build recorded other bytes than the object holds (a tampered or re-written upload).
+    forged = Artifact(real.kind, real.uri, "0" * 64)
+    with pytest.raises(DeploymentError, match="not the artifact's"):
+        stage.deploy(forged)
+    assert alias_version(client_in, STAGE) == "1"
+    versions = client_in("lambda", STAGE).list_versions_by_function(FunctionName=FUNCTION)["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "1"]
+
+
+def test_an_artifact_the_function_cannot_run_is_refused_before_any_change(
+    accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
+) -> None:
+    stage = deployer(accounts["stage"], tooling_sts)
+    before = client_in("lambda", STAGE).get_function_configuration(FunctionName=FUNCTION)["CodeSha256"]
+    with pytest.raises(DeploymentError, match="is a Zip function and cannot run the image artifact"):
+        stage.deploy(image_artifact("churn-1"))
+    assert (
+        client_in("lambda", STAGE).get_function_configuration(FunctionName=FUNCTION)["CodeSha256"] == before
+    )
     assert stage.current_version() is None
+
+
+def test_image_artifact_goes_to_an_image_function(tooling_sts: Any, client_in: ClientFactory) -> None:
+    role = make_target_account(client_in, STAGE, function_name="image-fn", package_type="Image")
+    stage = deployer(role, tooling_sts, function="image-fn")
+    result = stage.deploy(image_artifact("churn-1"))
+    assert (result.previous_version, result.new_version) == (None, "1")
+    code = client_in("lambda", STAGE).get_function(FunctionName="image-fn", Qualifier="1")["Code"]
+    assert code["ImageUri"] == image_artifact("churn-1").uri
+    with pytest.raises(DeploymentError, match="is a Image function and cannot run the zip artifact"):
+        stage.deploy(upload_zip(client_in, "v1"))
 
 
 def test_alias_moved_by_someone_else_is_not_overwritten(
     accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
 ) -> None:
     stage = deployer(accounts["stage"], tooling_sts)
-    stage.deploy(f"{IMAGE}:v1")
+    stage.deploy(upload_zip(client_in, "v1"))
 
     # moto ignores RevisionId, so make the service answer as AWS does on a stale revision.
     def precondition_failed(**_: Any) -> Any:
@@ -169,7 +217,7 @@ def test_alias_moved_by_someone_else_is_not_overwritten(
     )
     stage._lambda.meta.events.register("before-call.lambda.UpdateAlias", precondition_failed)
     with pytest.raises(DeploymentError, match="changed by someone else"):
-        stage.deploy(f"{IMAGE}:v2")
+        stage.deploy(upload_zip(client_in, "v2"))
     assert sent and sent[0]["RevisionId"]
     assert alias_version(client_in, STAGE) == "1"
 
@@ -178,8 +226,8 @@ def test_rollback_moves_alias_back(
     accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
 ) -> None:
     stage = deployer(accounts["stage"], tooling_sts)
-    stage.deploy(f"{IMAGE}:v1")
-    stage.deploy(f"{IMAGE}:v2")
+    stage.deploy(upload_zip(client_in, "v1"))
+    stage.deploy(upload_zip(client_in, "v2"))
 
     stage.rollback("1")
 
@@ -191,7 +239,7 @@ def test_rollback_refuses_latest(
     accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
 ) -> None:
     stage = deployer(accounts["stage"], tooling_sts)
-    stage.deploy(f"{IMAGE}:v1")
+    stage.deploy(upload_zip(client_in, "v1"))
     with pytest.raises(DeploymentError, match="published version number"):
         stage.rollback("$LATEST")
     assert alias_version(client_in, STAGE) == "1"
@@ -201,15 +249,17 @@ def test_rollback_to_unknown_version_is_refused(
     accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
 ) -> None:
     stage = deployer(accounts["stage"], tooling_sts)
-    stage.deploy(f"{IMAGE}:v1")
+    stage.deploy(upload_zip(client_in, "v1"))
     with pytest.raises(DeploymentError, match=r"version 7 of .* does not exist"):
         stage.rollback("7")
     assert alias_version(client_in, STAGE) == "1"
 
 
-def test_invoke_alias_returns_parsed_payload_and_latency(accounts: dict[str, str], tooling_sts: Any) -> None:
+def test_invoke_alias_returns_parsed_payload_and_latency(
+    accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
+) -> None:
     stage = deployer(accounts["stage"], tooling_sts)
-    stage.deploy(f"{IMAGE}:v1")
+    stage.deploy(upload_zip(client_in, "v1"))
     # moto without Docker answers from a queue of canned results (per account).
     moto_api_backend.set_lambda_simple_result(
         json.dumps({"predictions": [1.5]}), account_id=STAGE, region=REGION
@@ -223,9 +273,11 @@ def test_invoke_alias_returns_parsed_payload_and_latency(accounts: dict[str, str
     assert result.latency_ms > 0
 
 
-def test_invoke_alias_sends_the_payload_as_json(accounts: dict[str, str], tooling_sts: Any) -> None:
+def test_invoke_alias_sends_the_payload_as_json(
+    accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
+) -> None:
     stage = deployer(accounts["stage"], tooling_sts)
-    stage.deploy(f"{IMAGE}:v1")
+    stage.deploy(upload_zip(client_in, "v1"))
     sent: list[Any] = []
     stage._lambda.meta.events.register(
         "provide-client-params.lambda.Invoke", lambda params, **_: sent.append(dict(params))
@@ -240,17 +292,19 @@ def test_invoke_alias_sends_the_payload_as_json(accounts: dict[str, str], toolin
 
 
 def test_invoke_alias_non_json_payload_is_returned_as_text(
-    accounts: dict[str, str], tooling_sts: Any
+    accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
 ) -> None:
     stage = deployer(accounts["stage"], tooling_sts)
-    stage.deploy(f"{IMAGE}:v1")
+    stage.deploy(upload_zip(client_in, "v1"))
     moto_api_backend.set_lambda_simple_result("not json", account_id=STAGE, region=REGION)
     assert stage.invoke_alias({}).payload == "not json"
 
 
-def test_service_refusing_the_invoke_is_an_invoke_error(accounts: dict[str, str], tooling_sts: Any) -> None:
+def test_service_refusing_the_invoke_is_an_invoke_error(
+    accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
+) -> None:
     stage = deployer(accounts["stage"], tooling_sts)
-    stage.deploy(f"{IMAGE}:v1")
+    stage.deploy(upload_zip(client_in, "v1"))
 
     # moto without Docker never refuses an invoke; answer as the service does when throttling.
     def throttled(**_: Any) -> Any:

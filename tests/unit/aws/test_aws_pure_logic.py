@@ -11,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlops_pipeline.adapters.aws.dynamodb import from_iso, to_iso
-from mlops_pipeline.adapters.aws.lambda_deployer import LambdaDeployer, is_published_version
+from mlops_pipeline.adapters.aws.lambda_deployer import LambdaDeployer, code_location, is_published_version
 from mlops_pipeline.adapters.aws.session import sanitize_session_name
 from mlops_pipeline.domain.errors import DeploymentError
+from mlops_pipeline.domain.models import Artifact, ArtifactKind
 
 STS_NAME = re.compile(r"^[\w+=,.@-]{2,64}$", re.ASCII)
 
@@ -44,11 +45,15 @@ def test_rollback_refuses_before_calling_aws(version: str) -> None:
         deployer.rollback(version)
 
 
-@pytest.mark.parametrize("image", ["", "123.dkr.ecr.us-east-1.amazonaws.com/serving", "host:5000/serving"])
-def test_deploy_refuses_untagged_images_before_calling_aws(image: str) -> None:
-    deployer = LambdaDeployer("fn", lambda_client=NoCallsClient())
-    with pytest.raises(DeploymentError, match="neither a tag nor a digest"):
-        deployer.deploy(image)
+def test_code_location_names_one_s3_object_version_or_the_image() -> None:
+    zipped = Artifact(ArtifactKind.ZIP, "s3://art/serving/m/m-3.zip?versionId=abc.1", "ab" * 32)
+    assert code_location(zipped) == {
+        "S3Bucket": "art",
+        "S3Key": "serving/m/m-3.zip",
+        "S3ObjectVersion": "abc.1",
+    }
+    image = Artifact(ArtifactKind.IMAGE, "123.dkr.ecr.us-east-1.amazonaws.com/serving:m-3", "ab" * 32)
+    assert code_location(image) == {"ImageUri": image.uri}
 
 
 @given(st.text(max_size=200))

@@ -2,10 +2,12 @@ import pytest
 
 from mlops_pipeline.domain.deployment import Candidate, DeploymentService
 from mlops_pipeline.domain.errors import DeploymentError, DeploymentLockedError, StaleCommitError
+from mlops_pipeline.domain.models import Artifact, ArtifactKind
 from tests.fakes import FakeClock, FakeDeployedStateStore, FakeDeployer, FakeLockStore
 
-NEW = Candidate("ships", "5", "repo:5", "bbbb", 2000)
-OLD = Candidate("ships", "4", "repo:4", "aaaa", 1000)
+ARTIFACT = Artifact(ArtifactKind.ZIP, "s3://artifacts/serving/ships/ships-5.zip?versionId=v5", "ab" * 32)
+NEW = Candidate("ships", "5", ARTIFACT, "bbbb", 2000)
+OLD = Candidate("ships", "4", ARTIFACT, "aaaa", 1000)
 
 
 @pytest.fixture

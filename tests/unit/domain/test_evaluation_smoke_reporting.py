@@ -5,24 +5,62 @@ import pytest
 from mlops_pipeline.domain.errors import InvalidEventError, ModelNotFoundError
 from mlops_pipeline.domain.evaluation import evaluate_candidate, parse_build_exports
 from mlops_pipeline.domain.gate import GatePolicy
-from mlops_pipeline.domain.models import InvokeResult
+from mlops_pipeline.domain.models import Artifact, ArtifactKind, InvokeResult
 from mlops_pipeline.domain.reporting import Reporter
 from mlops_pipeline.domain.smoke import check, expected_rows
 from tests.fakes import FakeClock, FakeNotifier, FakeRegistry, FakeRunStore
 
+SHA = "abababababababababababababababababababababababababababababababab"
+ZIP_URI = "s3://mlops-artifacts-x/serving/ships/ships-2.zip?versionId=v2"
 EXPORTS = [
     {"Name": "MODEL_NAME", "Value": "ships"},
     {"Name": "MODEL_VERSION", "Value": "2"},
-    {"Name": "IMAGE_URI", "Value": "repo:2"},
+    {"Name": "ARTIFACT_URI", "Value": ZIP_URI},
+    {"Name": "ARTIFACT_KIND", "Value": "zip"},
+    {"Name": "ARTIFACT_SHA256", "Value": SHA},
     {"Name": "RUN_ID", "Value": "run2"},
 ]
 
 
 def test_parse_build_exports() -> None:
     out = parse_build_exports(EXPORTS)
-    assert (out.model_name, out.model_version, out.image_uri, out.run_id) == ("ships", "2", "repo:2", "run2")
-    with pytest.raises(InvalidEventError, match="IMAGE_URI, RUN_ID"):
+    assert (out.model_name, out.model_version, out.run_id) == ("ships", "2", "run2")
+    assert out.artifact == Artifact(ArtifactKind.ZIP, ZIP_URI, SHA)
+    assert out.artifact.s3_location == ("mlops-artifacts-x", "serving/ships/ships-2.zip", "v2")
+    with pytest.raises(InvalidEventError, match="ARTIFACT_URI, ARTIFACT_KIND, ARTIFACT_SHA256, RUN_ID"):
         parse_build_exports(EXPORTS[:2])
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("ARTIFACT_KIND", "tarball", "not zip or image"),
+        ("ARTIFACT_SHA256", "AB" * 32, "64 lowercase hex"),
+        ("ARTIFACT_URI", "s3://mlops-artifacts-x/serving/ships/ships-2.zip", "no object version"),
+        ("ARTIFACT_URI", "https://example.com/ships-2.zip?versionId=1", "is not an s3://"),
+    ],
+)
+def test_malformed_artifact_exports_are_refused(name: str, value: str, words: str) -> None:
+    exports = [{"Name": e["Name"], "Value": value if e["Name"] == name else e["Value"]} for e in EXPORTS]
+    with pytest.raises(InvalidEventError, match=words):
+        parse_build_exports(exports)
+
+
+def test_image_artifacts_need_a_tag_or_digest() -> None:
+    tagged = Artifact(
+        ArtifactKind.IMAGE, "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:ships-2", SHA
+    )
+    assert tagged.lambda_code_sha256 == SHA
+    with pytest.raises(InvalidEventError, match="neither a tag nor a digest"):
+        Artifact(ArtifactKind.IMAGE, "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving", SHA)
+    with pytest.raises(InvalidEventError, match="is not an s3://"):
+        _ = tagged.s3_location
+
+
+def test_zip_artifact_code_sha_is_what_lambda_reports() -> None:
+    # Lambda's CodeSha256 of a zip is the base64 of the sha256 digest.
+    assert Artifact(ArtifactKind.ZIP, ZIP_URI, "00" * 32).lambda_code_sha256 == "A" * 43 + "="
+    assert Artifact.from_dict(Artifact(ArtifactKind.ZIP, ZIP_URI, SHA).to_dict()).uri == ZIP_URI
 
 
 def test_evaluate_uses_project_gate_and_champion() -> None:
@@ -44,6 +82,7 @@ def test_evaluate_uses_project_gate_and_champion() -> None:
     assert out["passed"] is True and out["metric"] == "r2" and out["champion_version"] == "1"
     assert out["commit_time"] == 1700 and out["smoke_input"] == {"inputs": [{"a": 1}]}
     assert out["champion_metrics"] == {"rmse": 10.0, "r2": 0.5}
+    assert out["artifact"] == {"kind": "zip", "uri": ZIP_URI, "sha256": SHA}
     # With the default (rmse, lower) the same candidate fails.
     registry.set_tags("ships", "2", {"gate_metric": "rmse", "gate_direction": "lower"})
     assert (
@@ -56,6 +95,15 @@ def test_evaluate_refuses_version_of_another_commit() -> None:
     registry.add("ships", "2", {"rmse": 1.0}, git_commit="other")
     with pytest.raises(ModelNotFoundError, match="built from other"):
         evaluate_candidate(registry, parse_build_exports(EXPORTS), {"commit": "bbb"}, GatePolicy("rmse"))
+
+
+def test_evaluate_refuses_exports_that_disagree_with_the_registered_artifact() -> None:
+    registry = FakeRegistry()
+    registry.add("ships", "2", {"rmse": 1.0}, git_commit="bbb", artifact_sha256="cd" * 32)
+    with pytest.raises(InvalidEventError, match="records artifact sha256 cdcdcdcdcdcd"):
+        evaluate_candidate(registry, parse_build_exports(EXPORTS), {"commit": "bbb"}, GatePolicy("rmse"))
+    registry.set_tags("ships", "2", {"artifact_sha256": SHA})
+    assert evaluate_candidate(registry, parse_build_exports(EXPORTS), {"commit": "bbb"}, GatePolicy("rmse"))
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,9 @@ def model(deps: Deps) -> dict[str, Any]:
     exported = [
         {"Name": "MODEL_NAME", "Value": "ships"},
         {"Name": "MODEL_VERSION", "Value": "2"},
-        {"Name": "IMAGE_URI", "Value": "acct.dkr.ecr/models:2"},
+        {"Name": "ARTIFACT_URI", "Value": "s3://mlops-artifacts/serving/ships/ships-2.zip?versionId=v1"},
+        {"Name": "ARTIFACT_KIND", "Value": "zip"},
+        {"Name": "ARTIFACT_SHA256", "Value": "ab" * 32},
         {"Name": "RUN_ID", "Value": "run2"},
     ]
     return evaluate.handle(

@@ -1,8 +1,13 @@
-"""FunctionDeployer on AWS Lambda: image update, published version, alias move.
+"""FunctionDeployer on AWS Lambda: code update (zip from S3 or image), published version, alias move.
 
 The alias (``live``) is the only thing traffic follows, so it moves last and only to a
-published, Active version. Every failure before that leaves it where it was and raises
-``DeploymentError`` with a reason a person can act on.
+published, Active version whose code is the artifact's sha256. Every failure before that
+leaves it where it was and raises ``DeploymentError`` with a reason a person can act on.
+
+A zip artifact is one S3 object version in the tooling account's artifacts bucket:
+``UpdateFunctionCode`` names bucket, key and version, and Lambda reads it with the caller's
+(the target account's deploy role's) permissions, so that role needs ``s3:GetObjectVersion``
+there and ``kms:Decrypt`` on the bucket's key.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from mlops_pipeline.adapters.aws.session import assume_role_session
 from mlops_pipeline.config import DeployTarget
 from mlops_pipeline.domain.errors import DeploymentError, InvokeError
-from mlops_pipeline.domain.models import DeployResult, InvokeResult
+from mlops_pipeline.domain.models import Artifact, ArtifactKind, DeployResult, InvokeResult
 
 
 def _error_text(exc: Exception) -> str:
@@ -32,13 +37,25 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+# Lambda's PackageType for each artifact kind; a function's package type never changes.
+PACKAGE_TYPES = {ArtifactKind.ZIP: "Zip", ArtifactKind.IMAGE: "Image"}
+
+
+def code_location(artifact: Artifact) -> dict[str, str]:
+    """The UpdateFunctionCode arguments that name the artifact's code."""
+    if artifact.kind is ArtifactKind.ZIP:
+        bucket, key, version = artifact.s3_location
+        return {"S3Bucket": bucket, "S3Key": key, "S3ObjectVersion": version}
+    return {"ImageUri": artifact.uri}
+
+
 def is_published_version(version: str) -> bool:
     """True for a numbered, published version ("1", "42"); False for ``$LATEST`` and anything else."""
     return version.isascii() and version.isdigit() and int(version) > 0
 
 
 class LambdaDeployer:
-    """Deploys container images to one function and moves one alias."""
+    """Deploys serving artifacts to one function and moves one alias."""
 
     def __init__(
         self,
@@ -98,22 +115,33 @@ class LambdaDeployer:
 
     # -- deploying -----------------------------------------------------------------------
 
-    def deploy(self, image_uri: str) -> DeployResult:
-        """UpdateFunctionCode, wait, PublishVersion, move the alias; alias untouched on failure."""
-        if not image_uri or ("@" not in image_uri and ":" not in image_uri.rsplit("/", 1)[-1]):
-            raise DeploymentError(f"image URI {image_uri!r} has neither a tag nor a digest")
+    def deploy(self, artifact: Artifact) -> DeployResult:
+        """UpdateFunctionCode, wait, check the code, PublishVersion, move the alias; alias untouched on failure."""
         alias = self._get_alias()
         previous = None if alias is None else str(alias["FunctionVersion"])
+        package_type = self._require_function().get("PackageType", "Zip")
+        if package_type != PACKAGE_TYPES[artifact.kind]:
+            raise DeploymentError(
+                f"{self.function_name} is a {package_type} function and cannot run the {artifact.kind} "
+                f"artifact {artifact.uri}; make the target accounts' serving package type match "
+                "(Terraform serving_package_type; it re-creates the function)"
+            )
 
         try:
             updated = self._lambda.update_function_code(
-                FunctionName=self.function_name, ImageUri=image_uri, Publish=False
+                FunctionName=self.function_name, Publish=False, **code_location(artifact)
             )
         except ClientError as exc:
             raise DeploymentError(
-                f"UpdateFunctionCode of {self.function_name} with {image_uri} failed: {_error_text(exc)}"
+                f"UpdateFunctionCode of {self.function_name} with {artifact.uri} failed: {_error_text(exc)}"
             ) from exc
         code_sha256 = str(updated.get("CodeSha256") or "")
+        if code_sha256 != artifact.lambda_code_sha256:
+            # Never publish code other than the bytes the build recorded in the registry.
+            raise DeploymentError(
+                f"{self.function_name} got code {code_sha256 or '(none)'} from {artifact.uri}, "
+                f"not the artifact's {artifact.lambda_code_sha256}; not published"
+            )
 
         self._wait_for_update()
 
@@ -139,7 +167,7 @@ class LambdaDeployer:
             alias=self.alias,
             previous_version=previous,
             new_version=new_version,
-            code_sha256=code_sha256 or published.get("CodeSha256"),
+            code_sha256=code_sha256,
         )
 
     def _wait_for_update(self) -> None:

@@ -31,7 +31,7 @@ from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from mlops_pipeline.domain.errors import PipelineError
-from mlops_pipeline.local.emulator import lambda_runtime, moto_fixes
+from mlops_pipeline.local.emulator import lambda_code, lambda_runtime, moto_fixes
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ def install_extensions(optional: Sequence[str] = OPTIONAL_EXTENSIONS) -> list[st
     moto_fixes.install()
     moto_fixes.install_interpreter_clients()
     lambda_runtime.install()
-    applied = ["moto_fixes", "interpreter_clients", "lambda_runtime"]
+    lambda_code.install()
+    applied = ["moto_fixes", "interpreter_clients", "lambda_runtime", "lambda_code"]
     for name in optional:
         try:
             module = importlib.import_module(name)
