@@ -7,7 +7,9 @@ Clients come from a :class:`ClientFactory`, so tests hand in clients of the emul
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 import boto3
@@ -25,15 +27,30 @@ CHATBOT_API_REGIONS: frozenset[str] = frozenset({"us-east-2", "us-west-2", "ap-s
 # Zone ids where API Gateway cannot place a VPC link for HTTP APIs: the zones the Region
 # availability table of the API Gateway Developer Guide page "Working with VPC links for HTTP
 # APIs" leaves out (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-vpc-links.html).
-# Zone ids, not names: us-east-1a is a different zone in every account.
-VPC_LINK_UNSUPPORTED_ZONES: Mapping[str, frozenset[str]] = {
-    "us-east-1": frozenset({"use1-az3"}),
-    "us-west-1": frozenset({"usw1-az2"}),
-    "ap-northeast-1": frozenset({"apne1-az3"}),
-    "ap-northeast-2": frozenset({"apne2-az2"}),
-}
+# Zone ids, not names: us-east-1a is a different zone in every account. One source with
+# terraform/modules/network, which reads the same file and keeps its subnets out of these zones.
+VPC_LINK_ZONES_RELATIVE = Path("terraform") / "modules" / "network" / "unsupported_vpc_link_zones.json"
 
-# terraform/modules/network puts its subnets in the first az_count zones by name (default 2).
+
+def vpc_link_zones_file() -> Path:
+    """The network module's unsupported_vpc_link_zones.json (source tree, or installed beside the package)."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[3] / VPC_LINK_ZONES_RELATIVE, here.parent / VPC_LINK_ZONES_RELATIVE.name):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{VPC_LINK_ZONES_RELATIVE} not found (run the doctor from a checkout)")
+
+
+def load_vpc_link_unsupported_zones(path: Path | None = None) -> dict[str, frozenset[str]]:
+    """{region: zone ids without HTTP API VPC links} from the network module's JSON file."""
+    data = json.loads((path or vpc_link_zones_file()).read_text(encoding="utf-8"))
+    return {str(region): frozenset(map(str, ids)) for region, ids in data["regions"].items()}
+
+
+VPC_LINK_UNSUPPORTED_ZONES: Mapping[str, frozenset[str]] = load_vpc_link_unsupported_zones()
+
+# terraform/modules/network puts its subnets in the first az_count zones by name that support
+# VPC links (default 2).
 NETWORK_AZ_COUNT = 2
 SESSION_NAME = "mlops-doctor"
 BOTO_CONFIG = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 2, "mode": "standard"})
@@ -267,16 +284,8 @@ def check_vpc_link_zones(
             f"{region}: not supported by VPC links: {bad_text}; existing_network's subnets are not checked",
             f"keep existing_network.private_subnet_ids in supported zones ({good_ids})",
         )
-    chosen = zones[:az_count]
+    # The network module skips the unsupported zones (the same table), like this.
+    chosen = good[:az_count]
     chosen_text = ", ".join(_zone(z) for z in chosen)
-    hit = [z for z in chosen if z["ZoneId"] in bad_ids]
-    if hit:
-        return failed(
-            VPC_LINK,
-            f"{region}: the network module would use {chosen_text}; "
-            f"{', '.join(_zone(z) for z in hit)} does not support VPC links",
-            f"pass existing_network with private subnets in supported zones ({good_ids}), "
-            'or set mlflow_front_door = "alb"',
-        )
-    note = f"; not supported (unused): {bad_text}" if bad else ""
+    note = f"; not supported (skipped): {bad_text}" if bad else ""
     return passed(VPC_LINK, f"{region}: the network module uses {chosen_text}{note}")

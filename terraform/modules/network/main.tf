@@ -1,10 +1,20 @@
 data "aws_availability_zones" "this" {
-  #checkov:skip=CKV_AWS_394:Only the first az_count zones in name order are used (slice), so a new zone does not move existing subnets.
+  #checkov:skip=CKV_AWS_394:Only the first az_count zones in name order (less those VPC links cannot use) are taken, so a new zone does not move existing subnets.
   state = "available"
 }
 
 locals {
-  azs = slice(data.aws_availability_zones.this.names, 0, var.az_count)
+  # Zone ids where API Gateway cannot place an HTTP API VPC link (the private subnets carry
+  # MLflow's VPC link). One file, also read by `mlops-pipeline doctor`; zone ids are unique
+  # across regions, so the regions' lists are merged.
+  vpc_link_unsupported_zone_ids = toset(flatten(values(jsondecode(file("${path.module}/unsupported_vpc_link_zones.json")).regions)))
+
+  # names and zone_ids come in the same order (sorted by name).
+  usable_azs = [
+    for i, name in data.aws_availability_zones.this.names : name
+    if !contains(local.vpc_link_unsupported_zone_ids, data.aws_availability_zones.this.zone_ids[i])
+  ]
+  azs = slice(local.usable_azs, 0, min(var.az_count, length(local.usable_azs)))
   # /16 -> public /20s first, private /20s after (newbits 4).
   public_cidrs  = [for i in range(var.az_count) : cidrsubnet(var.cidr_block, 4, i)]
   private_cidrs = [for i in range(var.az_count) : cidrsubnet(var.cidr_block, 4, i + 8)]
@@ -34,9 +44,9 @@ resource "aws_subnet" "public" {
 
   vpc_id                  = aws_vpc.this.id
   cidr_block              = local.public_cidrs[count.index]
-  availability_zone       = local.azs[count.index]
+  availability_zone       = element(local.azs, count.index)
   map_public_ip_on_launch = false
-  tags                    = merge(var.tags, { Name = "${var.name_prefix}-public-${local.azs[count.index]}", Tier = "public" })
+  tags                    = merge(var.tags, { Name = "${var.name_prefix}-public-${element(local.azs, count.index)}", Tier = "public" })
 }
 
 resource "aws_subnet" "private" {
@@ -44,8 +54,15 @@ resource "aws_subnet" "private" {
 
   vpc_id            = aws_vpc.this.id
   cidr_block        = local.private_cidrs[count.index]
-  availability_zone = local.azs[count.index]
-  tags              = merge(var.tags, { Name = "${var.name_prefix}-private-${local.azs[count.index]}", Tier = "private" })
+  availability_zone = element(local.azs, count.index)
+  tags              = merge(var.tags, { Name = "${var.name_prefix}-private-${element(local.azs, count.index)}", Tier = "private" })
+
+  lifecycle {
+    precondition {
+      condition     = length(local.azs) == var.az_count
+      error_message = "The region has ${length(local.usable_azs)} available zone(s) that can hold an HTTP API VPC link (${join(", ", local.usable_azs)}); az_count is ${var.az_count}. Lower az_count, or pass existing_network to the root."
+    }
+  }
 }
 
 resource "aws_route_table" "public" {

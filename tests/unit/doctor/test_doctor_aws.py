@@ -18,6 +18,8 @@ from mlops_pipeline.doctor.aws_checks import (
     check_codecommit,
     check_target_role,
     check_vpc_link_zones,
+    load_vpc_link_unsupported_zones,
+    vpc_link_zones_file,
 )
 from mlops_pipeline.doctor.inputs import DoctorInputs
 from mlops_pipeline.doctor.result import Status
@@ -255,19 +257,27 @@ class FakeEc2:
 US_EAST_1 = [("us-east-1b", "use1-az1"), ("us-east-1a", "use1-az3"), ("us-east-1c", "use1-az2")]
 
 
-def test_vpc_link_zones_fail_when_the_network_would_use_an_unsupported_zone() -> None:
+def test_vpc_link_zones_the_network_skips_an_unsupported_zone() -> None:
     result = check_vpc_link_zones(FakeEc2(US_EAST_1), inputs())
 
-    assert result.status is Status.FAIL
-    assert "us-east-1a (use1-az3)" in result.detail and "us-east-1b (use1-az1)" in result.detail
-    assert "use1-az1, use1-az2" in result.fix
+    # The network module reads the same table and takes the next zones by name.
+    assert result.status is Status.PASS
+    assert "uses us-east-1b (use1-az1), us-east-1c (use1-az2)" in result.detail
+    assert "(skipped): us-east-1a (use1-az3)" in result.detail
 
 
-def test_vpc_link_zones_report_an_unused_unsupported_zone() -> None:
+def test_vpc_link_zones_report_an_unsupported_zone_beyond_the_first_two() -> None:
     zones = [("us-east-1a", "use1-az1"), ("us-east-1b", "use1-az2"), ("us-east-1c", "use1-az3")]
     result = check_vpc_link_zones(FakeEc2(zones), inputs())
 
-    assert result.status is Status.PASS and "unused" in result.detail and "use1-az3" in result.detail
+    assert result.status is Status.PASS and "skipped" in result.detail and "use1-az3" in result.detail
+
+
+def test_the_zone_table_is_the_network_modules_file() -> None:
+    path = vpc_link_zones_file()
+
+    assert path.parts[-4:] == ("terraform", "modules", "network", "unsupported_vpc_link_zones.json")
+    assert load_vpc_link_unsupported_zones(path) == VPC_LINK_UNSUPPORTED_ZONES
 
 
 def test_vpc_link_zones_warn_below_two_supported_zones() -> None:
@@ -296,7 +306,7 @@ def test_vpc_link_zones_with_an_existing_network_or_alb() -> None:
 
     assert existing.status is Status.WARN and "use1-az3" in existing.detail
     assert alb.status is Status.SKIP
-    assert elsewhere.status is Status.PASS and "unused" not in elsewhere.detail
+    assert elsewhere.status is Status.PASS and "skipped" not in elsewhere.detail
 
 
 def test_vpc_link_zones_uses_an_injected_table() -> None:
@@ -304,4 +314,6 @@ def test_vpc_link_zones_uses_an_injected_table() -> None:
 
     result = check_vpc_link_zones(FakeEc2(zones), inputs(region="eu-west-1"), {"eu-west-1": {"euw1-az2"}})
 
-    assert result.status is Status.FAIL and "eu-west-1b (euw1-az2)" in result.detail
+    assert (
+        result.status is Status.PASS and "uses eu-west-1a (euw1-az1), eu-west-1c (euw1-az3)" in result.detail
+    )

@@ -9,7 +9,10 @@ mock_provider "aws" {
     defaults = { arn = "arn:aws:iam::111111111111:role/mock" }
   }
   mock_data "aws_availability_zones" {
-    defaults = { names = ["us-east-1a", "us-east-1b", "us-east-1c"] }
+    defaults = {
+      names    = ["us-east-1a", "us-east-1b", "us-east-1c"]
+      zone_ids = ["use1-az1", "use1-az2", "use1-az4"]
+    }
   }
 }
 
@@ -64,4 +67,42 @@ run "rejects_one_az" {
   }
 
   expect_failures = [var.az_count]
+}
+
+# API Gateway cannot place an HTTP API VPC link in some zones (unsupported_vpc_link_zones.json).
+# In this account us-east-1a is use1-az3, one of them: the subnets skip it.
+run "skips_zones_without_vpc_links" {
+  command = plan
+
+  override_data {
+    target = data.aws_availability_zones.this
+    values = {
+      names    = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"]
+      zone_ids = ["use1-az3", "use1-az1", "use1-az2", "use1-az4"]
+    }
+  }
+
+  assert {
+    condition     = jsonencode(aws_subnet.private[*].availability_zone) == jsonencode(["us-east-1b", "us-east-1c"])
+    error_message = "The private subnets (the VPC link's) skip us-east-1a (use1-az3) and take the next zones in name order."
+  }
+
+  assert {
+    condition     = jsonencode(aws_subnet.public[*].availability_zone) == jsonencode(["us-east-1b", "us-east-1c"])
+    error_message = "The public subnets use the same zones as the private ones."
+  }
+}
+
+run "fails_without_enough_vpc_link_zones" {
+  command = plan
+
+  override_data {
+    target = data.aws_availability_zones.this
+    values = {
+      names    = ["us-west-1a", "us-west-1b"]
+      zone_ids = ["usw1-az2", "usw1-az3"]
+    }
+  }
+
+  expect_failures = [aws_subnet.private]
 }
