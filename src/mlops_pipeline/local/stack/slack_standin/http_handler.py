@@ -2,7 +2,8 @@
 
 ``/api/<method>`` (GET or POST, form or JSON, token in the Authorization header or the form)
 -> :class:`WebApi`; ``/`` and ``/_inbox/*`` -> the inbox; ``/_response/<id>`` -> a click's
-response URL. The server binds a subclass with its components filled in.
+response URL; ``/_control/faults`` -> the injected outages (methods answering 429 or 5xx).
+The server binds a subclass with its components filled in.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 MAX_API_BODY = 1024 * 1024
 _METHOD_PATH = re.compile(r"^/api/([A-Za-z]+(?:\.[A-Za-z]+)+)$")
 _RESPONSE_PATH = re.compile(r"^/_response/([A-Za-z0-9_-]{8,64})$")
+FAULTS_PATH = "/_control/faults"  # fault injection (local tests): GET the state, POST to set
 
 
 class SlackRequestHandler(BaseHTTPRequestHandler):
@@ -95,6 +97,9 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         if path == "/_inbox/health":
             self._json(HTTPStatus.OK, {"ok": True})
             return
+        if path == FAULTS_PATH:
+            self._json(HTTPStatus.OK, self._faults_state())
+            return
         match = _METHOD_PATH.match(path)
         if match:
             args = _single(parse_qs(query, keep_blank_values=True))
@@ -112,6 +117,9 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
             return
         if path == "/_inbox/click":
             self._click(body)
+            return
+        if path == FAULTS_PATH:
+            self._set_faults(body)
             return
         match = _RESPONSE_PATH.match(path)
         if match:
@@ -137,6 +145,12 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         self._api(match.group(1), args)
 
     def _api(self, method: str, args: dict[str, Any]) -> None:
+        fault = self.workspace.fault(method)
+        if fault is not None:  # an injected outage: answered before anything is looked at
+            extra = {"Retry-After": "1"} if fault == HTTPStatus.TOO_MANY_REQUESTS else None
+            body = json.dumps({"ok": False, "error": "fatal_error"}).encode("utf-8")
+            self._send(fault, body, "application/json; charset=utf-8", extra)
+            return
         token = self._token(args)
         args.pop("token", None)
         result = self.web_api.call(method, args, token)
@@ -164,6 +178,30 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.CONFLICT, {"ok": False, "error": str(exc)})
             return
         self._json(HTTPStatus.OK, {"ok": True, "status": status, "body": text[:2000]})
+
+    def _faults_state(self) -> dict[str, Any]:
+        with self.workspace.lock:
+            return {
+                "ok": True,
+                "faults": dict(self.workspace.faults),
+                "hits": dict(self.workspace.fault_hits),
+            }
+
+    def _set_faults(self, body: bytes) -> None:
+        """``{"faults": {"chat.postMessage": 500}}`` replaces the injected faults (``{}`` clears)."""
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json" or not self._same_origin():
+            self._json(HTTPStatus.FORBIDDEN, {"ok": False, "error": "forbidden"})
+            return
+        try:
+            faults = json.loads(body or b"{}")["faults"]
+            if not isinstance(faults, dict):
+                raise ValueError("faults is not an object")
+            self.workspace.set_faults(faults)
+        except (ValueError, KeyError, TypeError) as exc:
+            self._json(HTTPStatus.BAD_REQUEST, {"ok": False, "error": str(exc)})
+            return
+        self._json(HTTPStatus.OK, self._faults_state())
 
     def _response_url(self, response_id: str, body: bytes) -> None:
         try:

@@ -150,6 +150,23 @@ class LocalSlackServer:
     def add_channel(self, channel_id: str, name: str) -> None:
         self._workspace.add_channel(channel_id, name)
 
+    # ----------------------------------------------------------------- fault injection
+    def set_faults(self, faults: Mapping[str, int]) -> None:
+        """Make Web API methods answer an HTTP status (429 or 5xx) instead, as during an outage
+        (e.g. ``{"chat.postMessage": 500}``); ``{}`` ends it. Also over HTTP: ``/_control/faults``."""
+        self._workspace.set_faults(faults)
+
+    @property
+    def faults(self) -> dict[str, int]:
+        with self._workspace.lock:
+            return dict(self._workspace.faults)
+
+    @property
+    def fault_hits(self) -> dict[str, int]:
+        """How many calls each faulty method refused so far."""
+        with self._workspace.lock:
+            return dict(self._workspace.fault_hits)
+
     # ----------------------------------------------------------------- reading
     def wait_for_message(
         self,

@@ -188,6 +188,9 @@ class Workspace:
         self.click_log: list[dict[str, Any]] = []
         self.response_urls: dict[str, tuple[str, str, str]] = {}  # id -> (channel, message_ts, user)
         self.interactions_url = interactions_url
+        # Fault injection: Web API method -> the HTTP status it answers instead (an outage).
+        self.faults: dict[str, int] = {}
+        self.fault_hits: dict[str, int] = {}
         self.version = 0
         self._last_ts_us = 0
         self._changed = threading.Condition(self.lock)
@@ -214,6 +217,24 @@ class Workspace:
             if channel.name == name:
                 return channel.id
         raise ApiError("channel_not_found")
+
+    def set_faults(self, faults: Mapping[str, int]) -> None:
+        """From now on each named method answers its HTTP status (429 or 5xx) with Slack's
+        ``fatal_error`` and does nothing; ``{}`` ends the outage. ValueError for another status."""
+        bad = {m: s for m, s in faults.items() if not isinstance(s, int) or not (s == 429 or 500 <= s <= 599)}
+        if bad:
+            raise ValueError(f"a fault is HTTP 429 or 5xx, not {bad}")
+        with self.lock:
+            self.faults = dict(faults)
+            self.touch()
+
+    def fault(self, method: str) -> int | None:
+        """The status ``method`` must answer now (counted in ``fault_hits``), or None."""
+        with self.lock:
+            status = self.faults.get(method)
+            if status is not None:
+                self.fault_hits[method] = self.fault_hits.get(method, 0) + 1
+            return status
 
     def add_channel(self, channel_id: str, name: str) -> None:
         with self.lock:
