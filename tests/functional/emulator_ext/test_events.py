@@ -263,3 +263,96 @@ def test_put_events_reaches_an_sns_subscribed_lambda(emulator: Emulator, tmp_pat
     assert record["EventSubscriptionArn"] == subscription
     assert record["Sns"]["TopicArn"] == topic
     assert json.loads(record["Sns"]["Message"])["detail"] == {"n": 1}
+
+
+def _function(emulator: Emulator, name: str, source: str, env: dict[str, str] | None = None) -> str:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    iam = emulator.client("iam")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    return str(
+        emulator.client("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": buffer.getvalue()},
+            Environment={"Variables": env or {}},
+        )["FunctionArn"]
+    )
+
+
+def test_stopping_a_run_that_waits_for_a_token_aborts_it_and_notifies_through_sns(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """StopExecution -> ABORTED at once -> status event -> EventBridge rule -> SNS -> Lambda."""
+    out = tmp_path / "status-events.jsonl"
+    subscriber = _function(
+        emulator,
+        "status-subscriber",
+        "import json, os\n"
+        "def handler(event, context):\n"
+        "    with open(os.environ['OUT'], 'a') as fh:\n"
+        "        fh.write(json.dumps(event) + '\\n')\n",
+        {"OUT": str(out)},
+    )
+    waiter = _function(emulator, "token-waiter", "def handler(event, context):\n    return {}\n")
+    sfn, sns, eb = emulator.client("stepfunctions"), emulator.client("sns"), emulator.client("events")
+    definition = {
+        "StartAt": "WaitForApproval",
+        "States": {
+            "WaitForApproval": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": waiter, "Payload": {"token.$": "$$.Task.Token"}},
+                "TimeoutSeconds": 600,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+    machine = sfn.create_state_machine(name="waits", definition=json.dumps(definition), roleArn=SFN_ROLE)[
+        "stateMachineArn"
+    ]
+    topic = sns.create_topic(Name="pipeline-status")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=subscriber)
+    eb.put_rule(
+        Name="waits-status",
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.states"],
+                "detail-type": ["Step Functions Execution Status Change"],
+                "detail": {"stateMachineArn": [machine]},
+            }
+        ),
+    )
+    eb.put_targets(Rule="waits-status", Targets=[{"Id": "topic", "Arn": topic}])
+    execution = sfn.start_execution(stateMachineArn=machine, name="stopped-while-waiting")["executionArn"]
+
+    def history() -> list[str]:
+        return [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
+
+    _eventually(lambda: "TaskSubmitted" in history())
+    began = time.monotonic()
+    sfn.stop_execution(executionArn=execution, error="Stopped", cause="by an operator")
+
+    _eventually(lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING", timeout=10)
+    assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+    assert time.monotonic() - began < 10  # not after the task's 600 s timeout
+    assert history()[-1] == "ExecutionAborted"
+    assert "Caught" not in str(sfn.get_execution_history(executionArn=execution)["events"])
+
+    def statuses() -> list[str]:
+        if not out.exists():
+            return []
+        lines = [json.loads(line) for line in out.read_text().splitlines() if line]
+        return [json.loads(e["Records"][0]["Sns"]["Message"])["detail"]["status"] for e in lines]
+
+    _eventually(lambda: "ABORTED" in statuses())
+    assert sorted(statuses()) == ["ABORTED", "RUNNING"]

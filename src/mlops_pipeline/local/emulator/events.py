@@ -16,7 +16,8 @@ waits for it. A delivery that fails is recorded (:func:`failed_deliveries`) and 
 turned into an error of ``PutEvents``. Disabled rules deliver nothing.
 
 It also emits ``Step Functions Execution Status Change`` events (source ``aws.states``) on the
-default bus of the state machine's account when an execution starts and when it ends.
+default bus of the state machine's account when an execution starts and when it ends, and
+makes ``StopExecution`` end a run that waits for a task token at once (ABORTED), as on AWS.
 """
 
 from __future__ import annotations
@@ -396,11 +397,37 @@ def emit_execution_status(execution: Any, status: str | None = None) -> None:
         LOG.exception("could not emit the status change of %s", getattr(execution, "exec_arn", "?"))
 
 
+def _release_waiting_tasks(execution: Any) -> None:
+    """Wake every task of ``execution`` that waits for a callback (``waitForTaskToken``)."""
+    env = getattr(execution.exec_worker, "env", None) if execution.exec_worker else None
+    if env is not None:
+        for endpoint in list(env.callback_pool_manager._pool.values()):
+            endpoint.interrupt_all()
+
+
+def _patch_stopped_programs() -> None:
+    """A stopped program stays stopped: the error or timeout of a task that StopExecution woke
+    up does not turn ABORTED into FAILED (moto sets ProgramStopped, then overwrites it)."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    for name in ("set_error", "set_timed_out"):
+        original = getattr(Environment, name)
+
+        def keep_stopped(self: Environment, *args: Any, __original: Any = original, **kwargs: Any) -> None:
+            if isinstance(self._program_state, ProgramStopped):
+                return
+            __original(self, *args, **kwargs)
+
+        setattr(Environment, name, keep_stopped)
+
+
 def _patch_execution_events() -> None:
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
     original_terminated = BaseExecutionWorkerCommunication.terminated
     original_start = Execution.start
+    original_stop = Execution.stop
 
     def terminated(self: BaseExecutionWorkerCommunication) -> None:
         original_terminated(self)
@@ -412,5 +439,13 @@ def _patch_execution_events() -> None:
             emit_execution_status(self, "RUNNING")
         original_start(self)
 
+    def stop(self: Execution, stop_date: datetime, error: str | None, cause: str | None) -> None:
+        # On AWS StopExecution ends a run that waits for a task token at once (ABORTED, with its
+        # status event); moto's waiting task would sleep on until its timeout.
+        original_stop(self, stop_date, error, cause)
+        _release_waiting_tasks(self)
+
     BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
     Execution.start = start  # type: ignore[method-assign]
+    Execution.stop = stop  # type: ignore[method-assign]
+    _patch_stopped_programs()
