@@ -26,6 +26,7 @@ from mlops_pipeline.domain.errors import (
     AlreadyDecidedError,
     ApprovalNotFoundError,
     ChatError,
+    DecisionConflictError,
     DeploymentError,
     DeploymentLockedError,
     ModelNotFoundError,
@@ -36,6 +37,7 @@ from mlops_pipeline.domain.models import (
     Approval,
     ApprovalStatus,
     Artifact,
+    Decision,
     DeployedState,
     DeployResult,
     InvokeResult,
@@ -192,29 +194,90 @@ class FakeApprovalStore:
     def get(self, approval_id: str) -> Approval | None:
         return self.items.get(approval_id)
 
-    def decide(self, approval_id: str, status: ApprovalStatus, by: str | None, at: datetime) -> Approval:
+    def _pending(self, approval_id: str) -> Approval:
+        current = self.items.get(approval_id)
+        if current is None:
+            raise ApprovalNotFoundError(f"no approval with id {approval_id!r}")
+        if current.status is not ApprovalStatus.PENDING:
+            by_text = f" by {current.decided_by}" if current.decided_by else ""
+            raise AlreadyDecidedError(
+                f"approval {approval_id} is already {current.status.value}{by_text}", current=current
+            )
+        return current
+
+    def decide(
+        self, approval_id: str, status: ApprovalStatus, by: str | None, at: datetime, reason: str = ""
+    ) -> Approval:
         status = ApprovalStatus(status)
         if not status.is_final:
             raise ValueError("decide needs a final status (APPROVED, REJECTED, EXPIRED or SUPERSEDED)")
         _aware(at)
         with self._lock:
+            decided = replace(self._pending(approval_id).with_status(status, by, at), reason=reason)
+            self.items[approval_id] = decided
+            return decided
+
+    def add_decision(
+        self, approval_id: str, decision: Decision, seen: int, status: ApprovalStatus | None = None
+    ) -> Approval:
+        if status is not None and not ApprovalStatus(status).is_final:
+            raise ValueError("add_decision decides only with a final status")
+        if seen < 0:
+            raise ValueError("seen must not be negative")
+        _aware(decision.at)
+        with self._lock:
+            current = self._pending(approval_id)
+            if len(current.decisions) != seen:
+                raise DecisionConflictError(
+                    f"approval {approval_id} has {len(current.decisions)} decisions, not {seen}",
+                    current=current,
+                )
+            updated = replace(current, decisions=(*current.decisions, decision))
+            if status is not None:
+                updated = updated.with_status(ApprovalStatus(status), decision.user, decision.at)
+            self.items[approval_id] = updated
+            return updated
+
+    def revert(
+        self,
+        approval_id: str,
+        expected: ApprovalStatus,
+        seen: int,
+        status: ApprovalStatus,
+        at: datetime,
+        reason: str,
+    ) -> Approval:
+        expected, status = ApprovalStatus(expected), ApprovalStatus(status)
+        if not expected.is_final or expected is status:
+            raise ValueError("revert goes from a final status to PENDING or another final status")
+        _aware(at)
+        with self._lock:
             current = self.items.get(approval_id)
             if current is None:
                 raise ApprovalNotFoundError(f"no approval with id {approval_id!r}")
-            if current.status is not ApprovalStatus.PENDING:
-                by_text = f" by {current.decided_by}" if current.decided_by else ""
-                raise AlreadyDecidedError(
-                    f"approval {approval_id} is already {current.status.value}{by_text}", current=current
-                )
-            decided = current.with_status(status, by, at)
-            self.items[approval_id] = decided
-            return decided
+            if current.status is not expected or len(current.decisions) != seen:
+                raise AlreadyDecidedError(f"approval {approval_id} changed meanwhile", current=current)
+            pending = status is ApprovalStatus.PENDING
+            reverted = replace(
+                current,
+                status=status,
+                decided_by=None,
+                decided_at=None if pending else at,
+                decisions=current.decisions[:-1] if pending else current.decisions,
+                reason=reason,
+            )
+            self.items[approval_id] = reverted
+            return reverted
 
     def list_pending(self, model_name: str) -> Sequence[Approval]:
         pending = [
             a for a in self.items.values() if a.model == model_name and a.status is ApprovalStatus.PENDING
         ]
         return sorted(pending, key=lambda a: (a.requested_at, a.id))
+
+    def list_for_execution(self, model_name: str, execution: str) -> Sequence[Approval]:
+        mine = [a for a in self.items.values() if a.model == model_name and a.execution == execution]
+        return sorted(mine, key=lambda a: (a.requested_at, a.id))
 
     def set_message(self, approval_id: str, ref: MessageRef) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ from mlops_pipeline.domain.models import (
     Approval,
     ApprovalStatus,
     Artifact,
+    Decision,
     DeployedState,
     DeployResult,
     InvokeResult,
@@ -127,9 +128,11 @@ class ApprovalStore(Protocol):
         """The stored approval, or None."""
         ...
 
-    def decide(self, approval_id: str, status: ApprovalStatus, by: str | None, at: datetime) -> Approval:
+    def decide(
+        self, approval_id: str, status: ApprovalStatus, by: str | None, at: datetime, reason: str = ""
+    ) -> Approval:
         """Conditional write PENDING -> ``status``; returns the decided approval (``decided_by`` =
-        ``by``, which may be None for expiry, ``decided_at`` = ``at``).
+        ``by``, which may be None for expiry, ``decided_at`` = ``at``, ``reason`` = ``reason``).
 
         ValueError if ``status`` is not final (PENDING); ApprovalNotFoundError if no approval has
         that id; AlreadyDecidedError(current=the stored approval) if it is no longer PENDING.
@@ -137,8 +140,49 @@ class ApprovalStore(Protocol):
         """
         ...
 
+    def add_decision(
+        self, approval_id: str, decision: Decision, seen: int, status: ApprovalStatus | None = None
+    ) -> Approval:
+        """Append ``decision`` to a PENDING approval that still has exactly ``seen`` decisions (as
+        the caller read it); with a final ``status`` the same write decides it (``decided_by`` =
+        ``decision.user``, ``decided_at`` = ``decision.at``). Returns the stored approval.
+
+        One conditional write: of concurrent appends on the same ``seen`` exactly one succeeds, so
+        no decision is counted twice or lost. DecisionConflictError(current) if another decision
+        came first (read ``current`` and try again); AlreadyDecidedError(current) if the approval
+        is no longer PENDING; ApprovalNotFoundError; ValueError if ``status`` is PENDING or
+        ``seen`` is negative.
+        """
+        ...
+
+    def revert(
+        self,
+        approval_id: str,
+        expected: ApprovalStatus,
+        seen: int,
+        status: ApprovalStatus,
+        at: datetime,
+        reason: str,
+    ) -> Approval:
+        """Undo a decision that never reached the waiting run, so the record agrees with the run.
+
+        Conditional on the approval being ``expected`` (a final status) with exactly ``seen``
+        decisions, i.e. nothing changed since the caller's own write. ``status`` PENDING: the
+        last decision is dropped and ``decided_by``/``decided_at`` cleared (the run still waits;
+        that approver has to click again). Another final status (EXPIRED, CANCELLED): set, with
+        ``decided_at`` = ``at``, ``decided_by`` cleared, the decisions kept as the audit trail.
+        ``reason`` is stored either way. AlreadyDecidedError(current) if the condition fails;
+        ApprovalNotFoundError; ValueError if ``expected`` is PENDING or equals ``status``.
+        """
+        ...
+
     def list_pending(self, model_name: str) -> Sequence[Approval]:
         """The PENDING approvals of that model, oldest request first (ties by id)."""
+        ...
+
+    def list_for_execution(self, model_name: str, execution: str) -> Sequence[Approval]:
+        """Every approval of that model requested by that execution, any status, oldest first
+        (ties by id)."""
         ...
 
     def set_message(self, approval_id: str, ref: MessageRef) -> None:

@@ -57,6 +57,19 @@ class AlreadyDecidedError(PipelineError):
         self.current = current
 
 
+class DecisionConflictError(PipelineError):
+    """Another decision was added to the approval since the caller read it (ApprovalStore.add_decision);
+    read it again (``current``) and retry."""
+
+    def __init__(self, message: str, current: object | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class ApprovalRequiredError(PipelineError):
+    """Prod was not touched: no APPROVED approval of this execution and model version backs the deploy."""
+
+
 class RunNotFoundError(PipelineError):
     """No run record exists for that execution (RunStore)."""
 

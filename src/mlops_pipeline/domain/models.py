@@ -139,15 +139,35 @@ class ApprovalStatus(StrEnum):
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
     SUPERSEDED = "SUPERSEDED"
+    CANCELLED = "CANCELLED"  # the run stopped waiting before a decision reached it
 
     @property
     def is_final(self) -> bool:
         return self is not ApprovalStatus.PENDING
 
 
+APPROVE = "approve"
+REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One click that counted: who, which action (``approve``/``reject``), when."""
+
+    user: str
+    action: str
+    at: datetime
+
+
 @dataclass(frozen=True)
 class Approval:
-    """An approval request; the task token never leaves the server side."""
+    """An approval request; the task token never leaves the server side.
+
+    ``author`` is the principal of the trusted trigger (the push's caller ARN, or a verified
+    webhook's sender such as ``github:octocat``); ``author_slack_id`` is that principal
+    resolved to a chat user (None: unresolved, which needs two approvers). ``git_author`` is
+    the commit's author email as the pusher wrote it: shown, never trusted.
+    """
 
     id: str
     task_token: str = field(repr=False)  # a credential of sorts: never printed or logged
@@ -165,9 +185,25 @@ class Approval:
     slack_ts: str | None = None
     # Context rendered on the card (metrics, smoke result); never used for decisions.
     details: dict[str, Any] = field(default_factory=dict)
+    author_slack_id: str | None = None
+    author_via: str = ""  # how the author was resolved, or why not
+    git_author: str = ""  # unverified: whatever the pusher configured in git
+    pushed_at: datetime | None = None  # the trigger event's time: orders commits
+    required_approvals: int = 1
+    decisions: tuple[Decision, ...] = ()  # every counted click, in order
+    reason: str = ""  # why it ended as it did (expired, cancelled, superseded)
 
     def with_status(self, status: ApprovalStatus, by: str | None, at: datetime) -> Approval:
         return replace(self, status=status, decided_by=by, decided_at=at)
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """The distinct users whose approval counted, first click first."""
+        return tuple(dict.fromkeys(d.user for d in self.decisions if d.action == APPROVE))
+
+    @property
+    def author_resolved(self) -> bool:
+        return bool(self.author_slack_id)
 
 
 @dataclass(frozen=True)

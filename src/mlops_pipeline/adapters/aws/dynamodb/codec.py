@@ -32,6 +32,7 @@ from mlops_pipeline.adapters.aws.dynamodb.schema import (
 from mlops_pipeline.domain.models import (
     Approval,
     ApprovalStatus,
+    Decision,
     DeployedState,
     Lock,
     RunRecord,
@@ -108,8 +109,23 @@ def approval_to_item(approval: Approval) -> dict[str, Any]:
             "slack_channel": approval.slack_channel,
             "slack_ts": approval.slack_ts,
             "details": json.dumps(approval.details, sort_keys=True, default=str),
+            "author_slack_id": approval.author_slack_id,
+            "author_via": approval.author_via,
+            "git_author": approval.git_author,
+            "pushed_at": to_iso(approval.pushed_at) if approval.pushed_at else None,
+            "required_approvals": approval.required_approvals,
+            "decisions": [decision_to_map(d) for d in approval.decisions],
+            "reason": approval.reason,
         }
     )
+
+
+def decision_to_map(decision: Decision) -> dict[str, Any]:
+    return {"user": decision.user, "action": decision.action, "at": to_iso(decision.at)}
+
+
+def decision_from_map(item: Mapping[str, Any]) -> Decision:
+    return Decision(user=str(item["user"]), action=str(item["action"]), at=from_iso(str(item["at"])))
 
 
 def approval_from_item(item: Mapping[str, Any]) -> Approval:
@@ -129,6 +145,14 @@ def approval_from_item(item: Mapping[str, Any]) -> Approval:
         slack_channel=_opt_str(item.get("slack_channel")),
         slack_ts=_opt_str(item.get("slack_ts")),
         details=json.loads(str(item["details"])) if item.get("details") else {},
+        author_slack_id=_opt_str(item.get("author_slack_id")),
+        author_via=str(item.get("author_via", "")),
+        git_author=str(item.get("git_author", "")),
+        pushed_at=_opt_dt(item.get("pushed_at")),
+        # Records written before quorums existed needed one approval.
+        required_approvals=int(item.get("required_approvals", 1)),
+        decisions=tuple(decision_from_map(d) for d in item.get("decisions") or []),
+        reason=str(item.get("reason", "")),
     )
 
 
