@@ -356,3 +356,40 @@ def test_stopping_a_run_that_waits_for_a_token_aborts_it_and_notifies_through_sn
 
     _eventually(lambda: "ABORTED" in statuses())
     assert sorted(statuses()) == ["ABORTED", "RUNNING"]
+
+
+def test_the_harness_routes_status_changes_to_notify(emulator: Emulator, tmp_path: Path) -> None:
+    """route_status_changes (the harness' copy of Terraform's events.tf): rule -> topic -> function."""
+    from mlops_pipeline.local.stack.status_events import route_status_changes
+
+    out = tmp_path / "notify-events.jsonl"
+    notify = _function(
+        emulator,
+        "fake-notify",
+        "import json, os\n"
+        "def handler(event, context):\n"
+        "    with open(os.environ['OUT'], 'a') as fh:\n"
+        "        fh.write(event['Records'][0]['Sns']['Message'] + '\\n')\n",
+        {"OUT": str(out)},
+    )
+    sfn = emulator.client("stepfunctions")
+    first, second = (
+        sfn.create_state_machine(name=name, definition=PASS_MACHINE, roleArn=SFN_ROLE)["stateMachineArn"]
+        for name in ("routed-1", "routed-2")
+    )
+    topic = route_status_changes(emulator, "routed", [first], notify)
+    assert route_status_changes(emulator, "routed", [first, second], notify) == topic  # idempotent
+    subscriptions = emulator.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [s["Endpoint"] for s in subscriptions] == [notify]
+
+    runs = [
+        sfn.start_execution(stateMachineArn=arn, name=str(uuid.uuid4()))["executionArn"]
+        for arn in (first, second)
+    ]
+
+    def finished() -> set[tuple[str, str]]:
+        lines = out.read_text().splitlines() if out.exists() else []
+        details = [json.loads(line)["detail"] for line in lines]
+        return {(d["executionArn"], d["status"]) for d in details if d["status"] != "RUNNING"}
+
+    assert _eventually(lambda: len(finished()) == 2 and finished()) == {(run, "SUCCEEDED") for run in runs}

@@ -22,6 +22,7 @@ from mlops_pipeline import statemachine
 from mlops_pipeline.domain.errors import PipelineError
 from mlops_pipeline.local.emulator.emulator import ACCOUNTS, Emulator
 from mlops_pipeline.local.emulator.image_store import ImageStore
+from mlops_pipeline.local.stack.status_events import route_status_changes
 
 ASL_HANDLERS = statemachine.ASL_FUNCTIONS
 OTHER_HANDLERS = ("slack_interactions", "notify")
@@ -108,6 +109,8 @@ class PipelineStack:
         self.ecr_repository = f"{ACCOUNTS['tooling']}.dkr.ecr.{emulator.region}.amazonaws.com/{p}-models"
         self.function_arns: dict[str, str] = {}
         self.state_machine_arn = ""
+        self.state_machine_arns: list[str] = []  # every one created, watched by the status rule
+        self.status_topic_arn = ""
         self.secret_arn = ""
         self.deploy_roles: dict[str, str] = {}
 
@@ -289,6 +292,11 @@ class PipelineStack:
         )
         if name == self.state_machine_name:
             self.state_machine_arn = arn
+        # Their status changes reach notify through EventBridge and SNS (Terraform's events.tf).
+        self.state_machine_arns.append(arn)
+        self.status_topic_arn = route_status_changes(
+            self.emu, self.settings.prefix, self.state_machine_arns, self.function_arns["notify"]
+        )
         return arn
 
     def add_state_machine(self, name: str, approval_timeout_seconds: int) -> str:
