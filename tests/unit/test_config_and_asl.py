@@ -109,3 +109,15 @@ def test_every_path_ends_where_the_issue_says() -> None:
     approval = states["RequestApproval"]
     assert approval["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
     assert "$$.Task.Token" in json.dumps(approval["Parameters"])
+
+
+def test_a_report_never_changes_the_outcome() -> None:
+    """Whatever a Report* task raises (its Lambda crashed, timed out or was throttled past the
+    retries), the run goes on to the same state as after a good report, keeping ``$.error``."""
+    states = statemachine.definition(values())["States"]
+    report_arn = values()["report_function_arn"]
+    reports = {n: s for n, s in states.items() if s["Type"] == "Task" and s["Resource"] == report_arn}
+    assert {"ReportStart", "ReportSucceeded", "ReportSmokeTestStageFailed"} <= set(reports)
+    for name, state in reports.items():
+        catch = {"ErrorEquals": ["States.ALL"], "ResultPath": "$.report_error", "Next": state["Next"]}
+        assert state["Catch"] == [catch], name
