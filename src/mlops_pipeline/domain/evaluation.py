@@ -10,6 +10,7 @@ from typing import Any
 from mlops_pipeline.domain.errors import InvalidEventError, ModelNotFoundError
 from mlops_pipeline.domain.gate import GatePolicy, evaluate
 from mlops_pipeline.domain.models import Artifact, artifact_kind
+from mlops_pipeline.domain.trigger import push_time
 from mlops_pipeline.ports import ModelRegistry
 
 # The build's exported variables (CodeBuild ExportedEnvironmentVariables), see docs/contracts.md.
@@ -103,10 +104,9 @@ def evaluate_candidate(
         champion.metrics if champion else None,
         champion.version if champion else None,
     )
-    try:
-        commit_time = int(candidate.tags.get("git_commit_time", "0"))
-    except ValueError:
-        commit_time = 0
+    # Commit order (the stale-commit check) is when the trigger saw the push; the commit date
+    # in the registry's git_commit_time tag is whatever the pusher wrote, so it is never used.
+    commit_time = push_time(trigger)
     return {
         "model_name": build.model_name,
         "model_version": build.model_version,

@@ -265,7 +265,7 @@ class DeployedState:
 
     environment: str
     commit: str
-    commit_time: int  # seconds since the epoch of the commit (committer date)
+    commit_time: int  # seconds since the epoch of the push (the trigger event's time), 0: unknown
     model: str
     version: str
     execution: str

@@ -1,4 +1,7 @@
-# Push to the branch -> one execution, with the normalised input {commit, repository, branch, author}.
+# Push to the branch -> one execution, with the normalised input
+# {commit, repository, branch, author, pushed_at}: author is the principal that pushed (the
+# event's callerUserArn) and pushed_at the event's time. The pipeline trusts these two for who
+# pushed and in which order, never the git author or commit date written into the commit.
 resource "aws_cloudwatch_event_rule" "trigger" {
   name        = "${var.name_prefix}-pipeline-trigger"
   description = "Pushes to ${var.branch} of the model repository start the pipeline."
@@ -28,9 +31,10 @@ resource "aws_cloudwatch_event_target" "trigger" {
       repository = "$.detail.repositoryName"
       branch     = "$.detail.referenceName"
       author     = "$.detail.callerUserArn"
+      pushed_at  = "$.time"
     }
     input_template = <<-EOT
-      {"commit": <commit>, "repository": <repository>, "branch": <branch>, "author": <author>}
+      {"commit": <commit>, "repository": <repository>, "branch": <branch>, "author": <author>, "pushed_at": <pushed_at>}
     EOT
   }
 }

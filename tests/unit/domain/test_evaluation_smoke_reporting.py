@@ -78,9 +78,11 @@ def test_evaluate_uses_project_gate_and_champion() -> None:
         git_commit_time="1700",
         smoke_input=json.dumps({"inputs": [{"a": 1}]}),
     )
-    out = evaluate_candidate(registry, parse_build_exports(EXPORTS), {"commit": "bbb"}, GatePolicy("rmse"))
+    trigger = {"commit": "bbb", "pushed_at": "2026-11-26T12:00:00Z"}
+    out = evaluate_candidate(registry, parse_build_exports(EXPORTS), trigger, GatePolicy("rmse"))
     assert out["passed"] is True and out["metric"] == "r2" and out["champion_version"] == "1"
-    assert out["commit_time"] == 1700 and out["smoke_input"] == {"inputs": [{"a": 1}]}
+    # Commit order is the push's time from the trigger, never the commit date the pusher wrote.
+    assert out["commit_time"] == 1_795_694_400 and out["smoke_input"] == {"inputs": [{"a": 1}]}
     assert out["champion_metrics"] == {"rmse": 10.0, "r2": 0.5}
     assert out["artifact"] == {"kind": "zip", "uri": ZIP_URI, "sha256": SHA}
     # With the default (rmse, lower) the same candidate fails.

@@ -37,7 +37,14 @@ from tests.fakes import (
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 EXECUTION = "arn:aws:states:us-east-1:111111111111:execution:mlops-pipeline:run-1"
-TRIGGER = {"commit": "c0ffee" * 6 + "abcd", "repository": "models", "branch": "main", "author": "ds"}
+TRIGGER = {
+    "commit": "c0ffee" * 6 + "abcd",
+    "repository": "models",
+    "branch": "main",
+    "author": "ds",
+    "pushed_at": "2026-11-26T11:00:00Z",
+}
+PUSHED = 1_795_690_800  # TRIGGER's pushed_at in epoch seconds
 ENV = {
     "MLOPS_TABLE": "t",
     "SLACK_CHANNEL": "CPIPE",
@@ -167,14 +174,21 @@ def test_failed_smoke_raises_stable_error_and_rollback_restores(deps: Deps) -> N
     assert stage.alias == "1"
 
 
-def test_prod_refuses_stale_commit(deps: Deps) -> None:
+@pytest.mark.parametrize(("prod_push", "stale"), [(PUSHED + 1, True), (PUSHED - 1, False)])
+def test_prod_refuses_a_commit_pushed_before_what_it_runs(deps: Deps, prod_push: int, stale: bool) -> None:
+    # The registry's git_commit_time (2000, written by the pusher) plays no part: push order does.
     m = model(deps)
+    assert m["commit_time"] == PUSHED
     deps.deployment.deployed.put(
-        DeployedState("prod", "f" * 40, 9999, "ships", "5", "other", deps.clock.now())
+        DeployedState("prod", "f" * 40, prod_push, "ships", "5", "other", deps.clock.now())
     )
-    with pytest.raises(StaleCommitError):
-        deploy.handle({"execution": EXECUTION, "environment": "prod", "model": m}, deps)
-    assert fake_deployer(deps, "prod").alias == "1"
+    event = {"execution": EXECUTION, "environment": "prod", "model": m}
+    if stale:
+        with pytest.raises(StaleCommitError):
+            deploy.handle(event, deps)
+        assert fake_deployer(deps, "prod").alias == "1"
+    else:
+        assert deploy.handle(event, deps)["new_version"] == "2"
 
 
 def _request(deps: Deps, m: dict[str, Any]) -> dict[str, Any]:

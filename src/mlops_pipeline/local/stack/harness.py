@@ -15,12 +15,13 @@ import uuid
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mlops_pipeline import statemachine
 from mlops_pipeline.domain.errors import PipelineError
-from mlops_pipeline.local.emulator.emulator import ACCOUNTS, Emulator
+from mlops_pipeline.local.emulator.emulator import ACCOUNTS, ADMIN_USER, Emulator
 from mlops_pipeline.local.emulator.image_store import ImageStore
 from mlops_pipeline.local.stack.status_events import route_status_changes
 
@@ -49,6 +50,34 @@ def handler(event, context):
 """
 
 
+# Who pushes to the local git remote (the emulator's admin user, as STS names it) and the local
+# Slack stand-in's data scientist that IDENTITY_MAP resolves that principal to.
+LOCAL_PUSHER = f"arn:aws:iam::{ACCOUNTS['tooling']}:user/{ADMIN_USER}"
+LOCAL_AUTHOR = "U0AUTHOR"
+
+
+def event_time(at: datetime | None = None) -> str:
+    """An EventBridge event ``time`` (``2026-11-26T12:00:00Z``): what ``pushed_at`` carries."""
+    return (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# The push rule's input, as terraform/modules/pipeline/events.tf builds it: who pushed (the
+# event's callerUserArn) and when (the event's time) are what the pipeline trusts.
+PUSH_INPUT_TRANSFORMER = {
+    "InputPathsMap": {
+        "commit": "$.detail.commitId",
+        "repository": "$.detail.repositoryName",
+        "branch": "$.detail.referenceName",
+        "author": "$.detail.callerUserArn",
+        "pushed_at": "$.time",
+    },
+    "InputTemplate": (
+        '{"commit": <commit>, "repository": <repository>, "branch": <branch>, '
+        '"author": <author>, "pushed_at": <pushed_at>}'
+    ),
+}
+
+
 class HarnessError(PipelineError):
     """Provisioning or waiting on the emulator failed."""
 
@@ -64,6 +93,7 @@ class StackSettings:
     gate_direction: str = "lower"
     gate_tolerance: float = 0.0
     lambda_timeout: int = 120
+    identity_map: dict[str, str] = field(default_factory=lambda: {LOCAL_PUSHER: LOCAL_AUTHOR})
     extra_env: dict[str, str] = field(default_factory=dict)
     buildspec: str | None = None  # the CodeBuild project's inline buildspec; None: BUILDSPEC
 
@@ -202,6 +232,7 @@ class PipelineStack:
             "DEPLOY_TARGETS": json.dumps(targets),
             "SMOKE_MAX_LATENCY_MS": str(s.smoke_max_latency_ms),
             "APPROVERS": ",".join(s.approvers),
+            "IDENTITY_MAP": json.dumps(s.identity_map),
             "APPROVAL_TIMEOUT_SECONDS": str(s.approval_timeout_seconds),
             "POWERTOOLS_SERVICE_NAME": "mlops-pipeline",
             **s.extra_env,
@@ -307,7 +338,8 @@ class PipelineStack:
         """The EventBridge rule that starts the state machine on a push (as Terraform's events.tf).
 
         Matches CodeCommit's ``referenceCreated``/``referenceUpdated`` of ``branch`` and maps the
-        event to the normalised input ``{commit, repository, branch, author}``; returns the rule ARN.
+        event to the normalised input ``{commit, repository, branch, author, pushed_at}`` (author:
+        ``detail.callerUserArn``, pushed_at: the event's ``time``); returns the rule ARN.
         """
         role = self._role(
             "tooling",
@@ -349,26 +381,28 @@ class PipelineStack:
                     "Id": "pipeline",
                     "Arn": self.state_machine_arn,
                     "RoleArn": role,
-                    "InputTransformer": {
-                        "InputPathsMap": {
-                            "commit": "$.detail.commitId",
-                            "repository": "$.detail.repositoryName",
-                            "branch": "$.detail.referenceName",
-                            "author": "$.detail.callerUserArn",
-                        },
-                        "InputTemplate": (
-                            '{"commit": <commit>, "repository": <repository>, '
-                            '"branch": <branch>, "author": <author>}'
-                        ),
-                    },
+                    "InputTransformer": PUSH_INPUT_TRANSFORMER,
                 }
             ],
         )
         return arn
 
     # -- running -----------------------------------------------------------------------------
-    def start(self, commit: str, author: str = "data-scientist", state_machine_arn: str | None = None) -> str:
-        trigger = {"commit": commit, "repository": self.source_repo.name, "branch": "main", "author": author}
+    def start(
+        self,
+        commit: str,
+        author: str = LOCAL_PUSHER,
+        state_machine_arn: str | None = None,
+        pushed_at: datetime | None = None,
+    ) -> str:
+        """Start an execution with the input the push rule would give it (pushed now by default)."""
+        trigger = {
+            "commit": commit,
+            "repository": self.source_repo.name,
+            "branch": "main",
+            "author": author,
+            "pushed_at": event_time(pushed_at),
+        }
         response = self.emu.client("stepfunctions").start_execution(
             stateMachineArn=state_machine_arn or self.state_machine_arn,
             name=f"{commit[:12]}-{uuid.uuid4().hex[:8]}",
