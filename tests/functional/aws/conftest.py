@@ -8,7 +8,6 @@ header; the code under test reaches stage/prod the real way, through STS AssumeR
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,6 @@ import boto3
 import pytest
 from aws_moto_env import PROD, REGION, STAGE, TABLE, TOOLING, ClientFactory, in_account, make_target_account
 from moto import mock_aws
-from moto.dynamodb.models import DynamoDBBackend
 
 from mlops_pipeline.adapters.aws.dynamodb import create_table
 
@@ -56,22 +54,13 @@ def tooling_sts(client_in: ClientFactory) -> Any:
 
 
 @pytest.fixture
-def ddb(client_in: ClientFactory, monkeypatch: pytest.MonkeyPatch) -> Any:
+def ddb(client_in: ClientFactory) -> Any:
     """The pipeline table in the tooling account.
 
-    DynamoDB applies a conditional write atomically per item; moto checks the condition
-    and writes in plain Python, so concurrent threads could interleave inside it. The
-    lock restores the service's per-request atomicity, which the concurrency tests rely on.
+    Requests reach moto one at a time (no serialising lock): the race tests put the other
+    writer's request between two of ours deterministically, so what refuses the late writer
+    is the conditional write itself.
     """
-    serial = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item"):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(self: Any, *args: Any, _orig: Any = original, **kwargs: Any) -> Any:
-            with serial:
-                return _orig(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
     client = client_in("dynamodb", TOOLING)
     create_table(client, TABLE)
     return client

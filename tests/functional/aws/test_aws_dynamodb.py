@@ -1,5 +1,6 @@
 """DynamoDB specifics against moto: the table and item layout of contracts.md, races decided by
-conditional writes, an emulator that does not return the failed item.
+conditional writes (the other writer's request lands between ours being decided and sent:
+the condition alone refuses the stale writer), an emulator that does not return the failed item.
 
 What every ApprovalStore/RunStore/LockStore/DeployedStateStore must do, the fakes included,
 is the port-contract suite's (tests/functional/ports).
@@ -7,13 +8,14 @@ is the port-contract suite's (tests/functional/ports).
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
-from aws_moto_env import TABLE
+from aws_moto_env import REGION, TABLE, TOOLING, in_account
 
 from mlops_pipeline.adapters.aws.dynamodb import (
     APPROVAL_RETENTION,
@@ -33,6 +35,7 @@ from mlops_pipeline.domain.models import (
     DeployedState,
     MessageRef,
     RunRecord,
+    StepStatus,
 )
 
 pytestmark = pytest.mark.functional
@@ -98,36 +101,44 @@ def test_approval_roundtrip_and_item_layout(ddb: Any) -> None:
     assert item["requested_at"] == {"S": "2026-11-26T05:00:00.123456Z"}
 
 
-def test_concurrent_clicks_produce_exactly_one_decision(ddb: Any) -> None:
-    store = DynamoApprovalStore(TABLE, client=ddb)
-    store.put(approval())
-    barrier = threading.Barrier(10)
-    wins: list[Approval] = []
-    losses: list[AlreadyDecidedError] = []
-    others: list[BaseException] = []
+def just_before(client: Any, operation: str, other_writer: Callable[[], object]) -> None:
+    """Run ``other_writer`` once, right before ``client`` sends its next ``operation``.
 
-    def click(i: int) -> None:
-        status = ApprovalStatus.APPROVED if i % 2 == 0 else ApprovalStatus.REJECTED
-        barrier.wait()
-        try:
-            wins.append(store.decide("a1", status, f"U{i}", T0 + timedelta(seconds=i)))
-        except AlreadyDecidedError as exc:
-            losses.append(exc)
-        except BaseException as exc:
-            others.append(exc)
+    The other writer's request reaches DynamoDB after our store decided to write and before
+    its write arrives, every time: the race two clicks can run, without threads or timing. A
+    store that read first and wrote without a condition would overwrite the other writer.
+    """
+    ran: list[object] = []
 
-    threads = [threading.Thread(target=click, args=(i,)) for i in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    def interleave(**_: Any) -> None:  # returns None: the request is then sent as usual
+        if not ran:
+            ran.append(other_writer())
 
-    assert others == []
-    assert len(wins) == 1
-    assert len(losses) == 9
-    (winner,) = wins
-    assert store.get("a1") == winner
-    assert all(loss.current == winner for loss in losses)
+    client.meta.events.register_first(f"before-send.dynamodb.{operation}", interleave)
+
+
+def second_client(ddb: Any) -> Any:
+    """Another client on the same table, as another Lambda has (its hooks are its own)."""
+    return in_account(boto3.client("dynamodb", region_name=REGION), TOOLING)
+
+
+def test_a_click_that_loses_the_race_is_refused_by_the_condition(ddb: Any) -> None:
+    mine, theirs = (
+        DynamoApprovalStore(TABLE, client=ddb),
+        DynamoApprovalStore(TABLE, client=second_client(ddb)),
+    )
+    mine.put(approval())
+    winner: list[Approval] = []
+    just_before(
+        ddb, "UpdateItem", lambda: winner.append(theirs.decide("a1", ApprovalStatus.REJECTED, "U2", T0))
+    )
+
+    with pytest.raises(AlreadyDecidedError) as info:
+        mine.decide("a1", ApprovalStatus.APPROVED, "U1", T0 + timedelta(seconds=1))
+
+    assert [w.decided_by for w in winner] == ["U2"]
+    assert info.value.current == winner[0]
+    assert mine.get("a1") == winner[0]  # the later write changed nothing
 
 
 # -- run records ---------------------------------------------------------------------------
@@ -144,22 +155,23 @@ def run(execution: str = "exec-1", minutes: int = 0) -> RunRecord:
     )
 
 
-def test_concurrent_thread_setters_one_wins(ddb: Any) -> None:
-    runs = DynamoRunStore(TABLE, client=ddb)
-    runs.create_if_absent(run())
-    barrier = threading.Barrier(6)
-    results: list[bool] = []
+def test_a_thread_set_first_by_another_report_is_kept(ddb: Any) -> None:
+    mine, theirs = DynamoRunStore(TABLE, client=ddb), DynamoRunStore(TABLE, client=second_client(ddb))
+    mine.create_if_absent(run())
+    just_before(ddb, "UpdateItem", lambda: theirs.set_thread("exec-1", MessageRef("C1", "2.0")))
+    assert mine.set_thread("exec-1", MessageRef("C1", "1.0")) is False
+    stored = mine.get("exec-1")
+    assert stored is not None and stored.slack_thread_ts == "2.0"
 
-    def set_it(i: int) -> None:
-        barrier.wait()
-        results.append(runs.set_thread("exec-1", MessageRef("C1", f"{i}.0")))
 
-    threads = [threading.Thread(target=set_it, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert sorted(results) == [False] * 5 + [True]
+def test_a_posted_count_moved_by_another_report_is_not_moved_again(ddb: Any) -> None:
+    mine, theirs = DynamoRunStore(TABLE, client=ddb), DynamoRunStore(TABLE, client=second_client(ddb))
+    mine.create_if_absent(run())
+    mine.record_step("exec-1", StepStatus("Build", "SUCCEEDED", T0))
+    just_before(ddb, "UpdateItem", lambda: theirs.mark_posted("exec-1", 0, 1))
+    assert mine.mark_posted("exec-1", 0, 1) is False
+    stored = mine.get("exec-1")
+    assert stored is not None and stored.posted == 1
 
 
 # -- locks ---------------------------------------------------------------------------------
@@ -178,27 +190,11 @@ def test_lock_item_layout_and_refusal_message(ddb: Any) -> None:
         locks.acquire("deploy-prod", "crashed", T0 + timedelta(seconds=61), 60)
 
 
-def test_lock_acquired_by_exactly_one_of_many(ddb: Any) -> None:
-    locks = DynamoLockStore(TABLE, client=ddb)
-    barrier = threading.Barrier(8)
-    owners: list[str] = []
-    refused: list[str] = []
-
-    def take(i: int) -> None:
-        barrier.wait()
-        try:
-            owners.append(locks.acquire("deploy-stage", f"exec-{i}", T0, 900).owner)
-        except DeploymentLockedError as exc:
-            refused.append(str(exc))
-
-    threads = [threading.Thread(target=take, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert len(owners) == 1
-    assert len(refused) == 7
-    assert all(owners[0] in message for message in refused)
+def test_a_lock_taken_by_another_run_in_between_is_refused(ddb: Any) -> None:
+    mine, theirs = DynamoLockStore(TABLE, client=ddb), DynamoLockStore(TABLE, client=second_client(ddb))
+    just_before(ddb, "PutItem", lambda: theirs.acquire("deploy-stage", "exec-B", T0, 900))
+    with pytest.raises(DeploymentLockedError, match="held by exec-B"):
+        mine.acquire("deploy-stage", "exec-A", T0, 900)
 
 
 # -- deployed state ------------------------------------------------------------------------
