@@ -113,6 +113,31 @@ SETTINGS: tuple[Setting, ...] = (
         ("slack_interactions",),
     ),
     Setting(
+        "REQUIRED_APPROVALS",
+        "How many different allowed approvers must approve (1-5); an author the identity map cannot "
+        "resolve raises it to at least 2. A Reject from any allowed approver rejects at once.",
+        "1",
+        ("request_approval", "slack_interactions"),
+    ),
+    Setting(
+        "IDENTITY_MAP",
+        "JSON object: trigger principal -> Slack user id, to know the author (who may not approve "
+        "their own model). Keys: a full IAM user or assumed-role session ARN; `<role>/<session>` "
+        "(an assumed-role session of any account); a bare session name (Identity Center "
+        "`AWSReservedSSO_*` roles only); `github:<login>` / `gitlab:<username>` (case-insensitive). "
+        "ARNs match exactly; the git author email is never used. See `domain/identity.py`.",
+        "{}",
+        ("request_approval",),
+    ),
+    Setting(
+        "IDENTITY_LOOKUP",
+        "`none`, or `identity_center_email`: a pusher the map does not name, in an Identity Center "
+        "role session whose name is an email address, is looked up by that address in Slack "
+        "(trusts the Identity Center directory and the workspace's emails, not the pusher).",
+        "none",
+        ("request_approval",),
+    ),
+    Setting(
         "APPROVAL_TIMEOUT_SECONDS",
         "How long an approval waits (also in the ASL).",
         "86400",

@@ -1,30 +1,47 @@
-"""Approval requests and decisions: exactly one decision per request, every refusal explained."""
+"""Approval requests and decisions: a quorum of allowed approvers, every click recorded.
+
+The author of the model is the trusted trigger's principal, resolved to a chat user when the
+approval is requested (``domain/identity.py``); an unresolved author needs two approvers.
+Each counted click is appended to the record by a conditional write; the record becomes
+APPROVED only in the write that reaches the quorum, and only then is the waiting run told.
+A decision that cannot reach the run is reverted so the record agrees with the run: CANCELLED
+when the run no longer waits, PENDING again when the callback kept failing.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from mlops_pipeline.domain.delivery import Retry
 from mlops_pipeline.domain.errors import (
     APPROVAL_EXPIRED,
     APPROVAL_SUPERSEDED,
     MODEL_REJECTED,
     AlreadyDecidedError,
+    DecisionConflictError,
     TaskGoneError,
 )
+from mlops_pipeline.domain.identity import IdentityResolver, Resolution
 from mlops_pipeline.domain.lineage import iso
-from mlops_pipeline.domain.models import Approval, ApprovalStatus, MessageRef
-from mlops_pipeline.domain.policy import ApprovalPolicy
+from mlops_pipeline.domain.models import APPROVE, REJECT, Approval, ApprovalStatus, Decision, MessageRef
+from mlops_pipeline.domain.policy import ApprovalPolicy, required_approvals
 from mlops_pipeline.ports import ApprovalStore, ChatNotifier, Clock, TaskCallbacks
+
+LOG = logging.getLogger(__name__)
 
 Blocks = Sequence[Mapping[str, Any]]
 CardView = Callable[[Approval], tuple[str, Blocks]]
 
-ACTIONS = {"approve": ApprovalStatus.APPROVED, "reject": ApprovalStatus.REJECTED}
+ACTIONS = {APPROVE: ApprovalStatus.APPROVED, REJECT: ApprovalStatus.REJECTED}
+CLICK_RACES = 5  # re-reads after losing a concurrent write before giving up
+NOT_FOUND = "This approval request does not exist (any more)."
+ENDED = (ApprovalStatus.EXPIRED, ApprovalStatus.SUPERSEDED, ApprovalStatus.CANCELLED)
 
 
 def new_approval_id() -> str:
@@ -41,10 +58,13 @@ class ApprovalRequest:
     model_name: str
     model_version: str
     commit: str
-    author: str  # the commit author's email (or name): never trusted as a Slack id
+    author: str  # the trusted trigger's principal (execution input ``author``), never the git email
     details: Mapping[str, Any]  # rendered on the card; never used for decisions
     timeout_seconds: int
     thread: MessageRef
+    git_author: str = ""  # the commit's author email: shown as unverified, never trusted
+    pushed_at: datetime | None = None  # the trigger event's time
+    required_approvals: int = 1  # REQUIRED_APPROVALS; an unresolved author raises it to two
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,16 @@ class Outcome:
     accepted: bool
     message: str
     approval: Approval | None = None
+    decided_now: bool = False  # this click decided the approval and the run was told
+
+
+def _pushed_after(a: Approval, b: Approval) -> bool:
+    """``a``'s commit was pushed after ``b``'s (unknown times: no order, arrival decides)."""
+    return a.pushed_at is not None and b.pushed_at is not None and a.pushed_at > b.pushed_at
+
+
+def _run_name(execution: str) -> str:
+    return execution.rsplit(":", 1)[-1]
 
 
 class ApprovalService:
@@ -65,6 +95,8 @@ class ApprovalService:
         clock: Clock,
         card_view: CardView,
         decided_view: CardView,
+        resolve_author: Callable[[str], Resolution] | None = None,
+        retry: Retry | None = None,
     ) -> None:
         self.store = store
         self.notifier = notifier
@@ -72,142 +104,296 @@ class ApprovalService:
         self.clock = clock
         self.card_view = card_view
         self.decided_view = decided_view
+        # Trigger principal -> chat user; by default nobody resolves (two approvers each time).
+        self.resolve_author = resolve_author or IdentityResolver().resolve
+        self.retry = retry or Retry()
 
     # -- requesting -------------------------------------------------------------------------
     def request(self, request: ApprovalRequest) -> Approval:
-        """Supersede older pending approvals of the model, store this one, post its card."""
+        """Resolve the author, supersede older commits' approvals, store this one, post its card.
+
+        If a commit pushed later already waits for approval, this request ends SUPERSEDED at
+        once (its own task is failed with ApprovalSuperseded) and posts a card saying so.
+        """
         now = self.clock.now()
-        execution, name, version = request.execution, request.model_name, request.model_version
-        for older in self.store.list_pending(name):
-            if older.execution != execution:
-                self._finish(
-                    older,
-                    ApprovalStatus.SUPERSEDED,
-                    None,
-                    APPROVAL_SUPERSEDED,
-                    f"superseded by {name} v{version} ({execution.rsplit(':', 1)[-1]})",
-                )
+        resolution = self.resolve_author(request.author)
         approval = Approval(
             id=new_approval_id(),
             task_token=request.task_token,
-            execution=execution,
-            model=name,
-            version=version,
+            execution=request.execution,
+            model=request.model_name,
+            version=request.model_version,
             commit=request.commit,
             author=request.author,
             requested_at=now,
             expires_at=now + timedelta(seconds=request.timeout_seconds),
             details=dict(request.details),
+            author_slack_id=resolution.slack_id,
+            author_via=resolution.via,
+            git_author=request.git_author,
+            pushed_at=request.pushed_at,
+            required_approvals=required_approvals(
+                request.required_approvals, resolution.slack_id is not None
+            ),
         )
+        newer = self._supersede_older(approval)
         self.store.put(approval)
+        if newer is not None:
+            return self._superseded_on_arrival(approval, newer, request.thread)
         text, blocks = self.card_view(approval)
-        ref = self.notifier.post(request.thread.channel, text, blocks=blocks, thread_ts=request.thread.ts)
+        try:
+            ref = self.retry.call(
+                "posting the approval card",
+                lambda: self.notifier.post(
+                    request.thread.channel, text, blocks=blocks, thread_ts=request.thread.ts
+                ),
+            )
+        except Exception:
+            # Nobody could ever click this request: end it instead of leaving it pending.
+            self._end(approval, ApprovalStatus.CANCELLED, "the approval card could not be posted")
+            raise
         self.store.set_message(approval.id, ref)
         return replace(approval, slack_channel=ref.channel, slack_ts=ref.ts)
 
+    def _supersede_older(self, approval: Approval) -> Approval | None:
+        """Supersede the pending approvals of commits pushed no later; return one pushed later."""
+        newer = None
+        for other in self.store.list_pending(approval.model):
+            if other.execution == approval.execution:
+                continue
+            if _pushed_after(other, approval):
+                newer = other
+                continue
+            reason = f"superseded by {approval.model} v{approval.version} ({_run_name(approval.execution)})"
+            self._finish(other, ApprovalStatus.SUPERSEDED, APPROVAL_SUPERSEDED, reason)
+        return newer
+
+    def _superseded_on_arrival(self, approval: Approval, newer: Approval, thread: MessageRef) -> Approval:
+        reason = (
+            f"commit {newer.commit[:8]} (v{newer.version}), pushed later, already waits for approval; "
+            "an older commit never replaces it"
+        )
+        decided = self._end(approval, ApprovalStatus.SUPERSEDED, reason) or approval
+        text, blocks = self.decided_view(decided)
+        try:
+            ref = self.retry.call(
+                "posting the superseded card",
+                lambda: self.notifier.post(thread.channel, text, blocks=blocks, thread_ts=thread.ts),
+            )
+            self.store.set_message(decided.id, ref)
+            decided = replace(decided, slack_channel=ref.channel, slack_ts=ref.ts)
+        except Exception as exc:  # the card is information only; the run must still end
+            LOG.warning("could not post the superseded card of %s: %s", decided.id, exc)
+        with contextlib.suppress(TaskGoneError):
+            self.retry.call(
+                "failing a superseded request",
+                lambda: self.callbacks.send_failure(decided.task_token, APPROVAL_SUPERSEDED, reason),
+            )
+        return decided
+
     # -- deciding ---------------------------------------------------------------------------
     def decide(self, *, approval_id: str, action: str, user_id: str, policy: ApprovalPolicy) -> Outcome:
-        """Apply a click under ``policy``. Refusals change nothing; a repeated identical click is a no-op.
-
-        The commit author's Slack id and the approver group's members are looked up in the
-        chat workspace here, only for a pending approval (the clicks the policy must judge).
-        """
-        status = ACTIONS.get(action)
-        if status is None:
+        """Count a click under ``policy``. Refusals change nothing; the same approver counts once."""
+        if action not in ACTIONS:
             return Outcome(False, f"Unknown action {action!r}.")
         approval = self.store.get(approval_id)
         if approval is None:
-            return Outcome(False, "This approval request does not exist (any more).")
-        if approval.status.is_final:
-            return self._already_final(approval, status, user_id)
-        refusal = policy.refusal(user_id, approval, self._author_slack_id(approval), self._members(policy))
-        if refusal:
-            return Outcome(False, refusal, approval)
-        now = self.clock.now()
-        if now >= approval.expires_at:
-            return Outcome(False, f"This approval expired at {iso(approval.expires_at)}.", approval)
-        try:
-            decided = self.store.decide(approval_id, status, user_id, now)
-        except AlreadyDecidedError as exc:
-            current = exc.current if isinstance(exc.current, Approval) else self.store.get(approval_id)
-            if current is None:
-                return Outcome(False, "This approval request does not exist (any more).")
-            return self._already_final(current, status, user_id)
-        self._send(decided)
-        self._refresh_card(decided)
-        verb = "approved" if status is ApprovalStatus.APPROVED else "rejected"
-        return Outcome(True, f"You {verb} {decided.model} v{decided.version}.", decided)
+            return Outcome(False, NOT_FOUND)
+        members: frozenset[str] | None = None
+        for _ in range(CLICK_RACES):
+            if approval.status.is_final:
+                return self._already_final(approval, action, user_id)
+            if members is None:
+                members = self._members(policy)
+            refusal = policy.refusal(user_id, approval, members, action)
+            if refusal:
+                return Outcome(False, refusal, approval)
+            now = self.clock.now()
+            if now >= approval.expires_at:
+                return Outcome(False, f"This approval expired at {iso(approval.expires_at)}.", approval)
+            required = policy.required_for(approval)
+            if action == APPROVE and user_id in approval.approvers:
+                count = len(approval.approvers)
+                return Outcome(True, f"Your approval is already counted ({count} of {required}).", approval)
+            counted = len(approval.approvers) + (action == APPROVE)
+            final = ACTIONS[action] if action == REJECT or counted >= required else None
+            try:
+                updated = self.store.add_decision(
+                    approval_id, Decision(user_id, action, now), len(approval.decisions), final
+                )
+            except (DecisionConflictError, AlreadyDecidedError) as exc:
+                current = exc.current if isinstance(exc.current, Approval) else self.store.get(approval_id)
+                if current is None:
+                    return Outcome(False, NOT_FOUND)
+                approval = current  # somebody else's click came first: judge again on the new record
+                continue
+            if final is None:
+                self._refresh_card(updated)
+                return Outcome(
+                    True,
+                    f"Your approval is counted: {counted} of {required}. "
+                    "It goes ahead once enough other approvers agree.",
+                    updated,
+                )
+            return self._deliver(updated, action)
+        return Outcome(False, "Too many clicks at once: yours was not counted. Please click again.", approval)
 
+    def _deliver(self, decided: Approval, action: str) -> Outcome:
+        """Tell the waiting run; revert the record when that is impossible or keeps failing."""
+        verb = "approved" if action == APPROVE else "rejected"
+        attempts = 0
+
+        def send() -> None:
+            nonlocal attempts
+            attempts += 1
+            self._callback(decided)
+
+        try:
+            self.retry.call("answering the waiting run", send)
+        except TaskGoneError as gone:
+            if attempts == 1:
+                reason = (
+                    f"the run no longer waits for a decision ({gone.code or 'task gone'}); nothing was {verb}"
+                )
+                cancelled = self._revert(decided, ApprovalStatus.CANCELLED, reason)
+                return Outcome(
+                    False,
+                    "Refused: this run is no longer waiting for a decision (it finished, was stopped "
+                    f"or timed out), so nothing was {verb}. The card is updated.",
+                    cancelled,
+                )
+            # An earlier attempt failed after it may have reached the run: the write stands
+            # (DeployProd re-checks the record; a timed-out run's ExpireApproval corrects it).
+            LOG.warning("approval %s: answer possibly delivered before %s", decided.id, gone.code)
+        except Exception as exc:
+            LOG.warning("approval %s: the run could not be told: %s", decided.id, exc)
+            reason = f"a click could not be delivered to the run ({type(exc).__name__}); it was not counted"
+            reopened = self._revert(decided, ApprovalStatus.PENDING, reason)
+            return Outcome(
+                False,
+                "Your decision could not be delivered to the pipeline, so it was not counted. "
+                "Please click again.",
+                reopened,
+            )
+        self._refresh_card(decided)
+        quorum = f" ({len(decided.approvers)} approvals)" if len(decided.approvers) > 1 else ""
+        return Outcome(True, f"You {verb} {decided.model} v{decided.version}{quorum}.", decided, True)
+
+    def _callback(self, approval: Approval) -> None:
+        if approval.status is ApprovalStatus.APPROVED:
+            self.callbacks.send_success(
+                approval.task_token,
+                {
+                    "approval_id": approval.id,
+                    "approved_by": ",".join(approval.approvers),
+                    "approved_at": iso(approval.decided_at) if approval.decided_at else "",
+                },
+            )
+        elif approval.status is ApprovalStatus.REJECTED:
+            self.callbacks.send_failure(
+                approval.task_token,
+                MODEL_REJECTED,
+                f"{approval.model} v{approval.version} rejected by {approval.decided_by}",
+            )
+
+    def _already_final(self, approval: Approval, action: str, user_id: str) -> Outcome:
+        status = approval.status
+        if status in ENDED:
+            why = f": {approval.reason}" if approval.reason else ""
+            return Outcome(False, f"This request is {status.value.lower()}{why}. Nothing changed.", approval)
+        mine = user_id in approval.approvers if action == APPROVE else approval.decided_by == user_id
+        if status is ACTIONS[action] and mine:
+            # A retried or double click of the same person: the same answer, nothing sent again
+            # (a second callback could race the first one and make it look undelivered).
+            return Outcome(True, f"Already {status.value.lower()} by you.", approval)
+        who = f" by <@{approval.decided_by}>" if approval.decided_by else ""
+        when = f" at {iso(approval.decided_at)}" if approval.decided_at else ""
+        return Outcome(False, f"This request is already {status.value.lower()}{who}{when}.", approval)
+
+    # -- ending -----------------------------------------------------------------------------
     def expire(self, execution: str, model_name: str) -> list[str]:
-        """Mark the execution's pending approvals expired (the state machine timed out)."""
+        """The run's approval step timed out: its approvals end EXPIRED.
+
+        A PENDING one expires; an APPROVED or REJECTED one never reached the run (it timed out
+        instead), so that decision is reverted to EXPIRED too: the record never says APPROVED
+        for a run that timed out.
+        """
         expired = []
-        for approval in self.store.list_pending(model_name):
-            if approval.execution == execution:
-                try:
-                    decided = self.store.decide(approval.id, ApprovalStatus.EXPIRED, None, self.clock.now())
-                except AlreadyDecidedError:
-                    continue
-                self._refresh_card(decided)
-                expired.append(decided.id)
+        reason = "nobody's decision reached the run before the approval timed out"
+        for approval in self.store.list_for_execution(model_name, execution):
+            if approval.status is ApprovalStatus.PENDING:
+                ended = self._end(approval, ApprovalStatus.EXPIRED, reason)
+            elif approval.status in ACTIONS.values():
+                ended = self._revert(approval, ApprovalStatus.EXPIRED, reason)
+            else:
+                continue
+            if ended is not None and ended.status is ApprovalStatus.EXPIRED:
+                expired.append(ended.id)
         return expired
 
-    # -- internals --------------------------------------------------------------------------
-    def _author_slack_id(self, approval: Approval) -> str | None:
-        # Only an email address can be looked up (git may give a bare name).
-        return self.notifier.lookup_user_by_email(approval.author) if "@" in approval.author else None
+    def end_for_run(self, execution: str, model_name: str, run_status: str) -> list[str]:
+        """The run ended (ABORTED, FAILED, TIMED_OUT): its pending approvals end with it."""
+        status = ApprovalStatus.EXPIRED if run_status == "TIMED_OUT" else ApprovalStatus.CANCELLED
+        reason = f"the run ended ({run_status}) before a decision"
+        ended = []
+        for approval in self.store.list_for_execution(model_name, execution):
+            if approval.status is ApprovalStatus.PENDING and self._end(approval, status, reason):
+                ended.append(approval.id)
+        return ended
 
+    # -- internals --------------------------------------------------------------------------
     def _members(self, policy: ApprovalPolicy) -> frozenset[str]:
         if not policy.allowed_group:
             return frozenset()
         return self.notifier.usergroup_members(policy.allowed_group)
 
-    def _already_final(self, approval: Approval, wanted: ApprovalStatus, user_id: str) -> Outcome:
-        if approval.status is wanted and approval.decided_by == user_id:
-            # A retried or double click of the same person: answer the same, re-send the
-            # callback in case the first attempt did not reach Step Functions.
-            self._send(approval)
-            return Outcome(True, f"Already {approval.status.value.lower()} by you.", approval)
-        who = f" by <@{approval.decided_by}>" if approval.decided_by else ""
-        when = f" at {iso(approval.decided_at)}" if approval.decided_at else ""
-        return Outcome(
-            False, f"This request is already {approval.status.value.lower()}{who}{when}.", approval
-        )
-
-    def _send(self, approval: Approval) -> None:
-        # A gone task (timed out, stopped) waits for no answer; the record still holds the decision.
-        with contextlib.suppress(TaskGoneError):
-            if approval.status is ApprovalStatus.APPROVED:
-                self.callbacks.send_success(
-                    approval.task_token,
-                    {
-                        "approval_id": approval.id,
-                        "approved_by": approval.decided_by or "",
-                        "approved_at": iso(approval.decided_at) if approval.decided_at else "",
-                    },
-                )
-            elif approval.status is ApprovalStatus.REJECTED:
-                self.callbacks.send_failure(
-                    approval.task_token,
-                    MODEL_REJECTED,
-                    f"{approval.model} v{approval.version} rejected by {approval.decided_by}",
-                )
-
-    def _finish(
-        self, approval: Approval, status: ApprovalStatus, by: str | None, error: str, cause: str
-    ) -> None:
+    def _end(self, approval: Approval, status: ApprovalStatus, reason: str) -> Approval | None:
+        """PENDING -> ``status`` with ``reason`` and the card updated; None if it had moved on."""
         try:
-            decided = self.store.decide(approval.id, status, by, self.clock.now())
+            ended = self.store.decide(approval.id, status, None, self.clock.now(), reason=reason)
         except AlreadyDecidedError:
+            return None
+        self._refresh_card(ended)
+        return ended
+
+    def _revert(self, decided: Approval, status: ApprovalStatus, reason: str) -> Approval:
+        """Undo our own undelivered decision (unless the record moved on meanwhile)."""
+        try:
+            reverted = self.retry.call(
+                "reverting an undelivered decision",
+                lambda: self.store.revert(
+                    decided.id, decided.status, len(decided.decisions), status, self.clock.now(), reason
+                ),
+            )
+        except AlreadyDecidedError as exc:
+            return exc.current if isinstance(exc.current, Approval) else decided
+        self._refresh_card(reverted)
+        return reverted
+
+    def _finish(self, approval: Approval, status: ApprovalStatus, error: str, cause: str) -> None:
+        ended = self._end(approval, status, cause)
+        if ended is None:
             return
-        # Nothing may wait for this answer any more; the record still holds the decision.
-        with contextlib.suppress(TaskGoneError):
-            self.callbacks.send_failure(decided.task_token, error, cause)
-        self._refresh_card(decided)
+        try:  # nothing may wait for this answer any more; the record holds the decision
+            self.retry.call(
+                "failing a superseded run",
+                lambda: self.callbacks.send_failure(ended.task_token, error, cause),
+            )
+        except TaskGoneError:
+            pass
+        except Exception as exc:
+            LOG.warning("could not fail the superseded run of %s: %s", ended.id, exc)
 
     def _refresh_card(self, approval: Approval) -> None:
-        if approval.slack_channel and approval.slack_ts:
-            text, blocks = self.decided_view(approval)
-            self.notifier.update(MessageRef(approval.slack_channel, approval.slack_ts), text, blocks=blocks)
+        """Re-render the card (buttons while PENDING); a failure leaves a stale card, never a wrong record."""
+        if not (approval.slack_channel and approval.slack_ts):
+            return
+        view = self.card_view if approval.status is ApprovalStatus.PENDING else self.decided_view
+        text, blocks = view(approval)
+        ref = MessageRef(approval.slack_channel, approval.slack_ts)
+        self.retry.best_effort(
+            "updating the approval card", lambda: self.notifier.update(ref, text, blocks=blocks)
+        )
 
 
 __all__ = ["APPROVAL_EXPIRED", "ApprovalRequest", "ApprovalService", "Outcome", "new_approval_id"]

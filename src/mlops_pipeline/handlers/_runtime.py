@@ -16,9 +16,11 @@ from aws_lambda_powertools import Logger
 from mlops_pipeline import config
 from mlops_pipeline.domain.approvals import ApprovalService
 from mlops_pipeline.domain.deployment import DeploymentService
+from mlops_pipeline.domain.errors import ConfigError
 from mlops_pipeline.domain.gate import GatePolicy
+from mlops_pipeline.domain.identity import IdentityResolver, parse_identity_map
 from mlops_pipeline.domain.models import Approval
-from mlops_pipeline.domain.policy import ApprovalPolicy
+from mlops_pipeline.domain.policy import ApprovalPolicy, check_required_approvals
 from mlops_pipeline.domain.reporting import Reporter
 from mlops_pipeline.ports import (
     ApprovalStore,
@@ -183,7 +185,23 @@ class Deps:
             self.clock,
             card_view=card,
             decided_view=views.decided_card,
+            # Read the identity settings only when an author is resolved (request_approval).
+            resolve_author=lambda author: self.identity_resolver().resolve(author),
         )
+
+    def identity_resolver(self) -> IdentityResolver:
+        return IdentityResolver(
+            parse_identity_map(self.setting("IDENTITY_MAP")),
+            lookup=self.setting("IDENTITY_LOOKUP"),
+            lookup_user_by_email=self.notifier.lookup_user_by_email,
+        )
+
+    def required_approvals(self) -> int:
+        value = config.get_int("REQUIRED_APPROVALS", self.env)
+        try:
+            return check_required_approvals(value)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     @cached_property
     def deployment(self) -> DeploymentService:
@@ -199,6 +217,7 @@ class Deps:
             allowed_users=frozenset(config.get_list("APPROVERS", self.env)),
             allowed_group=self.setting("APPROVER_GROUP") or None,
             allow_self_approval=config.get_bool("ALLOW_SELF_APPROVAL", self.env),
+            required_approvals=self.required_approvals(),
         )
 
     def default_gate(self) -> GatePolicy:

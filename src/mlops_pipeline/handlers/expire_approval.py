@@ -1,4 +1,8 @@
-"""The approval timed out in the state machine: mark it expired and update its card."""
+"""The approval timed out in the state machine: mark it expired and update its card.
+
+An APPROVED or REJECTED record of this execution is expired too: its answer never reached the
+run (the run timed out instead), and the record must agree with the run.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""EventBridge "Step Functions Execution Status Change" (through SNS) -> the run's Slack thread."""
+"""EventBridge "Step Functions Execution Status Change" (through SNS) -> the run's Slack thread.
+
+A run that ended ABORTED, FAILED or TIMED_OUT also ends its pending approvals (EXPIRED for a
+timeout, CANCELLED otherwise), so nobody is asked to decide for a run that no longer waits.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
 FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+ENDS_APPROVALS = {"FAILED", "TIMED_OUT", "ABORTED"}
 # Run-record statuses that already tell the execution's outcome (reported by the ASL itself).
 ALREADY_TOLD = {"SUCCEEDED", "FAILED", "REJECTED", "EXPIRED", "SUPERSEDED"}
 
@@ -40,6 +45,11 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         if not execution or status not in FINAL:
             continue
         run = deps.runs.get(execution)
+        if status in ENDS_APPROVALS and run is not None and run.model:
+            # A dead run waits for nobody: its pending approvals end, their cards say so.
+            ended = deps.approvals.end_for_run(execution, run.model, status)
+            if ended:
+                logger.info("approvals ended with the run", extra={"approvals": ended, "status": status})
         if run is not None and run.status in ALREADY_TOLD:
             continue  # the state machine reported its own outcome already
         trigger: Mapping[str, Any] = {}

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlops_pipeline import config
 from mlops_pipeline.domain.approvals import ApprovalRequest
 from mlops_pipeline.domain.errors import InvalidEventError
+from mlops_pipeline.domain.trigger import pushed_at, trigger_author
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 
 
@@ -20,20 +21,34 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     execution = str(event["execution"])
     model = event["model"]
     stage = event.get("stage") or {}
-    thread = deps.reporter.thread(execution, event.get("input"))
+    trigger = event.get("input") if isinstance(event.get("input"), Mapping) else {}
+    thread = deps.reporter.thread(execution, trigger)
     request = ApprovalRequest(
         task_token=token,
         execution=execution,
         model_name=str(model["model_name"]),
         model_version=str(model["model_version"]),
         commit=str(model.get("commit", "")),
-        author=str(model.get("author_email") or model.get("author") or ""),
+        # Who pushed comes from the trusted trigger only; the git email is shown, never trusted.
+        author=trigger_author(trigger),
+        git_author=str(model.get("author_email") or ""),
+        pushed_at=pushed_at(trigger),
+        required_approvals=deps.required_approvals(),
         details={"evaluation": dict(model), "smoke": stage.get("smoke"), "deploy": stage.get("deploy")},
         timeout_seconds=config.get_int("APPROVAL_TIMEOUT_SECONDS", deps.env),
         thread=thread,
     )
     approval = deps.approvals.request(request)
-    logger.info("approval requested", extra={"approval_id": approval.id, "model": approval.model})
+    logger.info(
+        "approval requested",
+        extra={
+            "approval_id": approval.id,
+            "model": approval.model,
+            "status": approval.status.value,
+            "author_resolved": approval.author_resolved,
+            "required_approvals": approval.required_approvals,
+        },
+    )
     return {"approval_id": approval.id, "channel": approval.slack_channel, "ts": approval.slack_ts}
 
 

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops_pipeline import config
 from mlops_pipeline.adapters.slack.errors import BadRequestError, SignatureError
+from mlops_pipeline.domain.errors import ChatError
 from mlops_pipeline.domain.models import ApprovalStatus
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 
@@ -59,12 +60,15 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         "interaction",
         extra={"approval_id": action.approval_id, "user": action.user_id, "accepted": outcome.accepted},
     )
-    if not outcome.accepted:
+    # The clicker always hears what became of the click (counted, refused, already decided).
+    try:
         deps.notifier.post_ephemeral(action.channel_id, action.user_id, outcome.message)
-        return _response(200)
+    except ChatError as exc:
+        logger.warning("could not answer the clicker", extra={"reason": str(exc)})
     decided = outcome.approval
-    if decided is not None and decided.status is ApprovalStatus.APPROVED and decided.decided_at is not None:
-        deps.reporter.step(decided.execution, "Approval", "APPROVED", f"by <@{decided.decided_by}>")
+    if outcome.decided_now and decided is not None and decided.status is ApprovalStatus.APPROVED:
+        by = ", ".join(f"<@{user}>" for user in decided.approvers) or f"<@{decided.decided_by}>"
+        deps.reporter.step(decided.execution, "Approval", "APPROVED", f"by {by}")
     return _response(200)
 
 

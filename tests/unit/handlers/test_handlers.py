@@ -37,11 +37,12 @@ from tests.fakes import (
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 EXECUTION = "arn:aws:states:us-east-1:111111111111:execution:mlops-pipeline:run-1"
+DANA = "arn:aws:iam::111111111111:user/dana"  # the pusher, as the trigger names her
 TRIGGER = {
     "commit": "c0ffee" * 6 + "abcd",
     "repository": "models",
     "branch": "main",
-    "author": "ds",
+    "author": DANA,
     "pushed_at": "2026-11-26T11:00:00Z",
 }
 PUSHED = 1_795_690_800  # TRIGGER's pushed_at in epoch seconds
@@ -49,6 +50,7 @@ ENV = {
     "MLOPS_TABLE": "t",
     "SLACK_CHANNEL": "CPIPE",
     "APPROVERS": "UAPPROVER",
+    "IDENTITY_MAP": json.dumps({DANA: "UAUTHOR"}),
     "APPROVAL_TIMEOUT_SECONDS": "3600",
     "SMOKE_MAX_LATENCY_MS": "1000",
 }
@@ -191,6 +193,13 @@ def test_prod_refuses_a_commit_pushed_before_what_it_runs(deps: Deps, prod_push:
         assert deploy.handle(event, deps)["new_version"] == "2"
 
 
+def approved(deps: Deps, m: dict[str, Any]) -> dict[str, Any]:
+    """RequestApproval's output once an allowed approver clicked Approve."""
+    out = _request(deps, m)
+    _click(deps, out["approval_id"], "UAPPROVER")
+    return {"approval_id": out["approval_id"]}
+
+
 def _request(deps: Deps, m: dict[str, Any]) -> dict[str, Any]:
     return request_approval.handle(
         {
@@ -293,11 +302,13 @@ def test_reject_and_expire(deps: Deps) -> None:
     out = _request(deps, m)
     _click(deps, out["approval_id"], "UAPPROVER", action="reject")
     assert deps.callbacks.failures[0][1] == "ModelRejected"
-    second = _request(deps, {**m})
-    # Same execution re-requesting does not supersede itself; expire marks it.
-    assert expire_approval.handle({"execution": EXECUTION, "model": m}, deps)["expired"] == [
+    other = EXECUTION + "-2"
+    second = request_approval.handle({"token": "T2", "execution": other, "input": TRIGGER, "model": m}, deps)
+    # Expire marks only the timed-out execution's approval.
+    assert expire_approval.handle({"execution": other, "model": m}, deps)["expired"] == [
         second["approval_id"]
     ]
+    assert deps.approvals_store.get(out["approval_id"]).status is ApprovalStatus.REJECTED
 
 
 def _sns(detail: dict[str, Any]) -> dict[str, Any]:

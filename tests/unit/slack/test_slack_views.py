@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mlops_pipeline.adapters.slack import views
-from mlops_pipeline.domain.models import Approval, ApprovalStatus, RunRecord
+from mlops_pipeline.domain.models import Approval, ApprovalStatus, Decision, RunRecord
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -232,3 +232,73 @@ def test_model_version_url() -> None:
         views.model_version_url("http://127.0.0.1:5000/", "my model", "3")
         == "http://127.0.0.1:5000/#/models/my%20model/versions/3"
     )
+
+
+def test_card_shows_the_resolved_author_and_the_git_email_as_unverified() -> None:
+    resolved = replace(
+        APPROVAL,
+        author="arn:aws:iam::111111111111:user/dana",
+        author_slack_id="U0DANA",
+        author_via="IDENTITY_MAP entry `arn:aws:iam::111111111111:user/dana`",
+        git_author="<!channel>@example.com",
+    )
+    _, blocks = views.approval_card(resolved, EVALUATION, SMOKE)
+    rendered = all_text(blocks)
+    assert "*Author*\\n<@U0DANA>" in rendered
+    assert "Pushed by `arn:aws:iam::111111111111:user/dana`" in rendered
+    assert "git author (unverified): &lt;!channel&gt;@example.com" in rendered
+    assert "*Approvals* 0 of 1: none yet" in rendered
+    assert "could not be identified" not in rendered
+
+
+def test_card_of_an_unresolved_author_asks_for_two_approvers_and_counts_live() -> None:
+    unresolved = replace(
+        APPROVAL,
+        author="arn:aws:iam::111111111111:user/unknown",
+        author_via="not in IDENTITY_MAP",
+        required_approvals=2,
+        decisions=(Decision("U0FIRST", "approve", NOW),),
+    )
+    _, blocks = views.approval_card(unresolved, EVALUATION, SMOKE)
+    rendered = all_text(blocks)
+    assert "not resolved" in rendered and "not in IDENTITY_MAP" in rendered
+    assert "could not be identified" in rendered and "two different approvers" in rendered
+    assert "*Approvals* 1 of 2: <@U0FIRST>" in rendered
+    assert blocks_of("actions", blocks)  # still open
+
+
+def test_decided_card_lists_every_approver_and_click() -> None:
+    clicks = (
+        Decision("U0FIRST", "approve", NOW),
+        Decision("U0SECOND", "approve", NOW + timedelta(minutes=5)),
+    )
+    quorum = replace(APPROVAL, required_approvals=2, decisions=clicks).with_status(
+        ApprovalStatus.APPROVED, "U0SECOND", NOW + timedelta(minutes=5)
+    )
+    text, blocks = views.decided_card(quorum)
+    assert "Approved by <@U0FIRST>, <@U0SECOND> at 2026-11-26 12:05 UTC" in text
+    assert "Decisions: <@U0FIRST> approve 2026-11-26 12:00 UTC; <@U0SECOND> approve" in all_text(blocks)
+
+
+def test_cancelled_and_ended_cards_say_why() -> None:
+    cancelled = replace(
+        APPROVAL.with_status(ApprovalStatus.CANCELLED, None, NOW),
+        reason="the run no longer waits for a decision (TaskTimedOut) <b>",
+    )
+    text, blocks = views.decided_card(cancelled)
+    assert text.endswith(
+        "🚫 Cancelled at 2026-11-26 12:00 UTC: the run no longer waits for a decision (TaskTimedOut) &lt;b&gt;"
+    )
+    assert not blocks_of("actions", blocks)
+    superseded = replace(
+        APPROVAL.with_status(ApprovalStatus.SUPERSEDED, None, NOW), reason="commit abc pushed later"
+    )
+    assert "Superseded by a newer run: commit abc pushed later" in views.decided_card(superseded)[0]
+    assert views.STATUS_EMOJI["CANCELLED"] == "🚫"
+
+
+def test_run_header_calls_the_trigger_principal_the_pusher() -> None:
+    run = RunRecord(execution=APPROVAL.execution, author="arn:aws:iam::111111111111:user/dana")
+    text, blocks = views.run_header(run)
+    assert "pushed by arn:aws:iam::111111111111:user/dana" in text
+    assert "*Pushed by*" in all_text(blocks) and "*Author*" not in all_text(blocks)

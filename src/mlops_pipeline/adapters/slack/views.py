@@ -48,6 +48,7 @@ STATUS_EMOJI: dict[str, str] = {
     "TIMED_OUT": "⌛",
     "ABORTED": "🛑",
     "APPROVED": "✅",
+    "CANCELLED": "🚫",
 }
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -145,13 +146,39 @@ def _dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
     return [b.to_dict() for b in blocks]
 
 
-def _identity_fields(model: str, version: str, commit: str, author: str) -> list[MarkdownTextObject]:
+def _identity_fields(approval: Approval) -> list[MarkdownTextObject]:
+    author = mention(approval.author_slack_id) if approval.author_resolved else "⚠️ not resolved (see below)"
     return [
-        _md(f"*Model*\n{escape(model)}", _FIELD_MAX),
-        _md(f"*Version*\n{escape(version)}", _FIELD_MAX),
-        _md(f"*Commit*\n`{escape(short_sha(commit))}`", _FIELD_MAX),
-        _md(f"*Author*\n{escape(author or '?')}", _FIELD_MAX),
+        _md(f"*Model*\n{escape(approval.model)}", _FIELD_MAX),
+        _md(f"*Version*\n{escape(approval.version)}", _FIELD_MAX),
+        _md(f"*Commit*\n`{escape(short_sha(approval.commit))}`", _FIELD_MAX),
+        _md(f"*Author*\n{author}", _FIELD_MAX),
     ]
+
+
+def _provenance(approval: Approval) -> Block:
+    """Who pushed (the trigger's principal), how that became the author, and the git email as claimed."""
+    parts = [f"Pushed by `{escape(approval.author or '?')}`"]
+    if approval.author_via:
+        parts.append(
+            f"author from {escape(approval.author_via)}"
+            if approval.author_resolved
+            else escape(approval.author_via)
+        )
+    parts.append(f"git author (unverified): {escape(approval.git_author or '?')}")
+    return ContextBlock(elements=[_md(" · ".join(parts))])
+
+
+def quorum_line(approval: Approval) -> str:
+    """``*Approvals* 1 of 2: <@U1>``, and why two when the author is unknown."""
+    approvers = ", ".join(mention(u) for u in approval.approvers) or "none yet"
+    line = f"*Approvals* {len(approval.approvers)} of {approval.required_approvals}: {approvers}"
+    if not approval.author_resolved:
+        line += (
+            "\n⚠️ *The author could not be identified* from the push, so nobody can tell whether an "
+            "approver is approving their own model: two different approvers must approve."
+        )
+    return line
 
 
 def _evaluation_blocks(evaluation: Mapping[str, Any]) -> list[Block]:
@@ -228,9 +255,11 @@ def approval_card(
     )
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=_clip(f"Approve {model} v{version} for prod?", _HEADER_MAX))),
-        SectionBlock(fields=_identity_fields(model, version, approval.commit, approval.author)),
+        SectionBlock(fields=_identity_fields(approval)),
+        _provenance(approval),
         *_evaluation_blocks(evaluation),
         SectionBlock(text=_md(_smoke_line(smoke))),
+        SectionBlock(text=_md(quorum_line(approval))),
     ]
     context = [f"Expires {format_time(approval.expires_at)}", f"approval `{escape(approval.id)}`"]
     link = _link(mlflow_url, "MLflow")
@@ -277,14 +306,18 @@ def decision_line(approval: Approval) -> str:
     """``✅ Approved by <@U…> at …`` and friends; ValueError for a pending approval."""
     at = format_time(approval.decided_at)
     status = approval.status
+    why = f": {escape(approval.reason)}" if approval.reason else ""
     if status is ApprovalStatus.APPROVED:
-        return f"✅ Approved by {mention(approval.decided_by)} at {at}"
+        who = ", ".join(mention(u) for u in approval.approvers) or mention(approval.decided_by)
+        return f"✅ Approved by {who} at {at}"
     if status is ApprovalStatus.REJECTED:
         return f"⛔ Rejected by {mention(approval.decided_by)} at {at}"
     if status is ApprovalStatus.EXPIRED:
-        return f"⌛ Expired at {at}"
+        return f"⌛ Expired at {at}{why}"
     if status is ApprovalStatus.SUPERSEDED:
-        return "⏭️ Superseded by a newer run"
+        return f"⏭️ Superseded by a newer run{why}"
+    if status is ApprovalStatus.CANCELLED:
+        return f"🚫 Cancelled at {at}{why}"
     raise ValueError(
         f"approval {approval.id} is still {status.value}; only decided approvals have a decision"
     )
@@ -301,7 +334,8 @@ def decided_card(approval: Approval) -> View:
     text = f"{escape(model)} v{escape(version)}: {line}"
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=_clip(f"{model} v{version}", _HEADER_MAX))),
-        SectionBlock(fields=_identity_fields(model, version, approval.commit, approval.author)),
+        SectionBlock(fields=_identity_fields(approval)),
+        _provenance(approval),
     ]
     details = approval.details or {}
     evaluation = details.get("evaluation")
@@ -312,6 +346,11 @@ def decided_card(approval: Approval) -> View:
         blocks.append(SectionBlock(text=_md(_smoke_line(smoke))))
     blocks.append(DividerBlock())
     blocks.append(SectionBlock(text=_md(line)))
+    if approval.decisions:
+        clicks = "; ".join(
+            f"{mention(d.user)} {escape(d.action)} {format_time(d.at)}" for d in approval.decisions
+        )
+        blocks.append(ContextBlock(elements=[_md(f"Decisions: {clicks}")]))
     context = [f"approval `{escape(approval.id)}`"]
     link = _link(details.get("mlflow_url") if isinstance(details.get("mlflow_url"), str) else None, "MLflow")
     if link:
@@ -325,13 +364,13 @@ def run_header(run: RunRecord, mlflow_url: str | None = None) -> View:
     commit = short_sha(run.commit)
     text = (
         f"Pipeline run for {escape(run.repository or '?')}@{escape(run.branch or '?')} "
-        f"commit {escape(commit)} by {escape(run.author or '?')}"
+        f"commit {escape(commit)} pushed by {escape(run.author or '?')}"
     )
     fields = [
         _md(f"*Repository*\n{escape(run.repository or '?')}", _FIELD_MAX),
         _md(f"*Branch*\n{escape(run.branch or '?')}", _FIELD_MAX),
         _md(f"*Commit*\n`{escape(commit)}`", _FIELD_MAX),
-        _md(f"*Author*\n{escape(run.author or '?')}", _FIELD_MAX),
+        _md(f"*Pushed by*\n{escape(run.author or '?')}", _FIELD_MAX),
     ]
     if run.model:
         label = f"{run.model} v{run.version}" if run.version else run.model
