@@ -25,18 +25,14 @@ ROLE_ARN = f"arn:aws:iam::{TOOLING}:role/codebuild-local"
 @pytest.fixture(scope="package")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     state = tmp_path_factory.mktemp("state")
-    saved = os.environ.get("MLOPS_LOCAL_STATE")
-    os.environ["MLOPS_LOCAL_STATE"] = str(state)
-    emu = Emulator(state)
-    emu.start()
-    try:
-        yield emu
-    finally:
-        emu.stop()
-        if saved is None:
-            os.environ.pop("MLOPS_LOCAL_STATE", None)
-        else:
-            os.environ["MLOPS_LOCAL_STATE"] = saved
+    with pytest.MonkeyPatch.context() as env:  # restored when the package's tests are done
+        env.setenv("MLOPS_LOCAL_STATE", str(state))
+        emu = Emulator(state)
+        emu.start()
+        try:
+            yield emu
+        finally:
+            emu.stop()
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -8,7 +8,6 @@ the same bot token and signing secret the stack is configured with.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,12 +174,9 @@ def test_slack_mode_posts_to_slack_and_approves_through_the_signed_endpoint(
 
         # A payload signed with another secret is refused and decides nothing.
         forged = StackClient(info)
-        good = os.environ["MLOPS_SLACK_SIGNING_SECRET"]
-        os.environ["MLOPS_SLACK_SIGNING_SECRET"] = "not-the-secret"
-        try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("MLOPS_SLACK_SIGNING_SECRET", "not-the-secret")
             code, _ = forged.send_interaction(card, "approve", "U0APPROVER")
-        finally:
-            os.environ["MLOPS_SLACK_SIGNING_SECRET"] = good
         assert code == 401
         assert client.approval_card(execution) is not None
 
