@@ -97,6 +97,8 @@ module "stage" {
   initial_image_uri    = local.bootstrap_image_uri
   image_repository_arn = module.pipeline.ecr_repository_arn
   deployer_role_arns   = module.pipeline.deployer_role_arns
+  # Created only once the tooling account lets this account read the code (first apply).
+  artifact_access_ids = module.pipeline.artifact_access_ids
 }
 
 module "prod" {
@@ -108,11 +110,14 @@ module "prod" {
   initial_image_uri    = local.bootstrap_image_uri
   image_repository_arn = module.pipeline.ecr_repository_arn
   deployer_role_arns   = module.pipeline.deployer_role_arns
+  # Created only once the tooling account lets this account read the code (first apply).
+  artifact_access_ids = module.pipeline.artifact_access_ids
 }
 
 module "chatbot" {
-  source = "../../modules/chatbot"
-  count  = var.chatbot == null ? 0 : 1
+  source    = "../../modules/chatbot"
+  count     = var.chatbot == null ? 0 : 1
+  providers = { aws = aws, aws.chatbot = aws.chatbot }
 
   name_prefix      = var.name_prefix
   slack_team_id    = var.chatbot.slack_team_id

@@ -34,3 +34,14 @@ provider "aws" {
     tags = var.tags
   }
 }
+
+# The AWS Chatbot channel configuration (module.chatbot): the Chatbot API exists only in a few
+# regions (terraform/modules/chatbot/api_regions.json), usually not the pipeline's. Same account.
+provider "aws" {
+  alias  = "chatbot"
+  region = var.chatbot_region
+
+  default_tags {
+    tags = var.tags
+  }
+}

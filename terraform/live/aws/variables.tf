@@ -134,6 +134,17 @@ variable "chatbot" {
   default = null
 }
 
+variable "chatbot_region" {
+  description = "Region of the AWS Chatbot channel configuration (chatbot): one with the Chatbot API (us-east-2, us-west-2, eu-west-1, ap-southeast-1); its SNS topic may be in any region."
+  type        = string
+  default     = "us-west-2"
+
+  validation {
+    condition     = contains(jsondecode(file("${path.module}/../../modules/chatbot/api_regions.json")).regions, var.chatbot_region)
+    error_message = "chatbot_region must be a region with the AWS Chatbot API: ap-southeast-1, eu-west-1, us-east-2 or us-west-2."
+  }
+}
+
 variable "tags" {
   description = "Tags on every resource."
   type        = map(string)

@@ -7,3 +7,8 @@ output "role_arn" {
   description = "Role of the channel configuration (no permissions)."
   value       = aws_iam_role.this.arn
 }
+
+output "region" {
+  description = "Region of the channel configuration (the aws.chatbot provider's)."
+  value       = data.aws_region.chatbot.name
+}

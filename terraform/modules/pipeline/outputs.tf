@@ -92,3 +92,8 @@ output "trigger_rule_name" {
   description = "EventBridge rule that starts the pipeline on a push."
   value       = aws_cloudwatch_event_rule.trigger.name
 }
+
+output "artifact_access_ids" {
+  description = "IDs of the grants that let the stage and prod accounts read the serving artifacts their functions are created from (the serving repository policy): target_account's artifact_access_ids, so the functions wait for them."
+  value       = [aws_ecr_repository_policy.serving.id]
+}

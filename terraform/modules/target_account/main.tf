@@ -46,7 +46,9 @@ resource "aws_lambda_function" "this" {
     ignore_changes = [image_uri, publish, description]
   }
 
-  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.execution]
+  # Lambda checks on CreateFunction that it may read the code it is created from, through
+  # grants in the tooling account (artifact_access_ids): wait for them on the first apply.
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.execution, var.artifact_access_ids]
 }
 
 resource "aws_lambda_alias" "live" {

@@ -118,3 +118,9 @@ variable "log_kms_key_arn" {
   type        = string
   default     = null
 }
+
+variable "artifact_access_ids" {
+  description = "IDs of the tooling account's grants the function's first code is read through (the pipeline module's artifact_access_ids): the function is created only after them."
+  type        = list(string)
+  default     = []
+}

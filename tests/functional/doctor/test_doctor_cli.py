@@ -134,16 +134,23 @@ def test_a_wrong_account_id_fails_before_any_call(doctor: Run, root: Callable[..
     assert results["stage account role"]["status"] == "PASS"
 
 
-def test_chatbot_in_the_default_region_us_east_1_fails(doctor: Run, root: Callable[..., Path]) -> None:
-    directory = root('chatbot = { slack_team_id = "T0LOCAL", slack_channel_id = "C0PIPELINE" }')
-    code, results = doctor(directory)
+def test_chatbot_in_us_east_1_fails(doctor: Run, root: Callable[..., Path]) -> None:
+    chatbot = 'chatbot = { slack_team_id = "T0LOCAL", slack_channel_id = "C0PIPELINE" }'
+    # The root's chatbot_region defaults to us-west-2 (variables.tf), whatever region is.
+    code, results = doctor(root(chatbot))
+    assert (
+        results["AWS Chatbot region"]["status"] == "PASS"
+        and "us-west-2" in results["AWS Chatbot region"]["detail"]
+    )
+    assert code == 0
 
-    chatbot = results["AWS Chatbot region"]
+    code, results = doctor(root(chatbot, 'chatbot_region = "us-east-1"'))
+    failed = results["AWS Chatbot region"]
     assert code == 1
-    assert chatbot["status"] == "FAIL" and "us-east-1" in chatbot["detail"]
-    assert "us-west-2" in chatbot["fix"]
+    assert failed["status"] == "FAIL" and "us-east-1" in failed["detail"]
+    assert "us-west-2" in failed["fix"]
 
-    code, results = doctor(directory, "--chatbot-region", "eu-west-1")
+    code, results = doctor(root(chatbot, 'chatbot_region = "us-east-1"'), "--chatbot-region", "eu-west-1")
     assert results["AWS Chatbot region"]["status"] == "PASS"
     assert code == 0
 

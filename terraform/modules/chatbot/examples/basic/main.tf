@@ -1,10 +1,17 @@
-# Relay one SNS topic into a Slack channel; also a test fixture.
+# Relay one SNS topic (us-east-1) into a Slack channel; the channel configuration lives in a
+# region with the AWS Chatbot API (us-west-2). Also a test fixture.
 provider "aws" {
   region = "us-east-1"
 }
 
+provider "aws" {
+  alias  = "chatbot"
+  region = "us-west-2"
+}
+
 module "chatbot" {
-  source = "../.."
+  source    = "../.."
+  providers = { aws = aws, aws.chatbot = aws.chatbot }
 
   slack_team_id    = "T0123456789"
   slack_channel_id = "C0123456789"
