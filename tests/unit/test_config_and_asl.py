@@ -121,3 +121,18 @@ def test_a_report_never_changes_the_outcome() -> None:
     for name, state in reports.items():
         catch = {"ErrorEquals": ["States.ALL"], "ResultPath": "$.report_error", "Next": state["Next"]}
         assert state["Catch"] == [catch], name
+
+
+def test_deploy_prod_rechecks_the_approval_and_a_refusal_ends_in_its_own_state() -> None:
+    states = statemachine.definition(values())["States"]
+    deploy_prod = states["DeployProd"]
+    # The whole RequestApproval output (a forged one may lack approval_id: the Lambda refuses it).
+    assert deploy_prod["Parameters"]["approval.$"] == "$.approval"
+    assert states["RequestApproval"]["ResultPath"] == "$.approval"
+    first = deploy_prod["Catch"][0]
+    assert first["ErrorEquals"] == ["ApprovalRequiredError"]
+    assert states[first["Next"]]["Next"] == "DeployProdRefused"
+    assert states["DeployProdRefused"]["Type"] == "Fail"
+    retried = {e for r in deploy_prod["Retry"] for e in r["ErrorEquals"]}
+    assert "ApprovalRequiredError" not in retried and "States.ALL" not in retried
+    assert "approval.$" not in json.dumps(states["DeployStage"]["Parameters"])

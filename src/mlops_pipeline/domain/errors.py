@@ -130,6 +130,7 @@ STABLE_ERROR_NAMES = (
     "SmokeTestFailedError",
     "DeploymentLockedError",
     "StaleCommitError",
+    "ApprovalRequiredError",
     MODEL_REJECTED,
     APPROVAL_SUPERSEDED,
     APPROVAL_EXPIRED,

@@ -8,13 +8,29 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops_pipeline.domain.deployment import Candidate
+from mlops_pipeline.domain.policy import APPROVAL_ENVIRONMENTS, check_prod_approval
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 from mlops_pipeline.handlers.display import environment_label
+
+
+def require_approval(event: Mapping[str, Any], deps: Deps, execution: str, candidate: Candidate) -> None:
+    """Defence in depth: the approval record itself, not the state machine's word, lets prod move.
+
+    ApprovalRequiredError unless ``event["approval"]["approval_id"]`` (RequestApproval's output)
+    names an APPROVED record of this execution, model and version with its quorum.
+    """
+    given = event.get("approval")
+    approval_id = str(given.get("approval_id") or "") if isinstance(given, Mapping) else ""
+    record = deps.approvals_store.get(approval_id) if 0 < len(approval_id) <= 200 else None
+    approval = check_prod_approval(record, approval_id, execution, candidate.model, candidate.version)
+    logger.info("approval checked", extra={"approval_id": approval.id, "approvers": list(approval.approvers)})
 
 
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     execution, environment = str(event["execution"]), str(event["environment"])
     candidate = Candidate.from_evaluation(event["model"])
+    if environment in APPROVAL_ENVIRONMENTS:
+        require_approval(event, deps, execution, candidate)
     deployer = deps.deployer(environment, execution)
     result = deps.deployment.deploy(execution, environment, deployer, candidate)
     previous = f"v{result.previous_version}" if result.previous_version else "nothing"

@@ -184,7 +184,7 @@ def test_prod_refuses_a_commit_pushed_before_what_it_runs(deps: Deps, prod_push:
     deps.deployment.deployed.put(
         DeployedState("prod", "f" * 40, prod_push, "ships", "5", "other", deps.clock.now())
     )
-    event = {"execution": EXECUTION, "environment": "prod", "model": m}
+    event = {"execution": EXECUTION, "environment": "prod", "model": m, "approval": approved(deps, m)}
     if stale:
         with pytest.raises(StaleCommitError):
             deploy.handle(event, deps)
