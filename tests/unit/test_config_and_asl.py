@@ -123,6 +123,23 @@ def test_a_report_never_changes_the_outcome() -> None:
         assert state["Catch"] == [catch], name
 
 
+def test_an_approval_that_could_not_be_stored_ends_in_its_own_state() -> None:
+    """ApprovalRequestFailed (no record, so nobody could decide) -> ApprovalNotRequested; a card
+    that could not be posted is no error at all (the run waits on the record)."""
+    states = statemachine.definition(values())["States"]
+    catches = states["RequestApproval"]["Catch"]
+    names = [c["ErrorEquals"] for c in catches]
+    assert names.index(["ApprovalRequestFailed"]) < names.index(["States.ALL"])
+    report = states[catches[names.index(["ApprovalRequestFailed"])]["Next"]]
+    assert report["Parameters"]["step"] == "Approval" and report["Parameters"]["status"] == "FAILED"
+    assert report["Next"] == "ApprovalNotRequested"
+    assert states["ApprovalNotRequested"] == {
+        "Type": "Fail",
+        "Error": "ApprovalNotRequested",
+        "Cause": "The approval record could not be stored, so nobody could decide; prod was not touched.",
+    }
+
+
 def test_deploy_prod_rechecks_the_approval_and_a_refusal_ends_in_its_own_state() -> None:
     states = statemachine.definition(values())["States"]
     deploy_prod = states["DeployProd"]

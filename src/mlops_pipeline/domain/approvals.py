@@ -24,6 +24,7 @@ from mlops_pipeline.domain.errors import (
     APPROVAL_SUPERSEDED,
     MODEL_REJECTED,
     AlreadyDecidedError,
+    ApprovalRequestFailed,
     DecisionConflictError,
     TaskGoneError,
 )
@@ -61,7 +62,7 @@ class ApprovalRequest:
     author: str  # the trusted trigger's principal (execution input ``author``), never the git email
     details: Mapping[str, Any]  # rendered on the card; never used for decisions
     timeout_seconds: int
-    thread: MessageRef
+    thread: MessageRef | None  # the run's Slack thread; None while Slack cannot be reached (no card)
     git_author: str = ""  # the commit's author email: shown as unverified, never trusted
     pushed_at: datetime | None = None  # the trigger event's time
     required_approvals: int = 1  # REQUIRED_APPROVALS; an unresolved author raises it to two
@@ -114,6 +115,12 @@ class ApprovalService:
 
         If a commit pushed later already waits for approval, this request ends SUPERSEDED at
         once (its own task is failed with ApprovalSuperseded) and posts a card saying so.
+
+        The record (with the task token) is what lets anybody decide: if it cannot be stored,
+        ApprovalRequestFailed (the run ends ApprovalNotRequested). The card is only one way to
+        decide: if it cannot be posted (Slack down, after retries), the approval is returned
+        without ``slack_ts`` and stays PENDING; it can still be decided by a signed interaction
+        (``mlops-pipeline local approve``, an operator holding the signing secret on AWS).
         """
         now = self.clock.now()
         resolution = self.resolve_author(request.author)
@@ -137,23 +144,37 @@ class ApprovalService:
             ),
         )
         newer = self._supersede_older(approval)
-        self.store.put(approval)
+        try:
+            self.store.put(approval)
+        except Exception as exc:
+            # A write that landed all the same must not stay clickable for a run that ends.
+            with contextlib.suppress(Exception):
+                self._end(approval, ApprovalStatus.CANCELLED, "the approval could not be requested")
+            raise ApprovalRequestFailed(
+                f"the approval of {approval.model} v{approval.version} could not be stored: {exc}"
+            ) from exc
         if newer is not None:
             return self._superseded_on_arrival(approval, newer, request.thread)
-        text, blocks = self.card_view(approval)
-        try:
-            ref = self.retry.call(
-                "posting the approval card",
-                lambda: self.notifier.post(
-                    request.thread.channel, text, blocks=blocks, thread_ts=request.thread.ts
-                ),
-            )
-        except Exception:
-            # Nobody could ever click this request: end it instead of leaving it pending.
-            self._end(approval, ApprovalStatus.CANCELLED, "the approval card could not be posted")
-            raise
+        ref = self._post_card(approval, request.thread, self.card_view)
+        if ref is None:
+            return approval  # PENDING, no card: the run waits all the same
         self.store.set_message(approval.id, ref)
         return replace(approval, slack_channel=ref.channel, slack_ts=ref.ts)
+
+    def _post_card(self, approval: Approval, thread: MessageRef | None, view: CardView) -> MessageRef | None:
+        """Post ``view`` of the approval into the run's thread (retried); None if it cannot be."""
+        if thread is None:
+            LOG.warning("no Slack thread for the card of %s: Slack could not be reached", approval.id)
+            return None
+        text, blocks = view(approval)
+        try:
+            return self.retry.call(
+                "posting the approval card",
+                lambda: self.notifier.post(thread.channel, text, blocks=blocks, thread_ts=thread.ts),
+            )
+        except Exception as exc:
+            LOG.warning("could not post the card of %s: %s", approval.id, exc)
+            return None
 
     def _supersede_older(self, approval: Approval) -> Approval | None:
         """Supersede the pending approvals of commits pushed no later; return one pushed later."""
@@ -168,22 +189,21 @@ class ApprovalService:
             self._finish(other, ApprovalStatus.SUPERSEDED, APPROVAL_SUPERSEDED, reason)
         return newer
 
-    def _superseded_on_arrival(self, approval: Approval, newer: Approval, thread: MessageRef) -> Approval:
+    def _superseded_on_arrival(
+        self, approval: Approval, newer: Approval, thread: MessageRef | None
+    ) -> Approval:
         reason = (
             f"commit {newer.commit[:8]} (v{newer.version}), pushed later, already waits for approval; "
             "an older commit never replaces it"
         )
         decided = self._end(approval, ApprovalStatus.SUPERSEDED, reason) or approval
-        text, blocks = self.decided_view(decided)
+        ref = self._post_card(decided, thread, self.decided_view)
         try:
-            ref = self.retry.call(
-                "posting the superseded card",
-                lambda: self.notifier.post(thread.channel, text, blocks=blocks, thread_ts=thread.ts),
-            )
-            self.store.set_message(decided.id, ref)
-            decided = replace(decided, slack_channel=ref.channel, slack_ts=ref.ts)
+            if ref is not None:
+                self.store.set_message(decided.id, ref)
+                decided = replace(decided, slack_channel=ref.channel, slack_ts=ref.ts)
         except Exception as exc:  # the card is information only; the run must still end
-            LOG.warning("could not post the superseded card of %s: %s", decided.id, exc)
+            LOG.warning("could not record the superseded card of %s: %s", decided.id, exc)
         with contextlib.suppress(TaskGoneError):
             self.retry.call(
                 "failing a superseded request",

@@ -118,6 +118,20 @@ class InvalidEventError(PipelineError):
     """A handler's input event (or a build's exports) is malformed or incomplete."""
 
 
+class ThreadNotCaughtUpError(PipelineError):
+    """A run's chat thread still lacks steps that are recorded (the chat service is down).
+
+    The notify handler raises it after doing everything else, so that Lambda retries the
+    asynchronous invocation later and the retry posts what is missing.
+    """
+
+
+class ApprovalRequestFailed(PipelineError):  # noqa: N818 - the ASL catches this very name
+    """The approval record could not be stored, so nobody could ever decide: the run ends in
+    ApprovalNotRequested, prod untouched. (A card that cannot be posted is not this: the run
+    keeps waiting on the stored record.)"""
+
+
 # Error names passed to SendTaskFailure; the ASL catches them by these strings.
 MODEL_REJECTED = "ModelRejected"
 APPROVAL_SUPERSEDED = "ApprovalSuperseded"
@@ -131,6 +145,7 @@ STABLE_ERROR_NAMES = (
     "DeploymentLockedError",
     "StaleCommitError",
     "ApprovalRequiredError",
+    "ApprovalRequestFailed",
     MODEL_REJECTED,
     APPROVAL_SUPERSEDED,
     APPROVAL_EXPIRED,

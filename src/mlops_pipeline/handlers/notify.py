@@ -2,6 +2,9 @@
 
 A run that ended ABORTED, FAILED or TIMED_OUT also ends its pending approvals (EXPIRED for a
 timeout, CANCELLED otherwise), so nobody is asked to decide for a run that no longer waits.
+
+The run's thread is caught up first (steps whose posts failed while Slack was down); while
+it cannot be, the invocation fails after doing everything else, for Lambda to retry it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops_pipeline.domain.errors import InvalidEventError
+from mlops_pipeline.domain.errors import InvalidEventError, ThreadNotCaughtUpError
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
@@ -40,6 +43,7 @@ def status_changes(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     posted = 0
+    behind: list[str] = []
     for detail in status_changes(event):
         execution, status = str(detail.get("executionArn", "")), str(detail.get("status", ""))
         if not execution or status not in FINAL:
@@ -50,8 +54,12 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
             ended = deps.approvals.end_for_run(execution, run.model, status)
             if ended:
                 logger.info("approvals ended with the run", extra={"approvals": ended, "status": status})
-        if run is not None and run.status in ALREADY_TOLD:
-            continue  # the state machine reported its own outcome already
+        if run is not None and (run.status in ALREADY_TOLD or run.status == status):
+            # The outcome is told already (by the state machine, or by an earlier delivery of
+            # this event): only what the thread still lacks is posted.
+            if not deps.reporter.catch_up(execution):
+                behind.append(execution)
+            continue
         trigger: Mapping[str, Any] = {}
         if isinstance(detail.get("input"), str):
             try:
@@ -60,8 +68,13 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
             except json.JSONDecodeError:
                 trigger = {}
         cause = detail.get("cause") or detail.get("error") or ""
-        deps.reporter.step(execution, "Pipeline", status, str(cause)[:500], trigger=trigger)
+        if not deps.reporter.step(execution, "Pipeline", status, str(cause)[:500], trigger=trigger):
+            behind.append(execution)
         posted += 1
+    if behind:
+        # Everything is recorded; only the chat lags. Failing makes Lambda retry this
+        # asynchronous invocation later (twice by default), and the retry catches up.
+        raise ThreadNotCaughtUpError(f"the Slack thread of {', '.join(behind)} lacks recorded steps")
     return {"posted": posted}
 
 

@@ -1,4 +1,8 @@
-"""The waitForTaskToken task: store the approval (token server-side) and post the card."""
+"""The waitForTaskToken task: store the approval (token server-side) and post the card.
+
+Storing fails -> ApprovalRequestFailed (the ASL ends the run in ApprovalNotRequested). The card
+cannot be posted -> the run still waits on the stored record, and its record and thread say so.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlops_pipeline import config
 from mlops_pipeline.domain.approvals import ApprovalRequest
 from mlops_pipeline.domain.errors import InvalidEventError
+from mlops_pipeline.domain.models import ApprovalStatus
 from mlops_pipeline.domain.trigger import pushed_at, trigger_author
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
+
+NO_CARD = (
+    "the approval card could not be posted (Slack unreachable); the run waits for a decision: "
+    "`mlops-pipeline local approve|reject <run>` locally, a signed interaction on AWS"
+)
 
 
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
@@ -39,6 +49,9 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         thread=thread,
     )
     approval = deps.approvals.request(request)
+    if approval.status is ApprovalStatus.PENDING and approval.slack_ts is None:
+        # Slack is down: the run waits on the stored record; the thread says so once it is back.
+        deps.reporter.step(execution, "Approval", "CARD_NOT_POSTED", NO_CARD)
     logger.info(
         "approval requested",
         extra={

@@ -12,7 +12,7 @@ import pytest
 
 from mlops_pipeline.domain.approvals import ApprovalService
 from mlops_pipeline.domain.delivery import Retry
-from mlops_pipeline.domain.errors import ChatError, TaskGoneError
+from mlops_pipeline.domain.errors import ApprovalRequestFailed, ChatError, TaskGoneError
 from mlops_pipeline.domain.identity import IdentityResolver
 from mlops_pipeline.domain.models import APPROVE, REJECT, Approval, ApprovalStatus, MessageRef
 from tests.fakes import FakeApprovalStore, FakeCallbacks, FakeClock, FakeNotifier
@@ -189,12 +189,31 @@ def test_a_card_that_cannot_be_updated_never_changes_the_decision() -> None:
     assert card_of(env, approval)["text"].startswith("card")  # stale, and only the card
 
 
-def test_a_card_that_cannot_be_posted_cancels_the_request() -> None:
+def test_a_card_that_cannot_be_posted_leaves_the_request_pending_and_decidable() -> None:
+    """Slack down is no reason to end the run (docs/contracts.md, "When Slack is down"): the
+    stored record is decided by a signed interaction instead, and the run is told as usual."""
     env = make_env(notifier=FlakyNotifier(post_failures=99))
-    with pytest.raises(ChatError):
+    approval = request(env)
+    assert approval.slack_ts is None and env["sleeps"].calls == [0.2, 0.4]  # retried, then left
+    assert stored(env, approval).status is ApprovalStatus.PENDING
+    assert env["callbacks"].failures == []
+    outcome = decide(env, approval)
+    assert outcome.decided_now and stored(env, approval).status is ApprovalStatus.APPROVED
+    assert len(env["callbacks"].successes) == 1
+
+
+def test_a_request_whose_record_cannot_be_stored_fails_and_stays_unclickable() -> None:
+    env = make_env()
+
+    def put_then_lose_the_answer(approval: Approval) -> None:
+        FakeApprovalStore.put(env["store"], approval)
+        raise TimeoutError("no answer from the table")
+
+    env["store"].put = put_then_lose_the_answer
+    with pytest.raises(ApprovalRequestFailed, match="could not be stored"):
         request(env)
     (record,) = env["store"].items.values()
-    assert record.status is ApprovalStatus.CANCELLED and "could not be posted" in record.reason
+    assert record.status is ApprovalStatus.CANCELLED and env["notifier"].messages == {}
 
 
 def test_a_card_post_that_fails_once_is_retried() -> None:
