@@ -82,8 +82,8 @@ def doctor(
     """Preflight before `terraform apply` of terraform/live/aws: accounts, roles, region, Slack, Terraform.
 
     Read-only: it only reads (sts:GetCallerIdentity, sts:AssumeRole, iam:GetRole,
-    codecommit:GetRepository, ec2:DescribeAvailabilityZones, Slack auth.test and
-    conversations.info, terraform version). Exit code 1 when a check failed.
+    codecommit:GetRepository, ec2:DescribeAvailabilityZones, apigatewayv2 GetVpcLinks, Slack
+    auth.test and conversations.info, terraform version). Exit code 1 when a check failed.
     """
     import boto3
     from botocore.exceptions import BotoCoreError

@@ -1,7 +1,8 @@
 """AWS checks: the tooling credentials, the stage/prod roles, and the region's services.
 
 Every call here is a read (``sts:GetCallerIdentity``, ``sts:AssumeRole``, ``iam:GetRole``,
-``codecommit:GetRepository``, ``ec2:DescribeAvailabilityZones``); nothing is created or changed.
+``codecommit:GetRepository``, ``ec2:DescribeAvailabilityZones``, ``apigateway:GET`` of the VPC
+links); nothing is created or changed.
 Clients come from a :class:`ClientFactory`, so tests hand in clients of the emulator.
 """
 
@@ -59,6 +60,7 @@ IDENTITY = "tooling credentials"
 CODECOMMIT = "CodeCommit"
 CHATBOT = "AWS Chatbot region"
 VPC_LINK = "VPC link zones"
+VPC_LINK_STATUS = "VPC link status"
 
 
 class ClientFactory(Protocol):
@@ -289,3 +291,53 @@ def check_vpc_link_zones(
     chosen_text = ", ".join(_zone(z) for z in chosen)
     note = f"; not supported (skipped): {bad_text}" if bad else ""
     return passed(VPC_LINK, f"{region}: the network module uses {chosen_text}{note}")
+
+
+def check_vpc_link_status(apigateway: Any, inputs: DoctorInputs) -> CheckResult:
+    """MLflow's HTTP API VPC link, once deployed, is AVAILABLE (not INACTIVE after 60 idle days)."""
+    if inputs.mlflow_front_door != "api_gateway":
+        return skipped(VPC_LINK_STATUS, f"mlflow_front_door = {inputs.mlflow_front_door}: no VPC link")
+    name = f"{inputs.name_prefix}-mlflow"
+    links: list[dict[str, Any]] = []
+    try:
+        request: dict[str, str] = {}
+        while True:
+            page = apigateway.get_vpc_links(**request)
+            links += page.get("Items", [])
+            if not page.get("NextToken"):
+                break
+            request = {"NextToken": page["NextToken"]}
+    except (ClientError, BotoCoreError) as exc:
+        return warned(
+            VPC_LINK_STATUS,
+            f"apigatewayv2 GetVpcLinks in {inputs.region} failed: {describe_error(exc)}",
+            "let the tooling credentials call apigateway:GET on /vpclinks to see MLflow's VPC link",
+        )
+    link = next((item for item in links if item.get("Name") == name), None)
+    if link is None:
+        return skipped(
+            VPC_LINK_STATUS, f"no VPC link {name} in {inputs.region} yet (terraform apply creates it)"
+        )
+    status = str(link.get("VpcLinkStatus", ""))
+    shown = f"{name} ({link.get('VpcLinkId')}) is {status}"
+    if status == "AVAILABLE":
+        return passed(VPC_LINK_STATUS, shown)
+    if status == "INACTIVE":
+        return warned(
+            VPC_LINK_STATUS,
+            f"{shown}: no traffic for 60 days, so API Gateway removed its network interfaces and "
+            "MLflow requests fail until it is active again",
+            'send one request through the front door (curl -s "$(terraform output -raw mlflow_url)/health") '
+            f"and wait a few minutes until `aws apigatewayv2 get-vpc-link --vpc-link-id {link.get('VpcLinkId')}` "
+            "shows AVAILABLE before pushing",
+        )
+    message = str(link.get("VpcLinkStatusMessage") or "")
+    if status == "FAILED":
+        return failed(
+            VPC_LINK_STATUS,
+            f"{shown}" + (f": {message}" if message else ""),
+            "check the VPC link's subnets (zones that support VPC links, see the VPC link zones check) "
+            "and security group, then re-create it (terraform apply -replace on the mlflow module's "
+            "aws_apigatewayv2_vpc_link)",
+        )
+    return warned(VPC_LINK_STATUS, shown, "wait a few minutes and run the doctor again")

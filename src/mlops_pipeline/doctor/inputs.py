@@ -40,6 +40,7 @@ FALLBACK_DEFAULTS: dict[str, TfValue] = {
     "target_admin_role_name": "OrganizationAccountAccessRole",
     "repository_name": "models",
     "mlflow_front_door": "api_gateway",
+    "name_prefix": "mlops",
 }
 
 
@@ -223,6 +224,7 @@ class DoctorInputs:
     chatbot_region: str = ""  # empty: the provider region (live/aws creates Chatbot with it)
     mlflow_front_door: str = "api_gateway"
     existing_network: bool = False
+    name_prefix: str = "mlops"
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def role_arn(self, account_id: str) -> str:
@@ -268,6 +270,7 @@ def build_inputs(
         chatbot_region=get("chatbot_region"),
         mlflow_front_door=get("mlflow_front_door") or "api_gateway",
         existing_network=base.get("existing_network") is not None,
+        name_prefix=get("name_prefix") or "mlops",
     )
 
 

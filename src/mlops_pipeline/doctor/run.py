@@ -51,8 +51,10 @@ def aws_results(
     results.append(aws_checks.check_chatbot_region(inputs))
     if no_credentials:
         results.append(skipped(aws_checks.VPC_LINK, why))
+        results.append(skipped(aws_checks.VPC_LINK_STATUS, why))
     else:
         results.append(aws_checks.check_vpc_link_zones(clients("ec2"), inputs))
+        results.append(aws_checks.check_vpc_link_status(clients("apigatewayv2"), inputs))
     return results
 
 

@@ -64,6 +64,7 @@ def test_happy_path_every_check_passes(
         "CodeCommit": "PASS",
         "AWS Chatbot region": "PASS",
         "VPC link zones": "PASS",
+        "VPC link status": "SKIP",  # nothing applied yet
         "Slack token": "PASS",
         "Slack channel": "PASS",
         "Terraform version": "PASS",
@@ -98,7 +99,7 @@ def test_human_output_has_one_line_per_check_and_never_the_token(
     failing = [i for i, line in enumerate(lines) if "✗ FAIL  Slack channel" in line]
     assert len(failing) == 1, result.stdout
     assert "fix: in Slack, open the channel and run /invite @mlops-pipeline" in lines[failing[0] + 1]
-    assert lines[-1] == "8 passed, 1 failed, 1 skipped"
+    assert lines[-1] == "8 passed, 1 failed, 2 skipped"  # Chatbot (not set), VPC link status (not applied)
     assert BOT_TOKEN not in result.stdout and BOT_TOKEN not in (result.stderr or "")
 
 
@@ -175,6 +176,20 @@ def test_an_existing_repository_is_a_warning(
     assert results["CodeCommit"]["status"] == "WARN"
     assert "terraform import" in results["CodeCommit"]["fix"]
     assert code == 0
+
+
+def test_a_deployed_vpc_link_is_reported(doctor: Run, root: Callable[..., Path], emulator: Emulator) -> None:
+    api = emulator.client("apigatewayv2")
+    vpc = emulator.client("ec2").create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = emulator.client("ec2").create_subnet(VpcId=vpc, CidrBlock="10.9.0.0/24")["Subnet"]["SubnetId"]
+    link = api.create_vpc_link(Name="mlops-mlflow", SubnetIds=[subnet])["VpcLinkId"]
+    try:
+        _, results = doctor(root())
+    finally:
+        api.delete_vpc_link(VpcLinkId=link)
+
+    assert results["VPC link status"]["status"] == "PASS", results["VPC link status"]
+    assert f"mlops-mlflow ({link}) is AVAILABLE" in results["VPC link status"]["detail"]
 
 
 def test_a_bad_slack_token_fails_and_is_never_echoed(doctor: Run, root: Callable[..., Path]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from mlops_pipeline.doctor.aws_checks import (
@@ -17,6 +18,7 @@ from mlops_pipeline.doctor.aws_checks import (
     check_chatbot_region,
     check_codecommit,
     check_target_role,
+    check_vpc_link_status,
     check_vpc_link_zones,
     load_vpc_link_unsupported_zones,
     vpc_link_zones_file,
@@ -317,3 +319,54 @@ def test_vpc_link_zones_uses_an_injected_table() -> None:
     assert (
         result.status is Status.PASS and "uses eu-west-1a (euw1-az1), eu-west-1c (euw1-az3)" in result.detail
     )
+
+
+class FakeApiGateway:
+    """get_vpc_links in two pages; or an error."""
+
+    def __init__(self, links: list[dict[str, str]], error: Exception | None = None) -> None:
+        self.links, self.error, self.calls = links, error, 0
+
+    def get_vpc_links(self, **request: str) -> dict[str, Any]:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        if "NextToken" not in request:
+            return {"Items": self.links[:1], "NextToken": "page-2"}
+        return {"Items": self.links[1:]}
+
+
+def link(status: str, name: str = "mlops-mlflow", message: str = "") -> dict[str, str]:
+    return {"Name": name, "VpcLinkId": "abc123", "VpcLinkStatus": status, "VpcLinkStatusMessage": message}
+
+
+def test_vpc_link_status() -> None:
+    other = link("AVAILABLE", name="someone-else")
+    available = check_vpc_link_status(FakeApiGateway([other, link("AVAILABLE")]), inputs())
+    inactive = check_vpc_link_status(FakeApiGateway([other, link("INACTIVE")]), inputs())
+    failed = check_vpc_link_status(FakeApiGateway([link("FAILED", message="subnet in use1-az3")]), inputs())
+    pending = check_vpc_link_status(FakeApiGateway([link("PENDING")]), inputs())
+
+    assert available.status is Status.PASS and "mlops-mlflow (abc123) is AVAILABLE" in available.detail
+    assert inactive.status is Status.WARN and "60 days" in inactive.detail
+    assert "/health" in inactive.fix and "get-vpc-link --vpc-link-id abc123" in inactive.fix
+    assert failed.status is Status.FAIL and "use1-az3" in failed.detail
+    assert pending.status is Status.WARN
+
+
+def test_vpc_link_status_before_the_first_apply_or_without_one() -> None:
+    api = FakeApiGateway([link("INACTIVE", name="other-mlflow")])
+    missing = check_vpc_link_status(api, inputs())
+    own_prefix = check_vpc_link_status(api, inputs(name_prefix="other"))
+    alb = check_vpc_link_status(FakeApiGateway([]), inputs(mlflow_front_door="alb"))
+    refused = check_vpc_link_status(
+        FakeApiGateway(
+            [], ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetVpcLinks")
+        ),
+        inputs(),
+    )
+
+    assert missing.status is Status.SKIP and "mlops-mlflow" in missing.detail
+    assert own_prefix.status is Status.WARN
+    assert alb.status is Status.SKIP
+    assert refused.status is Status.WARN and "AccessDeniedException" in refused.detail

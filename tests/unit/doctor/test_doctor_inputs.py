@@ -89,6 +89,9 @@ def test_variable_defaults_of_the_real_root() -> None:
     # Required variables have no default; nothing from validation blocks leaks in.
     assert "stage_account_id" not in defaults and "slack_channel" not in defaults
     assert "condition" not in defaults and "error_message" not in defaults
+    # The Chatbot channel's own region, and the prefix MLflow's VPC link is named with.
+    assert defaults["chatbot_region"] == "us-west-2"
+    assert build_inputs({}, defaults).name_prefix == "mlops"
 
 
 def test_variable_defaults_ignore_nested_blocks_and_multiline_types() -> None:
