@@ -1,14 +1,16 @@
 """Serving benchmark: the original handler, MLflow pyfunc, our fallback and our default path.
 
 Trains the sample model (seed_code/train.py's recipe, no MLflow server needed), prepares the
-four variants side by side in a temporary folder, and measures for each:
+four variants side by side in a temporary folder (ours: the build's own zip, host platform,
+unpacked and run from its task root as the emulator's Lambda runtime runs it), and measures for each:
 
 * cold start: a fresh Python process from spawn to the first response (median of N runs);
 * warm single-row latency p50/p99 in one process (the handler call, after 200 warm-up calls),
   alternating with the floor call (the runtime's own call on a ready row) so both see the same load;
 * 1,000-row batch throughput (rows/s, median of repeated calls);
 * peak RSS of the warm process (VmHWM);
-* package size: the installed files (from each distribution's RECORD) of the packages the
+* package size: ours, the unzipped size of the zip (runtime, model and serving set);
+  the others, the installed files (from each distribution's RECORD) of the packages the
   variant imports plus their declared dependencies (Requires-Dist without extras), recursively.
 
 It prints a table, the ratios against the default path, whether the targets hold (default
@@ -22,7 +24,6 @@ Run: ``python benchmarks/serving.py [--cold-runs 5] [--warm-calls 2000]`` (a few
 from __future__ import annotations
 
 import argparse
-import compileall
 import importlib.metadata
 import importlib.util
 import json
@@ -30,13 +31,13 @@ import math
 import os
 import pickle
 import re
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
-from mlops_pipeline.model_build.image import RUNTIME_ENV  # noqa: E402  (works without the package installed)
 
 SEED = REPO / "seed_code"
 COLD_TARGET_MS = 200.0
@@ -144,7 +144,7 @@ DRIVER = textwrap.dedent(
     import json, os, sys, time
     variant, task_root, mode, single_json, batch_json, calls = sys.argv[1:7]
     if variant in ("fallback", "default"):
-        # The serving image has neither pandas nor MLflow: make them absent here too.
+        # The serving zip has neither pandas nor MLflow: make them absent here too.
         class NotInstalled:
             def find_spec(self, name, path=None, target=None):
                 if name.split(".")[0] in ("pandas", "mlflow"):
@@ -205,6 +205,7 @@ class Result:
     package_mib: float
     floor_us: float | None
     modules: list[str]
+    zip_mib: float | None = None
 
 
 def _load_seed_train() -> Any:
@@ -215,12 +216,30 @@ def _load_seed_train() -> Any:
     return module
 
 
-def prepare(root: Path) -> tuple[dict[str, Path], list[str], Any]:
-    """Train the sample model and lay out one task root per variant."""
+def ours(variant: str, model: Any, columns: list[str], root: Path) -> tuple[Path, float]:
+    """The build's zip of ``model`` (host platform, as the local build makes it), unpacked; its MiB."""
+    from mlops_pipeline.model_build import artifact, bundle
+    from mlops_pipeline.model_build.export import export_onnx, export_skops
+
+    flavor = "onnx" if variant == "default" else "skops"
+    export = export_onnx if flavor == "onnx" else export_skops
+    export(model, columns, root / f"{variant}-model", max_rows=10_000)
+    settings = artifact.ArtifactSettings(platform="host")
+    staged = artifact.stage(
+        settings, flavor, root / f"{variant}-model", root / f"{variant}-build", "zip", print
+    )
+    bundle.name_model(staged.task_root, "delivery-time", "1")
+    written = bundle.write_zip(staged.task_root, root / f"{variant}.zip", bundle.LOCAL_ZIP_COMPRESSLEVEL)
+    task = root / variant
+    with zipfile.ZipFile(written.path) as archive:
+        archive.extractall(task)  # what the emulator's Lambda runtime does with a zip function
+    return task, written.size / 2**20
+
+
+def prepare(root: Path) -> tuple[dict[str, Path], list[str], Any, dict[str, float]]:
+    """Train the sample model and lay out one task root per variant (and the zips' MiB)."""
     from sklearn.model_selection import train_test_split
     from sklearn.neighbors import KNeighborsRegressor
-
-    from mlops_pipeline.model_build.export import export_onnx, export_skops
 
     train = _load_seed_train()
     features, target = train.load_data(SEED / "data/data.csv")
@@ -228,9 +247,12 @@ def prepare(root: Path) -> tuple[dict[str, Path], list[str], Any]:
     x_routes, y_routes = train.route_means(x_train, y_train)
     model = KNeighborsRegressor(n_neighbors=1).fit(x_routes, y_routes)
     columns = list(train.FEATURES)
-    serving_src = REPO / "src/mlops_pipeline/serving"
     roots: dict[str, Path] = {}
+    zips: dict[str, float] = {}
     for variant in VARIANT_PACKAGES:
+        if variant in ("fallback", "default"):
+            roots[variant], zips[variant] = ours(variant, model, columns, root)
+            continue
         task = root / variant
         task.mkdir()
         roots[variant] = task
@@ -239,17 +261,12 @@ def prepare(root: Path) -> tuple[dict[str, Path], list[str], Any]:
             (task / "bench_handler.py").write_text(
                 f"MODEL_PATH = {str(task / 'model.pkl')!r}\n" + ORIGINAL_HANDLER
             )
-        elif variant == "mlflow_pyfunc":
+        else:
             import mlflow.sklearn
 
             mlflow.sklearn.save_model(model, task / "model", skops_trusted_types=train.SKOPS_TRUSTED_TYPES)
             (task / "bench_handler.py").write_text(f"MODEL_PATH = {str(task / 'model')!r}\n" + PYFUNC_HANDLER)
-        else:
-            shutil.copytree(serving_src, task / "serving", ignore=shutil.ignore_patterns("__pycache__"))
-            compileall.compile_dir(task / "serving", quiet=1)  # as the image ships it
-            export = export_onnx if variant == "default" else export_skops
-            export(model, columns, task / "model", max_rows=10_000)
-    return roots, columns, x_test
+    return roots, columns, x_test, zips
 
 
 def run_child(
@@ -267,13 +284,9 @@ def run_child(
         str(batch_file),
         str(calls),
     ]
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "MODEL_NAME": "delivery-time",
-        "MODEL_VERSION": "1",
-    }
-    if variant in ("fallback", "default"):
-        env.update(RUNTIME_ENV)  # what our image sets; the other variants run as they were written
+    # No thread settings here: our runtime sets its own defaults (serving/__init__.py), the
+    # other variants run as they were written; the model's name comes from the zip's manifest.
+    env = {"PATH": "/usr/bin:/bin"}
     started = time.perf_counter()
     process = subprocess.Popen(
         args, cwd=task, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -285,6 +298,10 @@ def run_child(
     if not first.startswith("READY") or process.returncode != 0:
         raise RuntimeError(f"{variant} failed: {first}{rest}{err[-2000:]}")
     return cold_ms, (json.loads(rest.strip().splitlines()[-1]) if mode == "warm" else None)
+
+
+def tree_mib(root: Path) -> float:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20
 
 
 def measure(
@@ -303,7 +320,9 @@ def measure(
         warm_p99_us=percentile(warm_us, 99),
         batch_rows_per_s=BATCH_ROWS / batch_s,
         rss_mib=stats["maxrss_kb"] / 1024,
-        package_mib=installed_bytes(package_closure(VARIANT_PACKAGES[variant])) / 2**20,
+        package_mib=tree_mib(task)
+        if variant in ("fallback", "default")
+        else installed_bytes(package_closure(VARIANT_PACKAGES[variant])) / 2**20,
         floor_us=floor,
         modules=stats["modules"],
     )
@@ -332,6 +351,11 @@ def report(results: dict[str, Result]) -> list[str]:
             f"warm {r.warm_p50_us / default.warm_p50_us:5.1f}x  RSS {r.rss_mib / default.rss_mib:4.1f}x  "
             f"packages {r.package_mib / default.package_mib:4.1f}x"
         )
+    for name in ("default", "fallback"):
+        if results[name].zip_mib is not None:
+            lines.append(
+                f"{VARIANT_TITLES[name]}: zip {results[name].zip_mib:.0f} MiB, {results[name].package_mib:.0f} MiB unzipped"
+            )
     floor = default.floor_us or float("nan")
     fallback_floor = results["fallback"].floor_us
     if fallback_floor is not None:
@@ -366,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="serving-bench-") as tmp:
         root = Path(tmp)
         print("preparing the sample model and the four variants ...", file=sys.stderr)
-        roots, columns, x_test = prepare(root)
+        roots, columns, x_test, zips = prepare(root)
         row = x_test.iloc[0]
         single = {"inputs": {c: [float(row[c])] for c in columns}}
         ours_single = {"inputs": {c: float(row[c]) for c in columns}}
@@ -380,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             results[variant] = measure(
                 variant, roots[variant], request, batch_file, args.cold_runs, args.warm_calls
             )
+            results[variant].zip_mib = zips.get(variant)
     if set(results) != set(VARIANT_PACKAGES):
         for name, r in results.items():
             print(name, r)

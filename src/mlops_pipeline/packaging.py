@@ -12,9 +12,13 @@ handlers only use long-stable APIs. Leaving them out keeps the zips small and le
 patch the SDK. The versions come from the project's own pins (``pyproject.toml``
 ``[project] dependencies``), read from the installed distribution's metadata.
 
-For ``platform="lambda"`` pip fetches manylinux aarch64 / CPython 3.12 wheels only
-(``--only-binary=:all:``), whatever the host is; ``platform="host"`` installs the same pins
-for the running interpreter (what the local emulator's Lambda runtime executes).
+For ``platform="lambda"`` pip fetches manylinux wheels of the configured architecture
+(arm64 by default, or x86_64) for CPython 3.12 only (``--only-binary=:all:``), whatever the
+host is; ``platform="host"`` installs the same pins for the running interpreter (what the local
+emulator's Lambda runtime executes).
+
+``placeholder.zip`` is the code Terraform creates the inference functions with, before any
+model exists: ``serving/handler.py`` (the real artifacts' handler path) answering 503.
 
 A zip is byte-for-byte reproducible: sorted entries, fixed timestamps and permissions,
 no ``__pycache__``/``*.pyc``, no console scripts (their shebangs name the build dir).
@@ -41,13 +45,13 @@ from pathlib import Path
 from typing import Literal
 
 from mlops_pipeline.domain.errors import PipelineError
+from mlops_pipeline.model_build.wheels import ARCHITECTURES, DEFAULT_ARCHITECTURE, MANYLINUX_TAGS
 
 Platform = Literal["lambda", "host"]
 
 # 1980-01-01 is the earliest timestamp a zip entry can hold.
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 LAMBDA_PYTHON_VERSION = "3.12"
-LAMBDA_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 DISTRIBUTION = "mlops-pipeline"
 
 # Which functions run from which package (handler module names, see docs/contracts.md).
@@ -109,16 +113,21 @@ class Manifest:
     packages: dict[str, PackageInfo] = field(default_factory=dict)
     # The project source for CodeBuild (`pip install <dir>[build,cli]`), when built from a checkout.
     build_source: dict[str, object] | None = None
+    architecture: str = DEFAULT_ARCHITECTURE
+    # The inference functions' first code (placeholder.zip): path, sha256, base64sha256.
+    placeholder: dict[str, object] | None = None
 
     def as_json(self) -> dict[str, object]:
         data: dict[str, object] = {
             "platform": self.platform,
             "runtime": f"python{LAMBDA_PYTHON_VERSION}",
-            "architecture": "arm64",
+            "architecture": self.architecture,
             "packages": {name: info.as_json() for name, info in sorted(self.packages.items())},
         }
         if self.build_source is not None:
             data["build_source"] = self.build_source
+        if self.placeholder is not None:
+            data["placeholder"] = self.placeholder
         return data
 
 
@@ -171,11 +180,11 @@ def iter_tree(root: Path) -> Iterator[tuple[str, Path]]:
     yield from entries
 
 
-def write_zip(files: Iterable[tuple[str, Path]], destination: Path) -> None:
+def write_zip(files: Iterable[tuple[str, Path]], destination: Path, compresslevel: int = 9) -> None:
     """Write a byte-for-byte reproducible zip of ``files`` (archive name, source path).
 
     Entries are sorted by name, stamped 1980-01-01 and given 0644 (0755 when the source is
-    executable), so the same content always gives the same bytes and hash.
+    executable), so the same content always gives the same bytes and hash (at one ``compresslevel``).
     """
     ordered = sorted(files, key=lambda item: item[0])
     names = [name for name, _ in ordered]
@@ -184,14 +193,14 @@ def write_zip(files: Iterable[tuple[str, Path]], destination: Path) -> None:
         raise PackagingError(f"duplicate entries in package: {dupes[:5]}")
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = destination.with_suffix(destination.suffix + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as archive:
         for name, source in ordered:
             info = zipfile.ZipInfo(name, date_time=FIXED_DATE_TIME)
             mode = 0o755 if os.access(source, os.X_OK) else 0o644
             info.external_attr = (0o100000 | mode) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, whatever the host is, so the attributes mean the same
-            archive.writestr(info, source.read_bytes(), compresslevel=9)
+            archive.writestr(info, source.read_bytes(), compresslevel=compresslevel)
     tmp.replace(destination)
 
 
@@ -202,14 +211,20 @@ def hashes(path: Path) -> tuple[str, str]:
 
 
 def pip_install_command(
-    requirements: Sequence[str], target: Path, platform: Platform, python: str = sys.executable
+    requirements: Sequence[str],
+    target: Path,
+    platform: Platform,
+    python: str = sys.executable,
+    architecture: str = DEFAULT_ARCHITECTURE,
 ) -> list[str]:
     """The pip command that installs ``requirements`` into ``target`` for ``platform``."""
     if platform not in ("lambda", "host"):
         raise PackagingError(f"platform must be 'lambda' or 'host', not {platform!r}")
+    if architecture not in ARCHITECTURES:
+        raise PackagingError(f"architecture must be one of {', '.join(ARCHITECTURES)}, not {architecture!r}")
     cmd = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", str(target)]
     if platform == "lambda":
-        for tag in LAMBDA_PLATFORMS:
+        for tag in MANYLINUX_TAGS[architecture]:
             cmd += ["--platform", tag]
         cmd += [
             "--implementation",
@@ -245,6 +260,7 @@ def build_package(
     requirements: Sequence[str] | None = None,
     package_source: Path | None = None,
     runner: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run,
+    architecture: str = DEFAULT_ARCHITECTURE,
 ) -> PackageInfo:
     """Build ``<out_dir>/<name>.zip`` (``name`` in PACKAGE_FUNCTIONS) and return its manifest entry."""
     if name not in PACKAGE_FUNCTIONS:
@@ -257,7 +273,7 @@ def build_package(
         site = Path(tmp) / "site"
         site.mkdir()
         if reqs:
-            cmd = pip_install_command(reqs, site, platform)
+            cmd = pip_install_command(reqs, site, platform, architecture=architecture)
             result = runner(cmd, capture_output=True, text=True, check=False)
             if result.returncode != 0:
                 raise PackagingError(
@@ -293,6 +309,27 @@ def project_root(start: Path | None = None) -> Path | None:
 
 
 BUILD_SOURCE_ZIP = "pipeline-src.zip"
+PLACEHOLDER_ZIP = "placeholder.zip"
+# The inference functions' code until the first deploy: the serving handler's path, no model.
+PLACEHOLDER_HANDLER = """\"\"\"Placeholder of the inference function: no model is deployed yet.\"\"\"
+
+
+def handler(event, context=None):
+    return {"statusCode": 503, "error": {"type": "NoModel", "message": "no model deployed yet"}}
+"""
+
+
+def build_placeholder_zip(out_dir: Path) -> dict[str, object]:
+    """``placeholder.zip``: ``serving/handler.py`` answering 503 (Terraform creates the functions with it)."""
+    with tempfile.TemporaryDirectory(prefix="mlops-placeholder-") as tmp:
+        serving = Path(tmp) / "serving"
+        serving.mkdir()
+        (serving / "__init__.py").write_text("")
+        (serving / "handler.py").write_text(PLACEHOLDER_HANDLER)
+        destination = out_dir / PLACEHOLDER_ZIP
+        write_zip(iter_tree(Path(tmp)), destination)
+    sha_hex, sha_b64 = hashes(destination)
+    return {"path": destination.name, "sha256": sha_hex, "base64sha256": sha_b64}
 
 
 def build_source_zip(root: Path, out_dir: Path) -> dict[str, object]:
@@ -316,21 +353,27 @@ def build_all(
     *,
     requirements: Mapping[str, Sequence[str]] | None = None,
     root: Path | None = None,
+    architecture: str = DEFAULT_ARCHITECTURE,
 ) -> Manifest:
-    """Build the packages (default: all) and write ``<out_dir>/manifest.json``.
+    """Build the packages (default: all) and ``placeholder.zip``, and write ``<out_dir>/manifest.json``.
 
     When run from a checkout (or ``root`` is given) it also writes ``pipeline-src.zip``, the
     project source the CodeBuild project installs.
     """
     selected = list(names) if names else sorted(PACKAGE_FUNCTIONS)
     checkout = root or project_root()
+    out_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(
         platform=platform,
         build_source=build_source_zip(checkout, out_dir) if checkout is not None else None,
+        architecture=architecture,
+        placeholder=build_placeholder_zip(out_dir),
     )
     for name in selected:
         reqs = requirements.get(name) if requirements is not None else None
-        manifest.packages[name] = build_package(name, out_dir, platform, requirements=reqs)
+        manifest.packages[name] = build_package(
+            name, out_dir, platform, requirements=reqs, architecture=architecture
+        )
     write_manifest(manifest, out_dir)
     return manifest
 

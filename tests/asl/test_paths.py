@@ -53,7 +53,11 @@ def test_happy_path_approved(pipeline: Pipeline) -> None:
     assert tags["prod_lambda_version"] == prod_after
     assert tags["stage_lambda_version"] == stage_after
     assert "deployed_prod_at" in tags
-    assert tags["image_uri"].endswith(f":{version.version}")
+    bucket = pipeline.stack.artifacts_bucket
+    assert tags["artifact_uri"].startswith(
+        f"s3://{bucket}/serving/happy/happy-{version.version}.zip?versionId="
+    )
+    assert tags["artifact_kind"] == "zip"
 
     approvals = [a for a in pipeline.approvals.list_pending("happy")]
     assert approvals == []

@@ -31,20 +31,20 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--exports-file",
                 "--env-file",
-                help="Write MODEL_NAME, MODEL_VERSION, IMAGE_URI, RUN_ID here as KEY=value lines.",
+                help="Write MODEL_NAME, MODEL_VERSION, ARTIFACT_URI, ARTIFACT_KIND, ARTIFACT_SHA256, RUN_ID "
+                "here as KEY=value lines.",
                 envvar="MLOPS_EXPORTS_FILE",
             ),
         ] = None,
         image_store: Annotated[
             Path | None,
             typer.Option(
-                help="Local image store root: write the image there instead of docker build/push "
-                "(default: $MLOPS_LOCAL_STATE/images when that is set, "
-                "./.mlops-local/images when no Docker engine answers, else docker)."
+                help="Image path only: write the image to this local image store instead of docker "
+                "buildx build + push (default: $MLOPS_LOCAL_STATE/images when that is set)."
             ),
         ] = None,
     ) -> None:
-        """Train under an MLflow run, register the model version, build and push its serving image."""
+        """Train under an MLflow run, register the model version, publish its serving artifact (zip or image)."""
         from rich.console import Console
         from rich.text import Text
 

@@ -1,4 +1,4 @@
-"""The model project's ``mlops.toml``: model name, gate, parity rows, smoke input.
+"""The model project's ``mlops.toml``: model name, gate, parity rows, smoke input, serving artifact.
 
 Every key is optional; without the file the defaults below apply. Unknown sections or
 keys are refused so that a typo does not silently fall back to a default.
@@ -21,6 +21,8 @@ DEFAULT_GATE_DIRECTION = "lower"
 DEFAULT_GATE_TOLERANCE = 0.0
 DEFAULT_PARITY_ROWS = 200
 DEFAULT_ENTRYPOINT = "train.py"
+# "zip": a Lambda zip unless it exceeds Lambda's size limit; "image": always a container image.
+SERVING_ARTIFACTS = ("zip", "image")
 # MLflow accepts more, but a registry name also becomes part of Lambda/ECR names downstream.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -30,7 +32,7 @@ _ALLOWED: dict[str, set[str]] = {
     "gate": {"metric", "direction", "tolerance"},
     "parity": {"data", "rows", "tolerance"},
     "smoke": {"input"},
-    "serving": {"max_rows"},
+    "serving": {"max_rows", "artifact"},
 }
 
 
@@ -49,6 +51,7 @@ class ProjectConfig:
     parity_tolerance: float | None = None
     smoke_input: dict[str, Any] | None = None
     max_rows: int = 10_000
+    serving_artifact: str = "zip"
 
 
 def default_model_name(project_dir: Path, repository: str | None = None) -> str:
@@ -121,6 +124,10 @@ def parse_config(data: dict[str, Any], project_dir: Path, repository: str | None
         _non_negative(parity["tolerance"], "parity.tolerance") if "tolerance" in parity else None
     )
 
+    artifact = serving.get("artifact", "zip")
+    if artifact not in SERVING_ARTIFACTS:
+        raise ConfigError(f"{CONFIG_FILE}: serving.artifact must be 'zip' or 'image', got {artifact!r}")
+
     smoke_input = smoke.get("input")
     if smoke_input is not None and not isinstance(smoke_input, dict):
         raise ConfigError(f"{CONFIG_FILE}: smoke.input must be a table (a request body)")
@@ -137,6 +144,7 @@ def parse_config(data: dict[str, Any], project_dir: Path, repository: str | None
         parity_tolerance=parity_tolerance,
         smoke_input=json.loads(json.dumps(smoke_input)) if smoke_input is not None else None,
         max_rows=_positive_int(serving.get("max_rows", 10_000), "serving.max_rows"),
+        serving_artifact=artifact,
     )
 
 

@@ -1,87 +1,76 @@
-"""Package the serving image: the runtime, the exported model and only what serving needs.
+"""The image path of the serving artifact: the same task root on the pinned Lambda base image.
 
-With a Docker engine: a Dockerfile on the AWS Lambda Python base image, ``docker build``
-and ``docker push`` (tag = model version), the pushed digest is returned. Without one
-(local mode): the same filesystem goes to the local image store under the same URI.
+Used when the model project asks for it (``mlops.toml``: ``[serving] artifact = "image"``),
+when the zip would exceed Lambda's 250 MB unzipped limit, or when the inference functions
+are image functions. The Dockerfile only copies files (no ``RUN``), so building for arm64 on
+any host needs no emulation; ``--platform`` comes from the configured architecture. buildx
+pushes one single-platform manifest in Docker's media types: no provenance or SBOM
+attestation, because with one buildx pushes an index, and Lambda rejects indexes and
+manifest lists. Without Docker (local mode) the same files go to the local image store.
 """
 
 from __future__ import annotations
 
-import compileall
-import importlib.metadata
-import py_compile
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_pipeline.local.emulator.image_store import ImageStore
+from mlops_pipeline.model_build.bundle import HANDLER
 from mlops_pipeline.model_build.errors import ImageBuildError
+from mlops_pipeline.model_build.wheels import check_architecture
 
-BASE_IMAGE = "public.ecr.aws/lambda/python:3.11"
-HANDLER = "serving.handler.handler"
+# public.ecr.aws/lambda/python:3.12 pinned by the digest of its multi-architecture index;
+# --platform selects the architecture's image in it. Refresh deliberately, with
+# `crane digest public.ecr.aws/lambda/python:3.12` (the index digest, not one platform's).
+BASE_IMAGE = "public.ecr.aws/lambda/python:3.12@sha256:0628ddc11919f85f4261517d356392dbbc6b3181568d87a376ae2e814464c230"
 TASK_ROOT = "/var/task"
-SERVING_SOURCE = Path(__file__).resolve().parent.parent / "serving"
-
-# Distributions each flavour needs at run time (pinned to what the build used for parity).
-FLAVOR_PACKAGES: dict[str, tuple[str, ...]] = {
-    "onnx": ("numpy", "onnxruntime"),
-    "skops": ("numpy", "scipy", "scikit-learn", "skops"),
-}
+DOCKER_PLATFORMS = {"arm64": "linux/arm64", "x86_64": "linux/amd64"}
+# Manifest media types Lambda refuses: a list of per-platform manifests instead of one image.
+INDEX_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+    }
+)
 
 
 @dataclass(frozen=True)
 class PushedImage:
     image_uri: str
-    digest: str
+    digest: str  # "sha256:<hex>"
     local_path: Path | None = None
 
 
-def python_packages(flavor: str) -> list[str]:
-    """``name==version`` pins for the serving packages, as installed in this environment."""
-    return [f"{name}=={importlib.metadata.version(name)}" for name in FLAVOR_PACKAGES[flavor]]
+def image_tag(model_name: str, model_version: str) -> str:
+    """``<model>-<version>``: unique per model version in a repository shared by every model."""
+    return f"{model_name}-{model_version}"
 
 
-# One request at a time per Lambda environment: thread pools only cost start-up time
-# (OpenBLAS spawns and sizes one per core while numpy is imported).
-RUNTIME_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+def docker_platform(architecture: str) -> str:
+    return DOCKER_PLATFORMS[check_architecture(architecture)]
 
 
-def image_env(model_name: str, model_version: str) -> dict[str, str]:
-    """The image's environment: which model version it serves, and lean thread settings."""
-    return {"MODEL_NAME": model_name, "MODEL_VERSION": model_version, **RUNTIME_ENV}
-
-
-def assemble_context(
-    context: Path, model_dir: Path, flavor: str, model_name: str, model_version: str
-) -> Path:
-    """Write the Docker build context; its ``rootfs/var/task`` is the function code. Returns rootfs."""
-    rootfs = context / "rootfs"
-    task_root = rootfs / TASK_ROOT.lstrip("/")
-    shutil.copytree(
-        SERVING_SOURCE, task_root / "serving", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
-    shutil.copytree(model_dir, task_root / "model")
-    # Lambda's /var/task is read-only, so Python could not cache bytecode there: ship it
-    # compiled (hash-checked, so the files are reproducible and never stale).
-    compileall.compile_dir(
-        task_root / "serving", quiet=1, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH
-    )
-    packages = python_packages(flavor)
-    (context / "requirements.txt").write_text("\n".join(packages) + "\n")
-    env_lines = "".join(
-        f'ENV {key}="{value}"\n' for key, value in image_env(model_name, model_version).items()
-    )
+def write_context(context: Path, task_root: Path) -> Path:
+    """A build context whose Dockerfile puts ``task_root`` on the base image; returns the context."""
+    shutil.copytree(task_root, context / "task")
     (context / "Dockerfile").write_text(
         f"FROM {BASE_IMAGE}\n"
-        "COPY requirements.txt /tmp/requirements.txt\n"
-        "RUN pip install --no-cache-dir -r /tmp/requirements.txt && rm /tmp/requirements.txt\n"
-        f"COPY rootfs{TASK_ROOT}/ ${{LAMBDA_TASK_ROOT}}/\n"
-        "RUN python -m compileall -q --invalidation-mode checked-hash ${LAMBDA_TASK_ROOT}/serving\n"
-        f"{env_lines}"
+        # Files only: no RUN step, so no emulation is needed for another architecture.
+        "COPY task/ ${LAMBDA_TASK_ROOT}/\n"
         f'CMD ["{HANDLER}"]\n'
     )
-    return rootfs
+    return context
+
+
+def push_local(store_root: Path, image_uri: str, task_root: Path) -> PushedImage:
+    """The image's filesystem into the local image store (no Docker), under ``image_uri``."""
+    rootfs = task_root.parent / "rootfs"
+    shutil.copytree(task_root, rootfs / TASK_ROOT.lstrip("/"))
+    image = ImageStore(store_root).push(image_uri, rootfs, cmd=[HANDLER], workdir=TASK_ROOT)
+    return PushedImage(image_uri=image.image_uri, digest=image.digest, local_path=image.path)
 
 
 def docker_available() -> bool:
@@ -96,29 +85,42 @@ def docker_available() -> bool:
         return False
 
 
-def push_local(
-    store_root: Path, image_uri: str, rootfs: Path, flavor: str, env: dict[str, str]
-) -> PushedImage:
-    image = ImageStore(store_root).push(
-        image_uri, rootfs, cmd=[HANDLER], env=env, workdir=TASK_ROOT, python_packages=python_packages(flavor)
-    )
-    return PushedImage(image_uri=image.image_uri, digest=image.digest, local_path=image.path)
-
-
 def _docker(*args: str) -> str:
     result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise ImageBuildError(f"docker {args[0]} failed: {result.stderr.strip()[-2000:]}")
+        raise ImageBuildError(f"docker {' '.join(args[:2])} failed: {result.stderr.strip()[-2000:]}")
     return result.stdout.strip()
 
 
-def push_docker(context: Path, image_uri: str) -> PushedImage:
-    """``docker build`` + ``docker push``; the digest is the one the registry reported."""
-    _docker("build", "--platform", "linux/amd64", "--provenance=false", "-t", image_uri, str(context))
-    _docker("push", image_uri)
-    repo_digests = _docker("inspect", "--format", '{{join .RepoDigests "\\n"}}', image_uri).splitlines()
-    repository = image_uri.rsplit(":", 1)[0]
-    for entry in repo_digests:
-        if entry.startswith(repository + "@"):
-            return PushedImage(image_uri=image_uri, digest=entry.split("@", 1)[1])
-    raise ImageBuildError(f"the registry reported no digest for {image_uri}")
+def build_command(context: Path, image_uri: str, architecture: str, metadata: Path) -> list[str]:
+    """``docker buildx build`` that pushes one single-platform Docker v2 manifest."""
+    return [
+        "buildx",
+        "build",
+        "--platform",
+        docker_platform(architecture),
+        "--provenance=false",
+        "--sbom=false",
+        "--output",
+        f"type=image,name={image_uri},push=true,oci-mediatypes=false",
+        "--metadata-file",
+        str(metadata),
+        str(context),
+    ]
+
+
+def push_docker(context: Path, image_uri: str, architecture: str) -> PushedImage:
+    """Build and push; refuses what Lambda would refuse (an index instead of one manifest)."""
+    metadata = context.parent / "image-metadata.json"
+    _docker(*build_command(context, image_uri, architecture, metadata))
+    digest = str(json.loads(metadata.read_text()).get("containerimage.digest") or "")
+    if not digest.startswith("sha256:"):
+        raise ImageBuildError(f"buildx reported no digest for {image_uri}")
+    raw = json.loads(
+        _docker("buildx", "imagetools", "inspect", "--raw", f"{image_uri.rsplit(':', 1)[0]}@{digest}")
+    )
+    if raw.get("mediaType") in INDEX_MEDIA_TYPES or "manifests" in raw:
+        raise ImageBuildError(
+            f"{image_uri} was pushed as an index ({raw.get('mediaType')}); Lambda needs one manifest"
+        )
+    return PushedImage(image_uri=image_uri, digest=digest)

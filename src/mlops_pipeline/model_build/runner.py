@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from mlops_pipeline.model_build import image as image_mod
+from mlops_pipeline.domain.models import Artifact
+from mlops_pipeline.model_build import artifact as artifact_mod
 from mlops_pipeline.model_build.config import ProjectConfig, load_config
 from mlops_pipeline.model_build.errors import (
     BuildError,
@@ -27,8 +28,8 @@ from mlops_pipeline.model_build.git_info import GitInfo, resolve_git_info
 from mlops_pipeline.model_build.parity import DEFAULT_RTOL
 from mlops_pipeline.serving.validation import InputSchema, InvalidInputError, parse_request
 
-DEFAULT_ECR_REPOSITORY_URI = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops-models"
-EXPORTED = ("MODEL_NAME", "MODEL_VERSION", "IMAGE_URI", "RUN_ID")
+# What the build exports to Step Functions (docs/contracts.md).
+EXPORTED = ("MODEL_NAME", "MODEL_VERSION", "ARTIFACT_URI", "ARTIFACT_KIND", "ARTIFACT_SHA256", "RUN_ID")
 _NUMERIC = {"double", "float", "long", "integer"}
 
 Progress = Callable[[str], None]
@@ -36,13 +37,12 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class BuildSettings:
-    """Where to build from and push to; ``from_env`` reads what CodeBuild provides."""
+    """Where to build from and publish to; ``from_env`` reads what CodeBuild provides."""
 
     project_dir: Path
     tracking_uri: str
     env: Mapping[str, str] = field(default_factory=dict)
-    ecr_repository_uri: str = DEFAULT_ECR_REPOSITORY_URI
-    image_store: Path | None = None  # local image store root; None: Docker if an engine answers
+    artifact: artifact_mod.ArtifactSettings = field(default_factory=artifact_mod.ArtifactSettings)
     python: str = sys.executable
 
     @classmethod
@@ -63,8 +63,7 @@ class BuildSettings:
             project_dir=project_dir.resolve(),
             tracking_uri=uri,
             env=env,
-            ecr_repository_uri=env.get("ECR_REPOSITORY_URI") or DEFAULT_ECR_REPOSITORY_URI,
-            image_store=image_store,
+            artifact=artifact_mod.ArtifactSettings.from_env(env, image_store),
         )
 
 
@@ -73,8 +72,7 @@ class BuildResult:
     model_name: str
     model_version: str
     run_id: str
-    image_uri: str
-    image_digest: str
+    artifact: Artifact
     serving_flavor: str
     fallback_reason: str | None
     tags: dict[str, str]
@@ -83,7 +81,9 @@ class BuildResult:
         return {
             "MODEL_NAME": self.model_name,
             "MODEL_VERSION": self.model_version,
-            "IMAGE_URI": self.image_uri,
+            "ARTIFACT_URI": self.artifact.uri,
+            "ARTIFACT_KIND": self.artifact.kind.value,
+            "ARTIFACT_SHA256": self.artifact.sha256,
             "RUN_ID": self.run_id,
         }
 
@@ -288,6 +288,17 @@ class Builder:
                 f"max |diff| {exported.parity.max_abs_diff:.3g}"
             )
 
+        # Before registering: a model whose artifact cannot be built or run registers nothing.
+        staged = artifact_mod.stage(
+            self.settings.artifact,
+            exported.flavor,
+            exported.model_dir,
+            work,
+            config.serving_artifact,
+            self.progress,
+        )
+        self.progress(f"serving {staged.kind}: {staged.unzipped / 2**20:.0f} MiB unzipped")
+
         tags = {
             "git_commit": git.commit,
             "git_branch": git.branch,
@@ -307,34 +318,17 @@ class Builder:
         version = str(version)
         self.progress(f"registered {config.model_name} version {version}")
 
-        image_uri = f"{self.settings.ecr_repository_uri}:{version}"
-        rootfs = image_mod.assemble_context(
-            work / "context", exported.model_dir, exported.flavor, config.model_name, version
+        artifact, artifact_tags = artifact_mod.publish(
+            self.settings.artifact, staged, config.model_name, version, work, self.progress
         )
-        env = image_mod.image_env(config.model_name, version)
-        store = self.settings.image_store
-        if store is None and not image_mod.docker_available():
-            from mlops_pipeline.local.emulator.image_store import default_root
-
-            store = default_root()
-            self.progress("no Docker engine: using the local image store")
-        if store is not None:
-            pushed = image_mod.push_local(store, image_uri, rootfs, exported.flavor, env)
-            self.progress(f"image {image_uri} written to the local image store {pushed.local_path}")
-        else:
-            self.progress(f"docker build + push {image_uri}")
-            pushed = image_mod.push_docker(work / "context", image_uri)
-        image_tags = {"image_uri": pushed.image_uri, "image_digest": pushed.digest}
-        for key, value in image_tags.items():
+        for key, value in artifact_tags.items():
             self.client.set_model_version_tag(config.model_name, version, key, value)
-        self.progress(f"image digest {pushed.digest}")
         return BuildResult(
             model_name=config.model_name,
             model_version=version,
             run_id=run_id,
-            image_uri=pushed.image_uri,
-            image_digest=pushed.digest,
+            artifact=artifact,
             serving_flavor=exported.flavor,
             fallback_reason=exported.fallback_reason,
-            tags={**tags, **image_tags},
+            tags={**tags, **artifact_tags},
         )

@@ -1,4 +1,4 @@
-"""The inference Lambda's entry point: ``serving.handler.handler`` in the image.
+"""The inference Lambda's entry point: ``serving.handler.handler`` (zip or image).
 
 Works for a direct invoke (the event *is* the request body) and for a Function URL /
 API Gateway proxy event (the request body is ``event["body"]``; the answer is an HTTP
@@ -157,8 +157,8 @@ def _load_service() -> tuple[Service | None, Exception | None]:
     return (
         Service(
             predictor,
-            model_name=os.environ.get("MODEL_NAME", ""),
-            model_version=os.environ.get("MODEL_VERSION", ""),
+            model_name=os.environ.get("MODEL_NAME") or predictor.manifest.model_name,
+            model_version=os.environ.get("MODEL_VERSION") or predictor.manifest.model_version,
             max_body_bytes=int(os.environ.get("SERVING_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
         ),
         None,

@@ -35,6 +35,9 @@ class Manifest:
     input_name: str = "input"
     max_rows: int = DEFAULT_MAX_ROWS
     trusted_types: tuple[str, ...] = ()
+    # The registered model the artifact serves (the build adds them once the version exists).
+    model_name: str = ""
+    model_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -49,6 +52,8 @@ class Manifest:
                 input_name=str(data.get("input_name", "input")),
                 max_rows=int(data.get("max_rows", DEFAULT_MAX_ROWS)),
                 trusted_types=tuple(str(t) for t in data.get("trusted_types", ())),
+                model_name=str(data.get("model_name") or ""),
+                model_version=str(data.get("model_version") or ""),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelLoadError(f"malformed {MANIFEST}: {exc}") from exc
@@ -63,6 +68,8 @@ class Manifest:
             "input_name": self.input_name,
             "max_rows": self.max_rows,
             "trusted_types": list(self.trusted_types),
+            "model_name": self.model_name,
+            "model_version": self.model_version,
         }
 
     @property

@@ -1,21 +1,24 @@
 """A tiny model project's build for the state-machine tests.
 
 It does what `mlops-pipeline build` does, minus training: registers a model version in
-MLflow with the lineage tags, pushes a serving image into the local image store and
-prints the exported variables. `model.json` in the commit decides the metrics and how
-the served model behaves, so each test commit drives one path of the state machine.
+MLflow with the lineage tags, uploads a serving zip to the artifacts bucket (one object
+version) and prints the exported variables. `model.json` in the commit decides the metrics
+and how the served model behaves, so each test commit drives one path of the state machine.
 """
 
 import contextlib
+import hashlib
+import io
 import json
 import os
+import shlex
 import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 
+import boto3
 from mlflow import MlflowClient
-
-from mlops_pipeline.local.emulator.image_store import ImageStore
 
 spec = json.loads(Path("model.json").read_text())
 name = spec.get("name", "ships")
@@ -50,20 +53,30 @@ version = client.create_model_version(
         "smoke_input": json.dumps(example),
     },
 ).version
-image_uri = f"{os.environ['ECR_REPOSITORY_URI']}:{version}"
-with tempfile.TemporaryDirectory() as tmp:
-    task = Path(tmp) / "var" / "task"
-    task.mkdir(parents=True)
-    (task / "serve.py").write_text(Path("serve.py").read_text())
-    image = ImageStore(Path(os.environ["MLOPS_LOCAL_STATE"]) / "images").push(
-        image_uri,
-        Path(tmp),
-        cmd=["serve.handler"],
-        env={"MODEL_NAME": name, "MODEL_VERSION": version, "BEHAVIOUR": spec.get("behaviour", "ok")},
-    )
-client.set_model_version_tag(name, version, "image_uri", image_uri)
-client.set_model_version_tag(name, version, "image_digest", image.digest)
-print(f"MODEL_NAME={name}")
-print(f"MODEL_VERSION={version}")
-print(f"IMAGE_URI={image_uri}")
-print(f"RUN_ID={run_id}")
+settings = {"model_name": name, "model_version": version, "behaviour": spec.get("behaviour", "ok")}
+buffer = io.BytesIO()
+with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    archive.writestr("serving/__init__.py", "")
+    archive.writestr("serving/handler.py", Path("serve.py").read_text())
+    archive.writestr("serving/settings.json", json.dumps(settings))
+body = buffer.getvalue()
+bucket, key = os.environ["ARTIFACTS_BUCKET"], f"serving/{name}/{name}-{version}.zip"
+object_version = boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body)["VersionId"]
+artifact = {
+    "artifact_kind": "zip",
+    "artifact_uri": f"s3://{bucket}/{key}?versionId={object_version}",
+    "artifact_sha256": hashlib.sha256(body).hexdigest(),
+    "artifact_s3_version": object_version,
+}
+for tag, value in artifact.items():
+    client.set_model_version_tag(name, version, tag, value)
+exports = {
+    "MODEL_NAME": name,
+    "MODEL_VERSION": version,
+    "ARTIFACT_URI": artifact["artifact_uri"],
+    "ARTIFACT_KIND": "zip",
+    "ARTIFACT_SHA256": artifact["artifact_sha256"],
+    "RUN_ID": run_id,
+}
+for key_, value in exports.items():
+    print(f"{key_}={shlex.quote(value)}")

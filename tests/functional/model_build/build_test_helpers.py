@@ -9,12 +9,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops_pipeline.local.emulator.emulator import Emulator
 from mlops_pipeline.local.stack.mlflow_server import MlflowServer
 
 REPO = Path(__file__).resolve().parents[3]
 SEED = REPO / "seed_code"
 AUTHOR_EMAIL = "ada@example.com"
 CLI = str(Path(sys.executable).with_name("mlops-pipeline"))
+ARTIFACTS_BUCKET = "mlops-artifacts-build-tests"
+ECR_REPOSITORY_URI = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving"
 
 
 def git_checkout(source: Path, target: Path, author_email: str = AUTHOR_EMAIL) -> Path:
@@ -47,13 +50,16 @@ class Build:
     seconds: float
 
 
-def build_env(mlflow_server: MlflowServer, state: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "MLFLOW_", "MLOPS_"))}
+def build_env(mlflow_server: MlflowServer, emulator: Emulator, **extra: str) -> dict[str, str]:
+    """What the emulator's CodeBuild runtime gives the build: the local state, the tooling account."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "MLFLOW_", "MLOPS_", "AWS_"))}
+    env.update(emulator.env("tooling"))  # MLOPS_LOCAL_STATE: local mode, host-platform packages
     env.update(
         {
             "MLFLOW_TRACKING_URI": mlflow_server.url,
-            "MLOPS_LOCAL_STATE": str(state),
-            "ECR_REPOSITORY_URI": "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops-models",
+            "ECR_REPOSITORY_URI": ECR_REPOSITORY_URI,
+            "ARTIFACTS_BUCKET": ARTIFACTS_BUCKET,
+            "ARCHITECTURE": "arm64",  # ignored locally: the emulator runs the host's Python
         }
     )
     env.update(extra)

@@ -1,12 +1,17 @@
-"""``mlops-pipeline build`` on seed_code/ against a real mlflow server, and the image it produces."""
+"""``mlops-pipeline build`` on seed_code/ against a real mlflow server, and the zip it publishes."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +19,29 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from build_test_helpers import AUTHOR_EMAIL, SEED, Build, build_env, git, git_checkout
+from build_test_helpers import (
+    ARTIFACTS_BUCKET,
+    AUTHOR_EMAIL,
+    ECR_REPOSITORY_URI,
+    SEED,
+    Build,
+    build_env,
+    git,
+    git_checkout,
+)
 from mlflow import MlflowClient
 
+from mlops_pipeline.local.emulator.emulator import Emulator
 from mlops_pipeline.local.emulator.image_store import ImageStore
 from mlops_pipeline.local.stack.mlflow_server import MlflowServer
-from mlops_pipeline.model_build.errors import MissingMetricError, NoModelLoggedError, TrainingFailedError
+from mlops_pipeline.model_build.errors import (
+    BuildError,
+    MissingMetricError,
+    NoModelLoggedError,
+    TrainingFailedError,
+)
 from mlops_pipeline.model_build.runner import Builder, BuildSettings
+from mlops_pipeline.model_build.wheels import allowed_top_level
 
 pytestmark = pytest.mark.functional
 
@@ -31,8 +52,10 @@ CONTRACT_TAGS = {
     "git_commit_time",
     "git_repository",
     "pipeline_execution",
-    "image_uri",
-    "image_digest",
+    "artifact_kind",
+    "artifact_uri",
+    "artifact_sha256",
+    "artifact_s3_version",
     "serving_flavor",
     "smoke_input",
     "gate_metric",
@@ -42,18 +65,37 @@ CONTRACT_TAGS = {
 
 
 def exported(build: Build) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in build.exports_file.read_text().splitlines())
+    """The exports file as the buildspec's shell reads it (values are shell-quoted)."""
+    pairs = (line.split("=", 1) for line in build.exports_file.read_text().splitlines())
+    return {key: shlex.split(value)[0] for key, value in pairs}
+
+
+def fetch_zip(emulator: Emulator, uri: str) -> bytes:
+    match = re.fullmatch(r"s3://([^/]+)/(.+)\?versionId=(.+)", uri)
+    assert match, uri
+    bucket, key, version = match.groups()
+    return bytes(emulator.client("s3").get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read())
 
 
 def test_build_succeeds_and_exports_the_variables(seed_build: Build) -> None:
     assert seed_build.result.returncode == 0, seed_build.result.stderr[-3000:]
     values = exported(seed_build)
-    assert set(values) == {"MODEL_NAME", "MODEL_VERSION", "IMAGE_URI", "RUN_ID"}
+    assert list(values) == [
+        "MODEL_NAME",
+        "MODEL_VERSION",
+        "ARTIFACT_URI",
+        "ARTIFACT_KIND",
+        "ARTIFACT_SHA256",
+        "RUN_ID",
+    ]
     assert values["MODEL_NAME"] == "delivery-time"
-    assert (
-        values["IMAGE_URI"]
-        == f"111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops-models:{values['MODEL_VERSION']}"
+    assert values["ARTIFACT_KIND"] == "zip"
+    version = values["MODEL_VERSION"]
+    assert re.fullmatch(
+        rf"s3://{ARTIFACTS_BUCKET}/serving/delivery-time/delivery-time-{version}\.zip\?versionId=[^&]+",
+        values["ARTIFACT_URI"],
     )
+    assert re.fullmatch(r"[0-9a-f]{64}", values["ARTIFACT_SHA256"])
     # The same lines on stdout, for a human or a shell.
     assert [f"{k}={v}" for k, v in values.items()] == seed_build.result.stdout.split()
     assert "registered delivery-time version" in seed_build.result.stderr  # progress for humans
@@ -72,7 +114,13 @@ def test_registered_version_carries_the_lineage_tags(seed_build: Build, mlflow_c
     assert tags["git_branch"] == "main"
     assert tags["git_repository"] == "delivery-model"
     assert tags["pipeline_execution"].endswith(":execution:mlops-pipeline:run-1")
-    assert tags["image_uri"] == values["IMAGE_URI"]
+    assert (tags["artifact_kind"], tags["artifact_uri"], tags["artifact_sha256"]) == (
+        "zip",
+        values["ARTIFACT_URI"],
+        values["ARTIFACT_SHA256"],
+    )
+    assert values["ARTIFACT_URI"].endswith(f"?versionId={tags['artifact_s3_version']}")
+    assert "image_uri" not in tags  # only the image path has an image
     assert tags["serving_flavor"] == "onnx"
     assert "serving_fallback_reason" not in tags
     assert (tags["gate_metric"], tags["gate_direction"], float(tags["gate_tolerance"])) == (
@@ -93,57 +141,46 @@ def test_registered_version_carries_the_lineage_tags(seed_build: Build, mlflow_c
     assert run.data.tags["pipeline_execution"] == tags["pipeline_execution"]
 
 
-def test_local_image_holds_runtime_model_and_only_serving_packages(
-    seed_build: Build, mlflow_client: MlflowClient
-) -> None:
+def test_zip_holds_runtime_model_and_only_the_serving_set(seed_build: Build, emulator: Emulator) -> None:
     values = exported(seed_build)
-    image = ImageStore(seed_build.state / "images").get(values["IMAGE_URI"])
-    tags = mlflow_client.get_model_version(values["MODEL_NAME"], values["MODEL_VERSION"]).tags
-    assert image.digest == tags["image_digest"]
-    assert image.cmd == ["serving.handler.handler"]
-    assert image.env == {
-        "MODEL_NAME": "delivery-time",
-        "MODEL_VERSION": values["MODEL_VERSION"],
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-    }
-    assert sorted(p.split("==")[0] for p in image.python_packages) == ["numpy", "onnxruntime"]
-    files = sorted(
-        p.relative_to(image.task_root).as_posix()
-        for p in image.task_root.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
-    )
-    # Bytecode ships compiled: /var/task is read-only in Lambda.
-    assert len(list((image.task_root / "serving/__pycache__").glob("handler.*.pyc"))) == 1
-    assert files == [
-        "model/model.onnx",
-        "model/serving.json",
-        "serving/__init__.py",
-        "serving/handler.py",
-        "serving/runtime.py",
-        "serving/validation.py",
-    ]
+    data = fetch_zip(emulator, values["ARTIFACT_URI"])
+    assert hashlib.sha256(data).hexdigest() == values["ARTIFACT_SHA256"]
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    top = {name.split("/")[0] for name in names}
+    assert {t for t in top if not t.endswith(".dist-info")} == allowed_top_level("onnx")
+    assert {t.split("-")[0] for t in top if t.endswith(".dist-info")} == {"numpy", "onnxruntime"}
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("model/serving.json"))
+    assert (manifest["model_name"], manifest["model_version"]) == ("delivery-time", values["MODEL_VERSION"])
+    assert sorted(n for n in names if n.startswith("model/")) == ["model/model.onnx", "model/serving.json"]
+    # Bytecode ships compiled for the Python that runs it (here the emulator's, the host's).
+    tag = sys.implementation.cache_tag
+    assert f"serving/__pycache__/handler.{tag}.pyc" in names
+    assert any(n.startswith("numpy/__pycache__/") and n.endswith(f".{tag}.pyc") for n in names)
 
 
 SERVE = textwrap.dedent(
     """
-    import importlib, json, sys
-    image = json.load(open(sys.argv[1]))
-    sys.path.insert(0, sys.argv[2])
-    module, function = image["cmd"][0].rsplit(".", 1)
-    handler = getattr(importlib.import_module(module), function)
+    import importlib, json, os, sys
+    sys.path.insert(0, sys.argv[1])  # the task root, as Lambda puts it first; no site-packages (-S)
+    handler = importlib.import_module("serving.handler").handler
     answers = [handler(json.loads(line)) for line in sys.stdin]
     leaked = sorted({m.split(".")[0] for m in sys.modules} & {"mlflow", "pandas", "sklearn", "mlops_pipeline"})
-    print(json.dumps({"answers": answers, "leaked": leaked}))
+    outside = sorted({
+        m.split(".")[0] for m, mod in list(sys.modules.items())
+        if getattr(mod, "__file__", None) and "site-packages" in mod.__file__
+    })
+    threads = os.environ.get("OPENBLAS_NUM_THREADS")
+    print(json.dumps({"answers": answers, "leaked": leaked, "outside": outside, "threads": threads}))
     """
 )
 
 
-def test_image_handler_in_a_fresh_process_matches_the_training_framework(
-    seed_build: Build, mlflow_server: MlflowServer
+def test_zip_handler_in_a_fresh_process_matches_the_training_framework(
+    seed_build: Build, mlflow_server: MlflowServer, emulator: Emulator, tmp_path: Path
 ) -> None:
     values = exported(seed_build)
-    image = ImageStore(seed_build.state / "images").get(values["IMAGE_URI"])
+    task_root = tmp_path / "task"
+    zipfile.ZipFile(io.BytesIO(fetch_zip(emulator, values["ARTIFACT_URI"]))).extractall(task_root)
     tags = (
         MlflowClient(mlflow_server.url).get_model_version(values["MODEL_NAME"], values["MODEL_VERSION"]).tags
     )
@@ -154,12 +191,12 @@ def test_image_handler_in_a_fresh_process_matches_the_training_framework(
     requests += [
         {"inputs": dict(zip(columns, row, strict=True))} for row in rows.head(20).to_numpy().tolist()
     ]
-    env = {"PATH": os.environ["PATH"], **image.env}
+    # -S: no site-packages at all, so every import must come from the zip itself.
     done = subprocess.run(
-        [sys.executable, "-I", "-c", SERVE, str(image.path / "image.json"), str(image.task_root)],
+        [sys.executable, "-I", "-S", "-c", SERVE, str(task_root)],
         input="\n".join(json.dumps(r) for r in requests),
-        env=env,
-        cwd=image.task_root,
+        env={"PATH": os.environ["PATH"]},
+        cwd=task_root,
         capture_output=True,
         text=True,
         timeout=120,
@@ -167,7 +204,8 @@ def test_image_handler_in_a_fresh_process_matches_the_training_framework(
     )
     assert done.returncode == 0, done.stderr
     out: dict[str, Any] = json.loads(done.stdout)
-    assert out["leaked"] == []
+    assert out["leaked"] == [] and out["outside"] == []
+    assert out["threads"] == "1"  # the runtime's default: one request at a time per environment
     answers = out["answers"]
     assert all(a["statusCode"] == 200 for a in answers), answers[:1]
     assert {(a["model_name"], a["model_version"]) for a in answers} == {
@@ -191,6 +229,52 @@ def test_image_handler_in_a_fresh_process_matches_the_training_framework(
     )
 
 
+def image_project(tmp_path: Path, name: str) -> Path:
+    """seed_code/ as another model that asks for the image path."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for item in SEED.iterdir():
+        if item.name in ("mlops.toml", "__pycache__", "mlruns"):
+            continue
+        target = source / item.name
+        target.symlink_to(item, target_is_directory=item.is_dir())
+    text = (SEED / "mlops.toml").read_text().replace('name = "delivery-time"', f'name = "{name}"')
+    (source / "mlops.toml").write_text(text + '\n[serving]\nartifact = "image"\n')
+    return git_checkout(source, tmp_path / "checkout")
+
+
+def test_image_path_tags_the_image_with_model_and_version(
+    tmp_path: Path, mlflow_server: MlflowServer, emulator: Emulator, mlflow_client: MlflowClient
+) -> None:
+    project = image_project(tmp_path, "delivery-image")
+    settings = BuildSettings.from_env(project, env=build_env(mlflow_server, emulator))
+    result = Builder(settings).run()
+    uri = f"{ECR_REPOSITORY_URI}:delivery-image-{result.model_version}"
+    assert (result.artifact.kind, result.artifact.uri) == ("image", uri)
+    image = ImageStore(emulator.state_dir / "images").get(uri)
+    assert image.digest == f"sha256:{result.artifact.sha256}"
+    assert image.cmd == ["serving.handler.handler"]
+    top = {p.name for p in image.task_root.iterdir()}
+    assert {t for t in top if not t.endswith(".dist-info")} == allowed_top_level("onnx")
+    tags = mlflow_client.get_model_version("delivery-image", result.model_version).tags
+    assert (tags["image_uri"], tags["image_digest"]) == (uri, image.digest)
+    assert (tags["artifact_kind"], tags["artifact_uri"], tags["artifact_sha256"]) == (
+        "image",
+        uri,
+        result.artifact.sha256,
+    )
+
+
+def test_a_model_that_needs_an_image_is_refused_for_zip_functions_before_registering(
+    tmp_path: Path, mlflow_server: MlflowServer, emulator: Emulator, mlflow_client: MlflowClient
+) -> None:
+    project = image_project(tmp_path, "delivery-refused")
+    env = build_env(mlflow_server, emulator, SERVING_PACKAGE_TYPE="Zip")
+    with pytest.raises(BuildError, match=r'needs a container image.*serving_package_type = "Image"'):
+        Builder(BuildSettings.from_env(project, env=env)).run()
+    assert mlflow_client.search_model_versions("name = 'delivery-refused'") == []
+
+
 BROKEN_PROJECTS = {
     "train-fails": ("import sys\nsys.exit('boom: bad data')\n", TrainingFailedError, "exit code 1"),
     "no-model": (
@@ -208,17 +292,18 @@ BROKEN_PROJECTS = {
 
 @pytest.mark.parametrize("case", sorted(BROKEN_PROJECTS))
 def test_build_refuses_clearly_and_registers_nothing(
-    case: str, tmp_path: Path, mlflow_server: MlflowServer, mlflow_client: MlflowClient
+    case: str, tmp_path: Path, mlflow_server: MlflowServer, mlflow_client: MlflowClient, emulator: Emulator
 ) -> None:
     source, error, words = BROKEN_PROJECTS[case]
     (tmp_path / "src").mkdir()
     (tmp_path / "src/train.py").write_text(source)
     (tmp_path / "src/mlops.toml").write_text(f'[model]\nname = "broken-{case}"\n')
     project = git_checkout(tmp_path / "src", tmp_path / "checkout")
-    settings = BuildSettings.from_env(project, env=build_env(mlflow_server, tmp_path / "state"))
+    settings = BuildSettings.from_env(project, env=build_env(mlflow_server, emulator))
     with pytest.raises(error, match=words):
         Builder(settings).run()
     assert mlflow_client.search_model_versions(f"name = 'broken-{case}'") == []
     runs = mlflow_client.search_runs([mlflow_client.get_experiment_by_name(f"broken-{case}").experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]
-    assert not (tmp_path / "state/images").exists()
+    listed = emulator.client("s3").list_objects_v2(Bucket=ARTIFACTS_BUCKET, Prefix=f"serving/broken-{case}/")
+    assert listed.get("KeyCount", 0) == 0

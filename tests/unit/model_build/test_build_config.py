@@ -37,7 +37,7 @@ def test_full_config_is_read(tmp_path: Path) -> None:
         '[train]\nentrypoint = "src/train.py"\nargs = ["--fast"]\n'
         '[parity]\ndata = "data/d.csv"\nrows = 50\ntolerance = 1e-4\n'
         "[smoke]\ninput = { inputs = { a = 1.0 } }\n"
-        "[serving]\nmax_rows = 100\n"
+        '[serving]\nmax_rows = 100\nartifact = "image"\n'
     )
     config = load_config(tmp_path)
     assert config.model_name == "delivery"
@@ -46,6 +46,8 @@ def test_full_config_is_read(tmp_path: Path) -> None:
     assert config.parity_data == (tmp_path / "data/d.csv").resolve()
     assert (config.parity_rows, config.parity_tolerance, config.max_rows) == (50, 1e-4, 100)
     assert config.smoke_input == {"inputs": {"a": 1.0}}
+    assert config.serving_artifact == "image"
+    assert parse_config({}, tmp_path).serving_artifact == "zip"  # the default: a Lambda zip
 
 
 @pytest.mark.parametrize(
@@ -65,6 +67,7 @@ def test_full_config_is_read(tmp_path: Path) -> None:
         ({"parity": {"data": "../../etc/passwd"}}, "parity.data must be inside the project"),
         ({"smoke": {"input": [1, 2]}}, "smoke.input must be a table"),
         ({"serving": {"max_rows": True}}, "serving.max_rows must be a positive integer"),
+        ({"serving": {"artifact": "docker"}}, "serving.artifact must be 'zip' or 'image'"),
     ],
 )
 def test_invalid_settings_are_refused_clearly(tmp_path: Path, data: dict[str, object], words: str) -> None:

@@ -226,3 +226,25 @@ def test_cli_rejects_an_unknown_platform(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["package", "--out", str(tmp_path), "--platform", "windows"])
     assert result.exit_code != 0
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_pip_command_targets_the_configured_architecture(tmp_path: Path) -> None:
+    cmd = packaging.pip_install_command(["a==1"], tmp_path, "lambda", python="py", architecture="x86_64")
+    assert [cmd[i + 1] for i, a in enumerate(cmd) if a == "--platform"] == [
+        "manylinux2014_x86_64",
+        "manylinux_2_28_x86_64",
+    ]
+    with pytest.raises(packaging.PackagingError, match="architecture must be one of arm64, x86_64"):
+        packaging.pip_install_command(["a==1"], tmp_path, "lambda", architecture="aarch64")
+
+
+def test_placeholder_zip_answers_503_at_the_serving_handler_path(tmp_path: Path) -> None:
+    entry = packaging.build_placeholder_zip(tmp_path)
+    data = (tmp_path / "placeholder.zip").read_bytes()
+    assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+    assert entry == packaging.build_placeholder_zip(tmp_path / "again")  # reproducible
+    with zipfile.ZipFile(tmp_path / "placeholder.zip") as archive:
+        assert archive.namelist() == ["serving/__init__.py", "serving/handler.py"]
+        namespace: dict[str, Any] = {}
+        exec(compile(archive.read("serving/handler.py"), "handler.py", "exec"), namespace)  # noqa: S102
+    assert namespace["handler"]({}, None)["statusCode"] == 503

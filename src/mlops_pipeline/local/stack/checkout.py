@@ -10,7 +10,7 @@ import mlops_pipeline
 LOCAL_BUILDSPEC = """version: 0.2
 env:
   shell: bash
-  exported-variables: [MODEL_NAME, MODEL_VERSION, IMAGE_URI, RUN_ID]
+  exported-variables: [MODEL_NAME, MODEL_VERSION, ARTIFACT_URI, ARTIFACT_KIND, ARTIFACT_SHA256, RUN_ID]
 phases:
   build:
     commands:

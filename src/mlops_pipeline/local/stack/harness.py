@@ -22,7 +22,6 @@ from typing import Any
 from mlops_pipeline import statemachine
 from mlops_pipeline.domain.errors import PipelineError
 from mlops_pipeline.local.emulator.emulator import ACCOUNTS, ADMIN_USER, Emulator
-from mlops_pipeline.local.emulator.image_store import ImageStore
 from mlops_pipeline.local.stack.status_events import route_status_changes
 
 ASL_HANDLERS = statemachine.ASL_FUNCTIONS
@@ -35,18 +34,12 @@ LAMBDA_TRUST = {
 }
 BUILDSPEC = """version: 0.2
 env:
-  exported-variables: [MODEL_NAME, MODEL_VERSION, IMAGE_URI, RUN_ID]
+  exported-variables: [MODEL_NAME, MODEL_VERSION, ARTIFACT_URI, ARTIFACT_KIND, ARTIFACT_SHA256, RUN_ID]
 phases:
   build:
     commands:
       - '"$PYTHON" build.py > exports.env'
       - set -a; . ./exports.env; set +a
-"""
-
-# The initial image of the inference functions, as Terraform deploys it before any model exists.
-PLACEHOLDER_HANDLER = """
-def handler(event, context):
-    return {"statusCode": 503, "body": "{\\"error\\": \\"no model deployed yet\\"}"}
 """
 
 
@@ -115,6 +108,17 @@ def source_zip() -> bytes:
     return buffer.getvalue()
 
 
+def placeholder_zip() -> bytes:
+    """``mlops-pipeline package``'s placeholder.zip: the inference functions' code before any model."""
+    import tempfile
+
+    from mlops_pipeline import packaging
+
+    with tempfile.TemporaryDirectory(prefix="mlops-placeholder-") as tmp:
+        packaging.build_placeholder_zip(Path(tmp))
+        return (Path(tmp) / packaging.PLACEHOLDER_ZIP).read_bytes()
+
+
 class PipelineStack:
     """The pipeline's resources in the three emulated accounts."""
 
@@ -136,7 +140,8 @@ class PipelineStack:
         self.project = f"{p}-build"
         self.state_machine_name = f"{p}-pipeline"
         self.inference_function = f"{p}-inference"
-        self.ecr_repository = f"{ACCOUNTS['tooling']}.dkr.ecr.{emulator.region}.amazonaws.com/{p}-models"
+        self.ecr_repository = f"{ACCOUNTS['tooling']}.dkr.ecr.{emulator.region}.amazonaws.com/{p}/serving"
+        self.artifacts_bucket = f"{p}-artifacts-local"
         self.function_arns: dict[str, str] = {}
         self.state_machine_arn = ""
         self.state_machine_arns: list[str] = []  # every one created, watched by the status rule
@@ -171,6 +176,10 @@ class PipelineStack:
         from mlops_pipeline.adapters.aws.dynamodb import create_table
 
         create_table(self.emu.client("dynamodb"), self.table)
+        # The build's zips, read by the target accounts' deploy roles (one object version each).
+        s3 = self.emu.client("s3")
+        s3.create_bucket(Bucket=self.artifacts_bucket)
+        s3.put_bucket_versioning(Bucket=self.artifacts_bucket, VersioningConfiguration={"Status": "Enabled"})
         secrets = self.emu.client("secretsmanager")
         self.secret_arn = str(
             secrets.create_secret(
@@ -187,13 +196,14 @@ class PipelineStack:
         }
         self.deploy_roles[environment] = self._role(environment, f"{self.settings.prefix}-deploy", trust)
         exec_role = self._role(environment, f"{self.settings.prefix}-inference", LAMBDA_TRUST)
-        placeholder = self._placeholder_image()
         client = self.emu.client("lambda", environment)
+        # As Terraform creates it: a zip function running the placeholder until the first deploy.
         client.create_function(
             FunctionName=self.inference_function,
             Role=exec_role,
-            PackageType="Image",
-            Code={"ImageUri": placeholder},
+            Runtime="python3.12",
+            Handler="serving.handler.handler",
+            Code={"ZipFile": placeholder_zip()},
             Timeout=60,
             MemorySize=1024,
             Architectures=["arm64"],
@@ -201,17 +211,6 @@ class PipelineStack:
         )
         version = client.publish_version(FunctionName=self.inference_function)["Version"]
         client.create_alias(FunctionName=self.inference_function, Name="live", FunctionVersion=version)
-
-    def _placeholder_image(self) -> str:
-        uri = f"{self.ecr_repository}:placeholder"
-        store = ImageStore(self.emu.state_dir / "images")
-        if not store.exists(uri):
-            staging = self.emu.state_dir / "placeholder-rootfs"
-            task = staging / "var" / "task"
-            task.mkdir(parents=True, exist_ok=True)
-            (task / "placeholder.py").write_text(PLACEHOLDER_HANDLER)
-            store.push(uri, staging, cmd=["placeholder.handler"])
-        return uri
 
     def lambda_environment(self) -> dict[str, str]:
         s = self.settings
@@ -277,6 +276,9 @@ class PipelineStack:
             "MLFLOW_TRACKING_URI": self.mlflow_url,
             "MLOPS_LOCAL_STATE": str(self.emu.state_dir),
             "ECR_REPOSITORY_URI": self.ecr_repository,
+            "ARTIFACTS_BUCKET": self.artifacts_bucket,
+            "ARCHITECTURE": "arm64",  # what AWS would build for; locally the zip holds host packages
+            "SERVING_PACKAGE_TYPE": "Zip",
         }
         self.emu.client("codebuild").create_project(
             name=self.project,

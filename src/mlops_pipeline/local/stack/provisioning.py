@@ -91,9 +91,7 @@ def provision_terraform(
 ) -> Provisioned:
     """``terraform apply`` of terraform/live/local against the emulator (a copy, state in the state dir)."""
     from mlops_pipeline import packaging, tf
-    from mlops_pipeline.local.emulator.image_store import ImageStore
     from mlops_pipeline.local.stack.git_remote import LocalGitRemote
-    from mlops_pipeline.local.stack.harness import PLACEHOLDER_HANDLER
 
     root = repository_root()
     if root is None:
@@ -104,16 +102,9 @@ def provision_terraform(
     shutil.copytree(root / "statemachine", work / "statemachine", dirs_exist_ok=True)
     step = time.monotonic()
     dist = work / "dist"
+    # The packages, and placeholder.zip: the inference functions' code before any model exists.
     packaging.build_all(dist, "host")
     log.info("lambda packages built in %.1fs", time.monotonic() - step)
-    # The inference functions start from a bootstrap image, as on AWS before any model exists.
-    bootstrap = f"{emu.account_id('tooling')}.dkr.ecr.{emu.region}.amazonaws.com/mlops/serving:bootstrap"
-    store = ImageStore(state_dir / "images")
-    if not store.exists(bootstrap):
-        staging = state_dir / "placeholder-rootfs"
-        (staging / "var" / "task").mkdir(parents=True, exist_ok=True)
-        (staging / "var" / "task" / "placeholder.py").write_text(PLACEHOLDER_HANDLER)
-        store.push(bootstrap, staging, cmd=["placeholder.handler"])
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(emu.env("tooling"))
     env.pop("AWS_ENDPOINT_URL")  # the root passes the endpoint per service
@@ -121,7 +112,6 @@ def provision_terraform(
     variables = {
         "endpoint_url": emu.endpoint_url,
         "lambda_dist_dir": str(dist),
-        "bootstrap_image_uri": bootstrap,
         "slack_api_url": slack_api_url,
         "slack_channel": channel,
         "approvers": json.dumps(list(options.approvers)),
