@@ -1,0 +1,165 @@
+"""Faults at the service boundary on the real ASL: Slack answering 500, DynamoDB refusing a write.
+
+Slack's fault is the stand-in's switch (``chat.postMessage`` answers 500 for the whole run);
+DynamoDB's is the emulated service refusing the approval's ``PutItem`` (AccessDenied, as a
+role without the permission gets). The code under test runs as deployed, unpatched.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto.core.exceptions import JsonRESTError
+from moto.dynamodb.models import DynamoDBBackend
+
+from mlops_pipeline.domain.models import Approval, ApprovalStatus
+from mlops_pipeline.local.stack.client import block_actions_body
+from tests.asl.conftest import Pipeline
+
+pytestmark = [pytest.mark.asl, pytest.mark.slow]
+
+CHANNEL = "C0PIPELINE"
+STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+@pytest.fixture
+def slack_down(pipeline: Pipeline) -> Iterator[None]:
+    pipeline.slack.set_faults({"chat.postMessage": 500})
+    try:
+        yield
+    finally:
+        pipeline.slack.set_faults({})
+
+
+def requested_approval(pipeline: Pipeline, model: str, execution: str, timeout: float = 300) -> Approval:
+    """The execution's approval record, once stored (fails early if the run ended first)."""
+    sfn = pipeline.emu.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stored = pipeline.approvals.list_for_execution(model, execution)
+        if stored:
+            return stored[0]
+        status = sfn.describe_execution(executionArn=execution)["status"]
+        assert status == "RUNNING", f"ended {status} before the approval: {pipeline.stack.states(execution)}"
+        time.sleep(0.5)
+    raise AssertionError(f"no approval record after {timeout}s: {pipeline.stack.states(execution)}")
+
+
+def signed_decision(pipeline: Pipeline, approval: Approval, action: str = "approve") -> int:
+    """What ``mlops-pipeline local approve`` sends without a card: Slack's signed block_actions
+    payload naming the approval id, through the real interactions endpoint and Lambda."""
+    buttons = [{"type": "button", "action_id": a, "value": approval.id} for a in ("approve", "reject")]
+    card = {
+        "ts": approval.slack_ts or "",
+        "channel": CHANNEL,
+        "blocks": [{"type": "actions", "elements": buttons}],
+    }
+    return pipeline.post_signed(block_actions_body(card, action, "U0APPROVER", CHANNEL))
+
+
+def notify(pipeline: Pipeline, execution: str, status: str) -> dict[str, Any]:
+    """Invoke notify with the SNS-wrapped status change, as SNS (and Lambda's retry of a failed
+    asynchronous invocation, which the emulator does not perform) delivers it."""
+    message = {
+        "detail-type": STATUS_CHANGE,
+        "source": "aws.states",
+        "detail": {"executionArn": execution, "status": status},
+    }
+    event = {
+        "Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(message), "MessageId": "m"}}]
+    }
+    answer = pipeline.emu.client("lambda").invoke(
+        FunctionName=pipeline.stack.function_name("notify"), Payload=json.dumps(event).encode()
+    )
+    return {"error": answer.get("FunctionError"), "payload": json.loads(answer["Payload"].read())}
+
+
+def test_slack_down_for_the_whole_run_it_still_reaches_prod_and_the_thread_catches_up(
+    pipeline: Pipeline, slack_down: None
+) -> None:
+    prod_before = pipeline.stack.alias_version("prod")
+    execution = pipeline.stack.start(pipeline.commit({"name": "slackdown", "metrics": {"rmse": 3.0}}))
+
+    approval = requested_approval(pipeline, "slackdown", execution)
+    assert approval.status is ApprovalStatus.PENDING and approval.slack_ts is None  # no card
+    assert signed_decision(pipeline, approval) == 200
+    result = pipeline.stack.wait(execution)
+
+    assert result["status"] == "SUCCEEDED", pipeline.stack.states(execution)
+    assert int(pipeline.stack.alias_version("prod")) == int(prod_before) + 1
+    assert pipeline.approvals.get(approval.id).status is ApprovalStatus.APPROVED
+    run = pipeline.runs.get(execution)
+    assert run is not None and run.status == "SUCCEEDED"
+    assert run.slack_thread_ts is None and run.posted == 0  # nothing reached Slack...
+    recorded = [(s.step, s.status) for s in run.steps]  # ...everything is recorded
+    for step in (
+        ("Pipeline", "STARTED"),
+        ("DeployStage", "SUCCEEDED"),
+        ("SmokeTestStage", "SUCCEEDED"),
+        ("Approval", "CARD_NOT_POSTED"),
+        ("Approval", "APPROVED"),
+        ("DeployProd", "SUCCEEDED"),
+        ("SmokeTestProd", "SUCCEEDED"),
+        ("PromoteProd", "SUCCEEDED"),
+    ):
+        assert step in recorded, (step, recorded)
+    assert recorded[0] == ("Pipeline", "STARTED") and recorded[-1] == ("Pipeline", "SUCCEEDED")
+    assert pipeline.slack.fault_hits["chat.postMessage"] > 0
+    # The final notify cannot catch up either: it fails, so that Lambda retries it later.
+    assert notify(pipeline, execution, "SUCCEEDED")["payload"]["errorType"] == "ThreadNotCaughtUpError"
+
+    pipeline.slack.set_faults({})  # Slack is back; the retry of notify catches the thread up
+    assert notify(pipeline, execution, "SUCCEEDED") == {"error": None, "payload": {"posted": 0}}
+    run = pipeline.runs.get(execution)
+    assert run is not None and run.slack_thread_ts and run.posted == len(run.steps)
+    replies = pipeline.slack.thread(run.slack_thread_ts)[1:]
+    assert len(replies) == len(run.steps)  # every step exactly once...
+    for message, step in zip(replies, run.steps, strict=True):  # ...in the recorded order
+        assert f"{step.step} {step.status.lower()}" in message.text, (message.text, step)
+    assert "card could not be posted" in "\n".join(m.text for m in replies)
+    assert notify(pipeline, execution, "SUCCEEDED") == {"error": None, "payload": {"posted": 0}}
+    assert len(pipeline.slack.thread(run.slack_thread_ts)) == 1 + len(run.steps)  # nothing twice
+
+
+class AccessDeniedError(JsonRESTError):
+    code = 400
+
+    def __init__(self) -> None:
+        super().__init__("AccessDeniedException", "not authorized to perform: dynamodb:PutItem")
+
+
+@pytest.fixture
+def approvals_table_refuses_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulated DynamoDB refuses PutItem of approval items (the test's process serves it)."""
+    original = DynamoDBBackend.put_item
+
+    def put_item(
+        self: DynamoDBBackend, table_name: str, item_attrs: dict[str, Any], *args: Any, **kw: Any
+    ) -> Any:
+        if str(item_attrs.get("pk", {}).get("S", "")).startswith("APPROVAL#"):
+            raise AccessDeniedError()
+        return original(self, table_name, item_attrs, *args, **kw)
+
+    monkeypatch.setattr(DynamoDBBackend, "put_item", put_item)
+
+
+def test_an_approval_that_cannot_be_stored_ends_approval_not_requested(
+    pipeline: Pipeline, approvals_table_refuses_writes: None
+) -> None:
+    prod_before = pipeline.stack.alias_version("prod")
+    execution = pipeline.stack.start(pipeline.commit({"name": "notrequested", "metrics": {"rmse": 3.0}}))
+    result = pipeline.stack.wait(execution)
+
+    assert result["status"] == "FAILED"
+    states = pipeline.stack.states(execution)
+    assert states[-3:] == ["RequestApproval", "ReportApprovalNotRequested", "ApprovalNotRequested"], states
+    assert pipeline.stack.alias_version("prod") == prod_before
+    assert pipeline.approvals.list_for_execution("notrequested", execution) == []  # nothing to click
+    thread = "\n".join(m.text for m in pipeline.thread(execution))
+    assert "ApprovalRequestFailed" in thread and "could not be stored" in thread
+    run = pipeline.runs.get(execution)
+    assert run is not None and run.status == "FAILED"
