@@ -1,4 +1,5 @@
-"""The stand-in's fault switch: chosen Web API methods answer an HTTP error, as in a Slack outage."""
+"""The stand-in's fault switch (chosen Web API methods answer an HTTP error, as in a Slack
+outage), and deciding an approval whose card could not be posted."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import urllib.request
 from typing import Any
 
 import pytest
+from slack_sdk.signature import SignatureVerifier
 
 from mlops_pipeline.adapters.slack.client import SlackNotifier
 from mlops_pipeline.adapters.slack.errors import SlackError
+from mlops_pipeline.adapters.slack.interactions import parse_block_action
 from mlops_pipeline.domain.errors import ChatError
-from mlops_pipeline.local.stack.slack_standin import LocalSlackServer
+from mlops_pipeline.local.stack.slack_standin import LocalSlackError, LocalSlackServer
 
 pytestmark = pytest.mark.functional
 
@@ -78,3 +81,36 @@ def test_bad_fault_requests_are_refused(
 ) -> None:
     assert control(slack, body, content_type)[0] == status
     assert slack.faults == {}
+
+
+def test_an_approval_without_a_card_is_decided_signed_over_http(
+    slack: LocalSlackServer, receiver: Any, signing_secret: str
+) -> None:
+    """``/_inbox/decide`` (what ``local approve`` uses when Slack was down at the request): the
+    payload a click on the card would carry, signed with the app's secret, parsed by the handler's
+    own parser."""
+    slack.interactions_url = receiver.url
+    body = json.dumps(
+        {
+            "approval_id": "appr_0123456789abcdef",
+            "action_id": "approve",
+            "user_id": "U0APPROVER",
+            "channel": "C0PIPELINE",
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{slack.url}_inbox/decide", data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.loads(response.read())["status"] == 200
+    (sent,) = receiver.requests
+    assert SignatureVerifier(signing_secret).is_valid_request(sent.body, sent.headers)
+    action = parse_block_action(sent.body)
+    assert (action.approval_id, action.action_id, action.user_id, action.channel_id) == (
+        "appr_0123456789abcdef",
+        "approve",
+        "U0APPROVER",
+        "C0PIPELINE",
+    )
+    with pytest.raises(LocalSlackError, match="no user"):
+        slack.decide_without_card("appr_0123456789abcdef", "approve", "UNOBODY", "C0PIPELINE")

@@ -1,7 +1,8 @@
 """The stand-in's HTTP side: one request handler routing to the Web API, the inbox and response URLs.
 
 ``/api/<method>`` (GET or POST, form or JSON, token in the Authorization header or the form)
--> :class:`WebApi`; ``/`` and ``/_inbox/*`` -> the inbox; ``/_response/<id>`` -> a click's
+-> :class:`WebApi`; ``/`` and ``/_inbox/*`` -> the inbox (``/_inbox/decide``: a decision on an
+approval whose card was never posted); ``/_response/<id>`` -> a click's
 response URL; ``/_control/faults`` -> the injected outages (methods answering 429 or 5xx).
 The server binds a subclass with its components filled in.
 """
@@ -115,8 +116,8 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
-        if path == "/_inbox/click":
-            self._click(body)
+        if path in ("/_inbox/click", "/_inbox/decide"):
+            self._click(body, without_card=path == "/_inbox/decide")
             return
         if path == FAULTS_PATH:
             self._set_faults(body)
@@ -157,23 +158,26 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         status = HTTPStatus.NOT_FOUND if result.get("error") == "unknown_method" else HTTPStatus.OK
         self._json(status, result)
 
-    def _click(self, body: bytes) -> None:
+    def _click(self, body: bytes, without_card: bool = False) -> None:
+        """A click on a card (``message_ts``), or ``without_card`` a decision on ``approval_id``
+        whose card was never posted (with ``channel``); both need ``action_id`` and ``user_id``."""
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != "application/json" or not self._same_origin():
             self._json(HTTPStatus.FORBIDDEN, {"ok": False, "error": "forbidden"})
             return
+        target = "approval_id" if without_card else "message_ts"
         try:
             data = json.loads(body)
-            message_ts, action_id, user_id = (
-                str(data["message_ts"]),
-                str(data["action_id"]),
-                str(data["user_id"]),
-            )
+            subject, action_id, user_id = str(data[target]), str(data["action_id"]), str(data["user_id"])
+            channel = str(data.get("channel") or "")
         except (ValueError, KeyError, TypeError):
-            self._json(HTTPStatus.BAD_REQUEST, {"ok": False, "error": "need message_ts, action_id, user_id"})
+            self._json(HTTPStatus.BAD_REQUEST, {"ok": False, "error": f"need {target}, action_id, user_id"})
             return
         try:
-            status, text = self.interactions.click(message_ts, action_id, user_id)
+            if without_card:
+                status, text = self.interactions.decide_without_card(subject, action_id, user_id, channel)
+            else:
+                status, text = self.interactions.click(subject, action_id, user_id)
         except LocalSlackError as exc:
             self._json(HTTPStatus.CONFLICT, {"ok": False, "error": str(exc)})
             return

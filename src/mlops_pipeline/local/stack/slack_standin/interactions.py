@@ -54,11 +54,49 @@ class Interactions:
         Builds Slack's ``block_actions`` payload, signs it with the signing secret and
         POSTs it as ``payload=<JSON>`` to ``interactions_url``.
         """
+        return self._send(
+            self.interaction_body(message_ts, action_id, user_id), message_ts, action_id, user_id
+        )
+
+    def decide_without_card(
+        self, approval_id: str, action_id: str, user_id: str, channel: str
+    ) -> tuple[int, str]:
+        """A decision on an approval whose card was never posted (Slack was down when it was
+        requested): the payload a click on its card carries, without the message, signed and
+        sent like a click. Locally this plays an operator holding the signing secret."""
+        ws = self._ws
+        with ws.lock:
+            user = ws.users.get(user_id)
+            if user is None:
+                raise LocalSlackError(f"no user {user_id} in the local workspace")
+            if action_id not in ("approve", "reject"):
+                raise LocalSlackError(f"action must be approve or reject, not {action_id!r}")
+            payload = {
+                "type": "block_actions",
+                "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": TEAM_ID},
+                "api_app_id": APP_ID,
+                "container": {"type": "message", "message_ts": "", "channel_id": channel},
+                "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+                "channel": {"id": channel},
+                "actions": [
+                    {
+                        "action_id": action_id,
+                        "block_id": "approval",
+                        "value": approval_id,
+                        "type": "button",
+                        "action_ts": f"{time.time():.6f}",
+                    }
+                ],
+            }
+        body = urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode("utf-8")
+        return self._send(body, "", action_id, user_id)
+
+    def _send(self, body: bytes, message_ts: str, action_id: str, user_id: str) -> tuple[int, str]:
+        """Sign ``body`` as Slack does and POST it to the interactions URL; logged as a click."""
         ws = self._ws
         url = ws.interactions_url
         if not url:
             raise LocalSlackError("interactions_url is not set; nowhere to send the click")
-        body = self.interaction_body(message_ts, action_id, user_id)
         headers = sign(body, self._signing_secret, int(time.time()))
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         headers["User-Agent"] = "Slackbot 1.0 (+https://api.slack.com/robots)"
