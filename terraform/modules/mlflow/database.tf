@@ -1,16 +1,22 @@
+locals {
+  db_port = 5432
+}
+
 resource "aws_db_subnet_group" "this" {
   name       = local.name
   subnet_ids = var.private_subnet_ids
   tags       = var.tags
 }
 
-# Aurora Serverless v2 at 0 ACU when idle (auto-pause); the master password is managed by
-# RDS in Secrets Manager, so it never appears in Terraform state.
+# Aurora PostgreSQL Serverless v2 at 0 ACU when idle (auto-pause); the master password is
+# managed (and rotated every 7 days) by RDS in Secrets Manager, so it never appears in Terraform
+# state; the server reads it per new connection (docker/mlflow/rds_secret.py).
 resource "aws_rds_cluster" "this" {
   cluster_identifier                  = local.name
-  engine                              = "aurora-mysql"
+  engine                              = "aurora-postgresql"
   engine_mode                         = "provisioned"
   engine_version                      = var.aurora.engine_version
+  port                                = local.db_port
   database_name                       = "mlflow"
   master_username                     = "mlflow"
   manage_master_user_password         = true
@@ -29,8 +35,8 @@ resource "aws_rds_cluster" "this" {
   #checkov:skip=CKV2_AWS_8:AWS Backup plans cost extra; Aurora's automated backups (backup_retention_days) cover point-in-time restore.
   #checkov:skip=CKV_AWS_133:backup_retention_period is var.aurora.backup_retention_days (default 7 days), which checkov cannot resolve.
   #checkov:skip=CKV_AWS_325:Audit log export bills per GB ingested into CloudWatch; MLflow authenticates and logs its API calls itself.
-  #checkov:skip=CKV_AWS_326:Backtrack bills per stored change record; automated backups give point-in-time restore.
   #checkov:skip=CKV_AWS_139:deletion_protection is a variable (default true); throwaway environments turn it off.
+  #checkov:skip=CKV2_AWS_27:Query logging would write every statement to CloudWatch Logs (cost per GB); MLflow logs its API calls itself.
 
   serverlessv2_scaling_configuration {
     min_capacity             = var.aurora.min_capacity
@@ -39,6 +45,12 @@ resource "aws_rds_cluster" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # RDS upgrades minor versions itself (auto_minor_version_upgrade on the instance); the
+    # configured version is where a new cluster starts, not a pin to go back to.
+    ignore_changes = [engine_version]
+  }
 }
 
 resource "aws_rds_cluster_instance" "this" {
@@ -46,7 +58,6 @@ resource "aws_rds_cluster_instance" "this" {
   cluster_identifier         = aws_rds_cluster.this.id
   instance_class             = "db.serverless"
   engine                     = aws_rds_cluster.this.engine
-  engine_version             = aws_rds_cluster.this.engine_version
   auto_minor_version_upgrade = true
   publicly_accessible        = false
   #checkov:skip=CKV_AWS_118:Enhanced monitoring keeps an agent reporting every minute (cost, and it is not needed at 0 ACU).

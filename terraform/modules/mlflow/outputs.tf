@@ -37,3 +37,13 @@ output "artifact_bucket" {
   description = "S3 bucket of MLflow artifacts."
   value       = module.artifacts_bucket.id
 }
+
+output "artifact_client_policy_arn" {
+  description = "IAM policy to attach to the roles of MLflow clients that log or read artifacts (the pipeline's CodeBuild role): they use S3 directly."
+  value       = aws_iam_policy.artifact_clients.arn
+}
+
+output "database_secret_arn" {
+  description = "RDS-managed secret of the database master user (rotated by RDS; the server reads it per new connection)."
+  value       = aws_rds_cluster.this.master_user_secret[0].secret_arn
+}

@@ -39,20 +39,20 @@ resource "aws_vpc_security_group_egress_rule" "service_https" {
 
 resource "aws_vpc_security_group_egress_rule" "service_db" {
   security_group_id            = aws_security_group.service.id
-  description                  = "MySQL to Aurora"
+  description                  = "PostgreSQL to Aurora"
   referenced_security_group_id = aws_security_group.db.id
   ip_protocol                  = "tcp"
-  from_port                    = 3306
-  to_port                      = 3306
+  from_port                    = local.db_port
+  to_port                      = local.db_port
 }
 
 resource "aws_vpc_security_group_ingress_rule" "db_from_service" {
   security_group_id            = aws_security_group.db.id
-  description                  = "MySQL from the MLflow task"
+  description                  = "PostgreSQL from the MLflow task"
   referenced_security_group_id = aws_security_group.service.id
   ip_protocol                  = "tcp"
-  from_port                    = 3306
-  to_port                      = 3306
+  from_port                    = local.db_port
+  to_port                      = local.db_port
 }
 
 resource "aws_vpc_security_group_egress_rule" "front_to_service" {

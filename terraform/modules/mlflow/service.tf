@@ -1,3 +1,8 @@
+locals {
+  # Key prefix of MLflow's artifacts in the bucket (MLFLOW_DEFAULT_ARTIFACT_ROOT).
+  artifact_prefix = "artifacts"
+}
+
 resource "aws_cloudwatch_log_group" "service" {
   name              = "/ecs/${local.name}"
   retention_in_days = var.log_retention_days
@@ -21,6 +26,25 @@ resource "aws_ecs_cluster" "this" {
 resource "aws_ecs_cluster_capacity_providers" "this" {
   cluster_name       = aws_ecs_cluster.this.name
   capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+}
+
+# The basic-auth app's Flask secret key (CSRF and sessions): written write-only like the
+# passwords (never in state); the root generates it with the ephemeral
+# aws_secretsmanager_random_password. Bump passwords_version to renew it.
+resource "aws_secretsmanager_secret" "flask_secret_key" {
+  name        = "${var.name_prefix}/mlflow/flask-secret-key"
+  description = "MLflow server's Flask secret key {secret_key} (MLFLOW_FLASK_SERVER_SECRET_KEY)."
+  kms_key_id  = var.kms_key_arn
+  #checkov:skip=CKV2_AWS_57:A new key only logs everyone out of the UI; bump passwords_version to renew it.
+  tags = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "flask_secret_key" {
+  count = var.write_passwords ? 1 : 0
+
+  secret_id                = aws_secretsmanager_secret.flask_secret_key.id
+  secret_string_wo         = jsonencode({ secret_key = var.flask_secret_key })
+  secret_string_wo_version = var.passwords_version
 }
 
 resource "aws_ecs_task_definition" "this" {
@@ -50,25 +74,32 @@ resource "aws_ecs_task_definition" "this" {
     user                   = "10001"
     portMappings           = [{ containerPort = 5000, protocol = "tcp" }]
     mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
+    # docker/mlflow/entrypoint.py documents each setting; tests/contract runs it with exactly these.
     environment = [
       { name = "MLFLOW_DB_HOST", value = aws_rds_cluster.this.endpoint },
-      { name = "MLFLOW_DB_PORT", value = "3306" },
-      { name = "MLFLOW_DB_NAME", value = "mlflow" },
+      { name = "MLFLOW_DB_PORT", value = tostring(local.db_port) },
+      { name = "MLFLOW_DB_NAME", value = aws_rds_cluster.this.database_name },
       { name = "MLFLOW_AUTH_DB_NAME", value = "mlflow_auth" },
-      { name = "MLFLOW_ARTIFACTS_DESTINATION", value = "s3://${module.artifacts_bucket.id}/artifacts" },
-      # Host headers MLflow accepts (DNS-rebinding protection): the front door's name, the
-      # Cloud Map name the VPC link may forward, and the local health check.
-      { name = "MLFLOW_ALLOWED_HOSTS", value = join(",", compact([local.host, local.api ? "mlflow.${local.name}.internal:5000" : "", "127.0.0.1:5000", "localhost:5000"])) },
+      { name = "MLFLOW_DB_SSLMODE", value = "require" },
+      # Not the password: the server reads the RDS-managed secret per new connection, so RDS's
+      # rotation (every 7 days) does not break a running task.
+      { name = "MLFLOW_DB_SECRET_ARN", value = aws_rds_cluster.this.master_user_secret[0].secret_arn },
+      # Clients read and write artifacts in S3 directly (no proxy through the front door).
+      { name = "MLFLOW_DEFAULT_ARTIFACT_ROOT", value = "s3://${module.artifacts_bucket.id}/${local.artifact_prefix}" },
+      # Host headers MLflow accepts (DNS-rebinding protection): the front door's name and the
+      # Cloud Map name the VPC link may forward (the entrypoint adds its own loopback name).
+      { name = "MLFLOW_ALLOWED_HOSTS", value = join(",", compact([local.host, local.api ? "mlflow.${local.name}.internal:5000" : ""])) },
+      # No job scheduler: it queries the database every minute and Aurora would never pause.
+      { name = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", value = "false" },
       { name = "MLFLOW_SQLALCHEMYSTORE_POOLCLASS", value = "NullPool" },
       { name = "MLFLOW_WORKERS", value = "1" },
     ]
     secrets = [
-      { name = "MLFLOW_DB_USERNAME", valueFrom = "${aws_rds_cluster.this.master_user_secret[0].secret_arn}:username::" },
-      { name = "MLFLOW_DB_PASSWORD", valueFrom = "${aws_rds_cluster.this.master_user_secret[0].secret_arn}:password::" },
       { name = "MLFLOW_AUTH_ADMIN_USERNAME", valueFrom = "${aws_secretsmanager_secret.admin.arn}:username::" },
       { name = "MLFLOW_AUTH_ADMIN_PASSWORD", valueFrom = "${aws_secretsmanager_secret.admin.arn}:password::" },
       { name = "MLFLOW_PIPELINE_USERNAME", valueFrom = "${aws_secretsmanager_secret.pipeline.arn}:username::" },
       { name = "MLFLOW_PIPELINE_PASSWORD", valueFrom = "${aws_secretsmanager_secret.pipeline.arn}:password::" },
+      { name = "MLFLOW_FLASK_SERVER_SECRET_KEY", valueFrom = "${aws_secretsmanager_secret.flask_secret_key.arn}:secret_key::" },
     ]
     logConfiguration = {
       logDriver = "awslogs"
@@ -127,5 +158,6 @@ resource "aws_ecs_service" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_ecs_cluster_capacity_providers.this, aws_rds_cluster_instance.this]
+  # The task cannot start before its Flask secret key has a value.
+  depends_on = [aws_ecs_cluster_capacity_providers.this, aws_rds_cluster_instance.this, aws_secretsmanager_secret_version.flask_secret_key]
 }

@@ -88,7 +88,7 @@ variable "alb_ingress_cidrs" {
 variable "image_tag" {
   description = "Tag of the MLflow server image (docker/mlflow) in this module's ECR repository."
   type        = string
-  default     = "3.17.2-1"
+  default     = "3.17.2-2"
 }
 
 variable "image_uri" {
@@ -132,9 +132,9 @@ variable "fargate_spot" {
 }
 
 variable "aurora" {
-  description = "Aurora Serverless v2 (MySQL): engine version (3.08+ for auto-pause), capacity range in ACU (min 0 = pause when idle), seconds idle before pausing."
+  description = "Aurora Serverless v2 (PostgreSQL): engine version a new cluster starts with (RDS upgrades minor versions itself; 0 ACU needs 13.15+, 14.12+, 15.7+, 16.3+ or 17+), capacity range in ACU (min 0 = pause when idle), seconds idle before pausing."
   type = object({
-    engine_version           = optional(string, "8.0.mysql_aurora.3.08.2")
+    engine_version           = optional(string, "16.6")
     min_capacity             = optional(number, 0)
     max_capacity             = optional(number, 2)
     seconds_until_auto_pause = optional(number, 300)
@@ -145,6 +145,21 @@ variable "aurora" {
   validation {
     condition     = var.aurora.min_capacity >= 0 && var.aurora.max_capacity >= max(var.aurora.min_capacity, 1)
     error_message = "aurora.min_capacity must be >= 0 and max_capacity >= max(min_capacity, 1)."
+  }
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+$", var.aurora.engine_version))
+    error_message = "aurora.engine_version must be an Aurora PostgreSQL version such as 16.6 (major.minor)."
+  }
+
+  # Auto-pause at 0 ACU exists from these minor versions on (Aurora PostgreSQL 17 has it throughout).
+  validation {
+    condition = var.aurora.min_capacity > 0 || try(
+      tonumber(split(".", var.aurora.engine_version)[0]) >= 17 ||
+      tonumber(split(".", var.aurora.engine_version)[1]) >= lookup({ "13" = 15, "14" = 12, "15" = 7, "16" = 3 }, split(".", var.aurora.engine_version)[0], 999),
+      false
+    )
+    error_message = "aurora.min_capacity = 0 (auto-pause) needs Aurora PostgreSQL 13.15+, 14.12+, 15.7+, 16.3+ or 17+; choose such an engine_version or a min_capacity above 0."
   }
 }
 
@@ -178,7 +193,7 @@ variable "pipeline_username" {
 }
 
 variable "write_passwords" {
-  description = "Write admin_password and pipeline_password into the two secrets (write-only, never in state). False: set both secrets' values yourself."
+  description = "Write admin_password, pipeline_password and flask_secret_key into their secrets (write-only, never in state). False: set the three secrets' values yourself."
   type        = bool
   default     = false
 }
@@ -199,8 +214,16 @@ variable "pipeline_password" {
   ephemeral   = true
 }
 
+variable "flask_secret_key" {
+  description = "Flask secret key of the MLflow server (CSRF and sessions; MLflow refuses to start without one). Ephemeral, like admin_password."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+}
+
 variable "passwords_version" {
-  description = "Bump to write new passwords (rotation); MLflow's stored users must be updated through its API too."
+  description = "Bump to write new passwords and a new Flask secret key (rotation); MLflow's stored users must be updated through its API too."
   type        = number
   default     = 1
 }

@@ -58,6 +58,7 @@ variables {
   write_passwords    = true
   admin_password     = "test-admin-password"
   pipeline_password  = "test-pipeline-password"
+  flask_secret_key   = "test-flask-secret-key"
 }
 
 run "aurora_scales_to_zero_without_password_in_state" {
@@ -79,8 +80,8 @@ run "aurora_scales_to_zero_without_password_in_state" {
   }
 
   assert {
-    condition     = aws_rds_cluster.this.storage_encrypted && aws_rds_cluster.this.kms_key_id == var.kms_key_arn && aws_rds_cluster.this.engine == "aurora-mysql"
-    error_message = "Aurora MySQL, encrypted with the customer-managed key."
+    condition     = aws_rds_cluster.this.storage_encrypted && aws_rds_cluster.this.kms_key_id == var.kms_key_arn && aws_rds_cluster.this.engine == "aurora-postgresql"
+    error_message = "Aurora PostgreSQL, encrypted with the customer-managed key."
   }
 
   assert {
@@ -93,8 +94,8 @@ run "network_exposure_is_minimal" {
   command = apply
 
   assert {
-    condition     = aws_vpc_security_group_ingress_rule.db_from_service.referenced_security_group_id == aws_security_group.service.id && aws_vpc_security_group_ingress_rule.db_from_service.from_port == 3306
-    error_message = "Only the MLflow task reaches the database, on 3306."
+    condition     = aws_vpc_security_group_ingress_rule.db_from_service.referenced_security_group_id == aws_security_group.service.id && aws_vpc_security_group_ingress_rule.db_from_service.from_port == 5432
+    error_message = "Only the MLflow task reaches the database, on 5432."
   }
 
   assert {
@@ -115,7 +116,7 @@ run "network_exposure_is_minimal" {
   }
 
   assert {
-    condition     = alltrue(flatten([for d in [data.aws_iam_policy_document.execution, data.aws_iam_policy_document.task] : [for s in d.statement : [for a in s.actions : !strcontains(a, "*")]]]))
+    condition     = alltrue(flatten([for d in [data.aws_iam_policy_document.execution, data.aws_iam_policy_document.task, data.aws_iam_policy_document.artifact_clients] : [for s in d.statement : [for a in s.actions : !strcontains(a, "*")]]]))
     error_message = "No wildcard actions."
   }
 }

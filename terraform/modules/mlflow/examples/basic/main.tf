@@ -24,12 +24,18 @@ ephemeral "aws_secretsmanager_random_password" "pipeline" {
   exclude_punctuation = true
 }
 
+ephemeral "aws_secretsmanager_random_password" "flask_secret_key" {
+  password_length     = 64
+  exclude_punctuation = true
+}
+
 module "mlflow" {
   source = "../.."
 
   write_passwords   = true
   admin_password    = ephemeral.aws_secretsmanager_random_password.admin.random_password
   pipeline_password = ephemeral.aws_secretsmanager_random_password.pipeline.random_password
+  flask_secret_key  = ephemeral.aws_secretsmanager_random_password.flask_secret_key.random_password
 
   vpc_id             = module.network.vpc_id
   task_subnet_ids    = module.network.public_subnet_ids
