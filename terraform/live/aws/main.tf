@@ -41,12 +41,18 @@ ephemeral "aws_secretsmanager_random_password" "mlflow_pipeline" {
   exclude_punctuation = true
 }
 
+ephemeral "aws_secretsmanager_random_password" "mlflow_flask_secret_key" {
+  password_length     = 64
+  exclude_punctuation = true
+}
+
 module "mlflow" {
   source = "../../modules/mlflow"
 
   write_passwords   = true
   admin_password    = ephemeral.aws_secretsmanager_random_password.mlflow_admin.random_password
   pipeline_password = ephemeral.aws_secretsmanager_random_password.mlflow_pipeline.random_password
+  flask_secret_key  = ephemeral.aws_secretsmanager_random_password.mlflow_flask_secret_key.random_password
   passwords_version = var.mlflow_passwords_version
 
   name_prefix        = var.name_prefix
@@ -86,6 +92,15 @@ module "pipeline" {
   mlflow_tracking_uri           = module.mlflow.url
   mlflow_ui_url                 = module.mlflow.url
   mlflow_credentials_secret_arn = module.mlflow.pipeline_credentials_secret_arn
+}
+
+# MLflow does not proxy artifacts: the build (CodeBuild) logs the model straight to the MLflow
+# bucket. The pipeline module names its CodeBuild role "<name_prefix>-pipeline-build".
+resource "aws_iam_role_policy_attachment" "build_mlflow_artifacts" {
+  role       = "${var.name_prefix}-pipeline-build"
+  policy_arn = module.mlflow.artifact_client_policy_arn
+
+  depends_on = [module.pipeline]
 }
 
 module "stage" {
