@@ -12,10 +12,10 @@ and the caller carries on with what it was doing.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from mlops_pipeline.domain.delivery import Retry
 from mlops_pipeline.domain.models import MessageRef, RunRecord, StepStatus
 from mlops_pipeline.ports import ChatNotifier, Clock, RunStore
 
@@ -27,7 +27,7 @@ ProgressView = Callable[[str, str, str], tuple[str, Sequence[Mapping[str, Any]]]
 
 FINAL_STATUSES = {"SUCCEEDED", "FAILED", "REJECTED", "EXPIRED", "SUPERSEDED", "ABORTED", "TIMED_OUT"}
 POST_ATTEMPTS = 2  # per message and report; the rest is deferred to the run's next report
-POST_PAUSE_SECONDS = 0.2
+POST_PAUSE_SECONDS = 0.2  # before the second attempt
 
 
 def _plain_header(run: RunRecord) -> tuple[str, Sequence[Mapping[str, Any]]]:
@@ -49,35 +49,26 @@ class Reporter:
         channel: str,
         header_view: HeaderView = _plain_header,
         progress_view: ProgressView = _plain_progress,
-        attempts: int = POST_ATTEMPTS,
-        sleep: Callable[[float], None] = time.sleep,
+        retry: Retry | None = None,
     ) -> None:
-        if attempts < 1:
-            raise ValueError("a Reporter needs at least one attempt per post")
         self.runs = runs
         self.notifier = notifier
         self.clock = clock
         self.channel = channel
         self.header_view = header_view
         self.progress_view = progress_view
-        self.attempts = attempts
-        self.sleep = sleep
+        self.retry = retry or Retry(POST_ATTEMPTS, POST_PAUSE_SECONDS)
 
     def thread(self, execution: str, trigger: Mapping[str, Any] | None = None) -> MessageRef | None:
         """The execution's thread, caught up (record and root created on first use); None while
         the chat service cannot be reached (or the run store fails)."""
         try:
             self._open(execution, trigger)
+            self.catch_up(execution)  # never raises
+            return _thread_of(self.runs.get(execution))
         except Exception:
-            LOG.exception("could not create the run record of %s", execution)
+            LOG.exception("could not create or read the run record of %s", execution)
             return None
-        self.catch_up(execution)
-        try:
-            run = self.runs.get(execution)
-        except Exception:
-            LOG.exception("could not read the run record of %s", execution)
-            return None
-        return _thread_of(run)
 
     def step(
         self,
@@ -126,9 +117,9 @@ class Reporter:
             return False
 
     # -- internals --------------------------------------------------------------------------
-    def _open(self, execution: str, trigger: Mapping[str, Any] | None) -> RunRecord:
+    def _open(self, execution: str, trigger: Mapping[str, Any] | None) -> None:
         trigger = trigger or {}
-        return self.runs.create_if_absent(
+        self.runs.create_if_absent(
             RunRecord(
                 execution=execution,
                 commit=str(trigger.get("commit", "")),
@@ -154,14 +145,14 @@ class Reporter:
     def _post(
         self, channel: str, text: str, blocks: Sequence[Mapping[str, Any]], thread_ts: str | None
     ) -> MessageRef | None:
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return self.notifier.post(channel, text, blocks=blocks or None, thread_ts=thread_ts)
-            except Exception as exc:
-                LOG.warning("chat post failed (attempt %d of %d): %s", attempt, self.attempts, exc)
-                if attempt < self.attempts:
-                    self.sleep(POST_PAUSE_SECONDS)
-        return None
+        try:
+            return self.retry.call(
+                "posting to the run's thread",
+                lambda: self.notifier.post(channel, text, blocks=blocks or None, thread_ts=thread_ts),
+            )
+        except Exception as exc:
+            LOG.warning("left for a later report: %s", exc)
+            return None
 
 
 def _thread_of(run: RunRecord | None) -> MessageRef | None:

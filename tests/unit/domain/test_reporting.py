@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from mlops_pipeline.domain.delivery import Retry
 from mlops_pipeline.domain.errors import RunNotFoundError
 from mlops_pipeline.domain.models import StepStatus
 from mlops_pipeline.domain.reporting import POST_ATTEMPTS, POST_PAUSE_SECONDS, Reporter
@@ -17,7 +18,8 @@ TRIGGER = {"commit": "abc123", "repository": "models", "branch": "main", "author
 
 
 def reporter(runs: FakeRunStore, chat: ChatOutage, pauses: list[float] | None = None) -> Reporter:
-    return Reporter(runs, chat, FakeClock(), "C1", sleep=(pauses if pauses is not None else []).append)
+    sleep = (pauses if pauses is not None else []).append
+    return Reporter(runs, chat, FakeClock(), "C1", retry=Retry(POST_ATTEMPTS, POST_PAUSE_SECONDS, sleep))
 
 
 def replies(runs: FakeRunStore, chat: ChatOutage) -> list[str]:
