@@ -54,20 +54,16 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "SLACK_SECRET_ARN",
-        'Secrets Manager secret `{"bot_token","signing_secret"}`.',
+        'Secrets Manager secret `{"bot_token"}`: the Slack bot token.',
         None,
-        (
-            "report",
-            "evaluate",
-            "deploy",
-            "smoke_test",
-            "rollback",
-            "promote",
-            "request_approval",
-            "expire_approval",
-            "slack_interactions",
-            "notify",
-        ),
+        ("all that post to Slack",),
+    ),
+    Setting(
+        "SLACK_SIGNING_SECRET_ARN",
+        'Secrets Manager secret `{"signing_secret"}`: the Slack signing secret, a secret of its own '
+        "that no other function can read (it would let them forge a Slack request).",
+        None,
+        ("slack_interactions",),
     ),
     Setting(
         "SLACK_CHANNEL",
@@ -93,16 +89,30 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "DEPLOY_TARGETS",
-        'JSON `{"stage": {"role_arn","function_name","alias"}, "prod": {...}}`.',
+        'JSON `{"<environment>": {"role_arn","function_name","alias"}}` with the function\'s own '
+        "environment only: the role it assumes there (deploy and rollback: the deploy role; the "
+        "smoke test: the invoke role). A function refuses any other environment.",
         None,
-        ("deploy", "smoke_test", "rollback", "promote"),
+        (
+            "deploy_stage",
+            "deploy_prod",
+            "smoke_test_stage",
+            "smoke_test_prod",
+            "rollback_stage",
+            "rollback_prod",
+        ),
     ),
-    Setting("SMOKE_MAX_LATENCY_MS", "Smoke test fails above this latency (ms).", "3000", ("smoke_test",)),
+    Setting(
+        "SMOKE_MAX_LATENCY_MS",
+        "Smoke test fails above this latency (ms).",
+        "3000",
+        ("smoke_test_stage", "smoke_test_prod"),
+    ),
     Setting(
         "LOCK_TTL_SECONDS",
         "Lease of a deployment lock; a crashed run frees it after this.",
         "900",
-        ("deploy",),
+        ("deploy_stage", "deploy_prod"),
     ),
     Setting("APPROVERS", "Comma-separated Slack user ids allowed to approve.", "", ("slack_interactions",)),
     Setting("APPROVER_GROUP", "Slack user group id whose members may approve.", "", ("slack_interactions",)),

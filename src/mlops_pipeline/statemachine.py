@@ -12,15 +12,20 @@ from mlops_pipeline.domain.errors import ConfigError
 
 _PLACEHOLDER = re.compile(r"\$\{([a-z_][a-z0-9_]*)\}")
 
+# The functions the ASL invokes (``${<name>_function_arn}``). Deploy, smoke test and rollback
+# run once per environment, each with its own role (``deploy_stage``, ``deploy_prod``, ...).
 ASL_FUNCTIONS = (
     "report",
     "evaluate",
-    "deploy",
-    "smoke_test",
-    "rollback",
+    "deploy_stage",
+    "smoke_test_stage",
+    "rollback_stage",
     "promote",
     "request_approval",
     "expire_approval",
+    "deploy_prod",
+    "smoke_test_prod",
+    "rollback_prod",
 )
 
 

@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 # Every module under terraform/modules (found on disk, so a new module is tested without a list to edit).
 MODULES = tuple(sorted(p.parent.name for p in (REPO / "terraform" / "modules").glob("*/main.tf")))
 VALIDATE_TARGETS = tuple(f"modules/{m}/examples/basic" for m in MODULES) + tf.ROOTS
+# Roots with terraform tests of their own (the wiring between modules, e.g. who trusts whom).
+ROOT_TESTS = tuple(r for r in tf.ROOTS if list((REPO / "terraform" / r / "tests").glob("*.tftest.hcl")))
 WORKERS = int(os.environ.get("TF_TEST_WORKERS", "2"))
 
 
@@ -89,6 +91,18 @@ def module_tests(tf_tree: Path, terraform_bin: str) -> dict[str, Outcome]:
         return runner.test().stdout
 
     return _run_all(MODULES, step)
+
+
+@pytest.fixture(scope="session")
+def root_tests(tf_tree: Path, terraform_bin: str) -> dict[str, Outcome]:
+    """``terraform test`` per root that has tests (its providers stubbed or offline)."""
+
+    def step(root: str) -> str:
+        runner = _runner(tf_tree, terraform_bin, root)
+        runner.init()
+        return runner.test().stdout
+
+    return _run_all(ROOT_TESTS, step)
 
 
 @pytest.fixture

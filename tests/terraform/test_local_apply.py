@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mlops_pipeline import packaging, statemachine, tf
+from mlops_pipeline import functions, packaging, statemachine, tf
 
 pytestmark = [pytest.mark.terraform, pytest.mark.e2e, pytest.mark.slow]
 
@@ -60,18 +60,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory, terraform_bin: str) -> Ite
 def test_local_root_applies_without_drift(applied: Applied) -> None:
     _, outputs, replan = applied
     assert replan.returncode == 0, f"second plan is not empty:\n{replan.stdout[-4000:]}"
-    assert set(outputs["function_names"]) == {
-        "report",
-        "evaluate",
-        "deploy",
-        "smoke_test",
-        "rollback",
-        "promote",
-        "request_approval",
-        "expire_approval",
-        "slack_interactions",
-        "notify",
-    }
+    assert set(outputs["function_names"]) == set(functions.BY_NAME)
 
 
 def test_state_machine_matches_the_python_rendering(applied: Applied) -> None:
@@ -93,20 +82,36 @@ def test_targets_live_in_their_own_accounts(applied: Applied) -> None:
         trust = emu.client("iam", environment).get_role(RoleName="mlops-deploy")["Role"][
             "AssumeRolePolicyDocument"
         ]
-        principals = {p for s in trust["Statement"] for p in _as_list(s["Principal"]["AWS"])}
-        assert principals == {
-            f"arn:aws:iam::111111111111:role/mlops-{n}-lambda" for n in ("deploy", "smoke-test", "rollback")
+        # Only this environment's deploy and rollback functions; its smoke test gets the invoke role.
+        assert _principals(trust) == {
+            f"arn:aws:iam::111111111111:role/mlops-{n}-{environment}-lambda" for n in ("deploy", "rollback")
+        }
+        assert target["invoke_role_arn"] == f"arn:aws:iam::{account}:role/mlops-smoke-test"
+        invoke = emu.client("iam", environment).get_role(RoleName="mlops-smoke-test")["Role"]
+        assert _principals(invoke["AssumeRolePolicyDocument"]) == {
+            f"arn:aws:iam::111111111111:role/mlops-smoke-test-{environment}-lambda"
         }
 
 
 def test_functions_get_the_documented_settings(applied: Applied) -> None:
     emu, outputs, _ = applied
     lam = emu.client("lambda", "tooling")
-    config = lam.get_function_configuration(FunctionName=outputs["function_names"]["deploy"])
+    config = lam.get_function_configuration(FunctionName=outputs["function_names"]["deploy_prod"])
     variables = config["Environment"]["Variables"]
-    assert json.loads(variables["DEPLOY_TARGETS"]) == outputs["deploy_targets"]
+    prod = {k: v for k, v in outputs["deploy_targets"]["prod"].items() if k != "invoke_role_arn"}
+    assert json.loads(variables["DEPLOY_TARGETS"]) == {"prod": prod}  # its own environment only
     assert variables["MLOPS_TABLE"] == outputs["table_name"]
     assert config["Handler"] == "mlops_pipeline.handlers.deploy.handler"
+    assert "SLACK_SIGNING_SECRET_ARN" not in variables
+    interactions = lam.get_function_configuration(
+        FunctionName=outputs["function_names"]["slack_interactions"]
+    )
+    signing = interactions["Environment"]["Variables"]["SLACK_SIGNING_SECRET_ARN"]
+    assert signing == outputs["slack_signing_secret_arn"] != outputs["slack_secret_arn"]
+
+
+def _principals(trust: dict[str, Any]) -> set[str]:
+    return {p for s in trust["Statement"] for p in _as_list(s["Principal"]["AWS"])}
 
 
 def _as_list(value: str | list[str]) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mlops_pipeline import tf
-from tests.terraform.conftest import MODULES, REPO, VALIDATE_TARGETS
+from tests.terraform.conftest import MODULES, REPO, ROOT_TESTS, VALIDATE_TARGETS
 
 pytestmark = pytest.mark.terraform
 
@@ -38,6 +38,17 @@ def test_module_tests_pass(module_tests: dict[str, Any], module: str) -> None:
     assert outcome.ok, outcome.output
     passed = re.search(r"Success! (\d+) passed, 0 failed", outcome.output)
     assert passed and int(passed.group(1)) >= 2, outcome.output
+
+
+@pytest.mark.parametrize("root", ROOT_TESTS)
+def test_root_tests_pass(root_tests: dict[str, Any], root: str) -> None:
+    outcome = root_tests[root]
+    assert outcome.ok, outcome.output
+    assert re.search(r"Success! \d+ passed, 0 failed", outcome.output), outcome.output
+
+
+def test_the_live_local_root_tests_its_wiring() -> None:
+    assert "live/local" in ROOT_TESTS
 
 
 def test_validate_catches_a_broken_configuration(tf_copy: Callable[[str], tf.Terraform]) -> None:

@@ -57,7 +57,8 @@ class Deps:
         registry: ModelRegistry | None = None,
         callbacks: TaskCallbacks | None = None,
         deployer_factory: DeployerFactory | None = None,
-        slack_secret: Mapping[str, str] | None = None,
+        slack_bot_token: str | None = None,
+        slack_signing_secret: str | None = None,
     ) -> None:
         self.env = env
         given = {
@@ -70,7 +71,8 @@ class Deps:
             "registry": registry,
             "callbacks": callbacks,
             "deployer_factory": deployer_factory,
-            "slack_secret": slack_secret,
+            "slack_bot_token": slack_bot_token,
+            "slack_signing_secret": slack_signing_secret,
         }
         # An instance attribute takes precedence over a cached_property of the same name,
         # so a given adapter replaces the production default and that default never runs.
@@ -108,17 +110,26 @@ class Deps:
 
         return DynamoDeployedStateStore(self.setting("MLOPS_TABLE"))
 
+    # Two secrets: every function that posts reads the bot token; only slack_interactions is
+    # given (and may read) the signing secret, which would let anyone holding it forge a click.
     @cached_property
-    def slack_secret(self) -> Mapping[str, str]:
+    def slack_bot_token(self) -> str:
         from mlops_pipeline.adapters.aws.secrets import get_json_secret
 
-        return get_json_secret(self.setting("SLACK_SECRET_ARN"), require=("bot_token", "signing_secret"))
+        return get_json_secret(self.setting("SLACK_SECRET_ARN"), require=("bot_token",))["bot_token"]
+
+    @cached_property
+    def slack_signing_secret(self) -> str:
+        from mlops_pipeline.adapters.aws.secrets import get_json_secret
+
+        secret = get_json_secret(self.setting("SLACK_SIGNING_SECRET_ARN"), require=("signing_secret",))
+        return secret["signing_secret"]
 
     @cached_property
     def notifier(self) -> ChatNotifier:
         from mlops_pipeline.adapters.slack.client import SlackNotifier
 
-        return SlackNotifier(self.slack_secret["bot_token"], base_url=self.setting("SLACK_API_URL"))
+        return SlackNotifier(self.slack_bot_token, base_url=self.setting("SLACK_API_URL"))
 
     @cached_property
     def registry(self) -> ModelRegistry:
@@ -148,8 +159,17 @@ class Deps:
 
         return deployer
 
+    def require_environment(self, environment: str) -> str:
+        """``environment`` if this function's DEPLOY_TARGETS names it, else ConfigError.
+
+        Each deploy, smoke test and rollback function is configured for its own environment
+        only: a stage function refuses prod whatever its input says, before it touches anything.
+        """
+        return config.deploy_targets(self.env)[environment].environment
+
     def deployer(self, environment: str, execution: str) -> FunctionDeployer:
-        return self.deployer_factory(environment, execution)
+        """The deployer of ``environment`` (ConfigError for an environment not in DEPLOY_TARGETS)."""
+        return self.deployer_factory(self.require_environment(environment), execution)
 
     # -- domain services ------------------------------------------------------------------
     @cached_property

@@ -28,6 +28,7 @@ def require_approval(event: Mapping[str, Any], deps: Deps, execution: str, candi
 
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     execution, environment = str(event["execution"]), str(event["environment"])
+    deps.require_environment(environment)  # only this function's own environment
     candidate = Candidate.from_evaluation(event["model"])
     if environment in APPROVAL_ENVIRONMENTS:
         require_approval(event, deps, execution, candidate)

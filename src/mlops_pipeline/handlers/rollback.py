@@ -13,6 +13,7 @@ from mlops_pipeline.handlers.display import environment_label, error_summary
 
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     execution, environment = str(event["execution"]), str(event["environment"])
+    deps.require_environment(environment)  # only this function's own environment
     deployer = deps.deployer(environment, execution)
     result = deps.deployment.rollback(execution, environment, deployer, event["deploy"])
     why = error_summary(event.get("error"))

@@ -37,7 +37,7 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         verify_request(
             event.get("headers") or {},
             raw,
-            deps.slack_secret["signing_secret"],
+            deps.slack_signing_secret,
             deps.clock,
             max_age_seconds=config.get_int("SIGNATURE_MAX_AGE_SECONDS", deps.env),
         )

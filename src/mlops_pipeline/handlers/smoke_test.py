@@ -16,6 +16,7 @@ from mlops_pipeline.handlers.display import environment_label
 
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     execution, environment = str(event["execution"]), str(event["environment"])
+    deps.require_environment(environment)  # only this function's own environment
     model, deployed = event["model"], event["deploy"]
     step = f"SmokeTest{environment_label(environment)}"
     example = model.get("smoke_input")

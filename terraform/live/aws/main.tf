@@ -111,7 +111,9 @@ module "stage" {
   environment          = "stage"
   initial_image_uri    = local.bootstrap_image_uri
   image_repository_arn = module.pipeline.ecr_repository_arn
-  deployer_role_arns   = module.pipeline.deployer_role_arns
+  # Only this environment's functions: its deploy and rollback roles, its smoke test's role.
+  deployer_role_arns   = module.pipeline.deployer_role_arns["stage"]
+  smoke_test_role_arns = module.pipeline.smoke_test_role_arns["stage"]
   # Created only once the tooling account lets this account read the code (first apply).
   artifact_access_ids = module.pipeline.artifact_access_ids
 }
@@ -124,7 +126,9 @@ module "prod" {
   environment          = "prod"
   initial_image_uri    = local.bootstrap_image_uri
   image_repository_arn = module.pipeline.ecr_repository_arn
-  deployer_role_arns   = module.pipeline.deployer_role_arns
+  # Only this environment's functions: its deploy and rollback roles, its smoke test's role.
+  deployer_role_arns   = module.pipeline.deployer_role_arns["prod"]
+  smoke_test_role_arns = module.pipeline.smoke_test_role_arns["prod"]
   # Created only once the tooling account lets this account read the code (first apply).
   artifact_access_ids = module.pipeline.artifact_access_ids
 }

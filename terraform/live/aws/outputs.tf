@@ -4,8 +4,13 @@ output "slack_request_url" {
 }
 
 output "slack_secret_arn" {
-  description = "Put {\"bot_token\", \"signing_secret\"} here (aws secretsmanager put-secret-value)."
+  description = "Put {\"bot_token\"} here (aws secretsmanager put-secret-value)."
   value       = module.pipeline.slack_secret_arn
+}
+
+output "slack_signing_secret_arn" {
+  description = "Put {\"signing_secret\"} here (aws secretsmanager put-secret-value); only slack_interactions reads it."
+  value       = module.pipeline.slack_signing_secret_arn
 }
 
 output "repository_clone_url" {

@@ -53,7 +53,9 @@ module "stage" {
   environment          = "stage"
   initial_image_uri    = var.bootstrap_image_uri
   image_repository_arn = module.pipeline.ecr_repository_arn
-  deployer_role_arns   = module.pipeline.deployer_role_arns
+  # Only this environment's functions: its deploy and rollback roles, its smoke test's role.
+  deployer_role_arns   = module.pipeline.deployer_role_arns["stage"]
+  smoke_test_role_arns = module.pipeline.smoke_test_role_arns["stage"]
 }
 
 module "prod" {
@@ -64,5 +66,7 @@ module "prod" {
   environment          = "prod"
   initial_image_uri    = var.bootstrap_image_uri
   image_repository_arn = module.pipeline.ecr_repository_arn
-  deployer_role_arns   = module.pipeline.deployer_role_arns
+  # Only this environment's functions: its deploy and rollback roles, its smoke test's role.
+  deployer_role_arns   = module.pipeline.deployer_role_arns["prod"]
+  smoke_test_role_arns = module.pipeline.smoke_test_role_arns["prod"]
 }

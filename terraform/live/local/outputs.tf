@@ -34,8 +34,13 @@ output "artifacts_bucket" {
 }
 
 output "slack_secret_arn" {
-  description = "Secret {bot_token, signing_secret} to fill."
+  description = "Secret {bot_token} to fill."
   value       = module.pipeline.slack_secret_arn
+}
+
+output "slack_signing_secret_arn" {
+  description = "Secret {signing_secret} to fill (read by slack_interactions only)."
+  value       = module.pipeline.slack_signing_secret_arn
 }
 
 output "slack_request_url" {
@@ -49,12 +54,12 @@ output "sns_topic_arn" {
 }
 
 output "function_names" {
-  description = "Pipeline Lambda names by handler module."
+  description = "Pipeline Lambda names by function (deploy_stage, deploy_prod, ...)."
   value       = module.pipeline.function_names
 }
 
 output "function_arns" {
-  description = "Pipeline Lambda ARNs by handler module."
+  description = "Pipeline Lambda ARNs by function (deploy_stage, deploy_prod, ...)."
   value       = module.pipeline.function_arns
 }
 

@@ -18,68 +18,94 @@ resource "aws_iam_role" "lambda" {
 }
 
 locals {
-  table_arns       = [aws_dynamodb_table.this.arn, "${aws_dynamodb_table.this.arn}/index/*"]
-  deploy_role_arns = sort(distinct([for t in values(var.deploy_targets) : t.role_arn]))
-  mlflow_kms_arns  = compact([aws_kms_key.this.arn, var.mlflow_credentials_kms_key_arn])
+  mlflow_kms_arns = compact([aws_kms_key.this.arn, var.mlflow_credentials_kms_key_arn])
 
-  # Least privilege, statement by statement: what every function needs, then per feature.
+  # Least privilege, statement by statement: what every function needs, then what its entry in
+  # local.functions (lambda.tf) asks for. Every statement carries `conditions` (often none).
   lambda_statements = {
     for name, fn in local.functions : name => concat(
       [
         {
-          sid       = "OwnLogs"
-          actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-          resources = ["${aws_cloudwatch_log_group.lambda[name].arn}:*"]
+          sid        = "OwnLogs"
+          actions    = ["logs:CreateLogStream", "logs:PutLogEvents"]
+          resources  = ["${aws_cloudwatch_log_group.lambda[name].arn}:*"]
+          conditions = []
         },
         {
           # X-Ray has no resource-level permissions.
-          sid       = "Tracing"
-          actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-          resources = ["*"]
+          sid        = "Tracing"
+          actions    = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+          resources  = ["*"]
+          conditions = []
         },
         {
-          sid = "PipelineTable"
-          actions = [
-            "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-            "dynamodb:Query", "dynamodb:ConditionCheckItem",
-          ]
-          resources = local.table_arns
-        },
-        {
-          sid       = "SlackSecret"
-          actions   = ["secretsmanager:GetSecretValue"]
-          resources = [aws_secretsmanager_secret.slack.arn]
-        },
-        {
-          sid       = "DecryptPipelineData"
-          actions   = ["kms:Decrypt"]
-          resources = [aws_kms_key.this.arn]
+          sid        = "DecryptPipelineData"
+          actions    = ["kms:Decrypt"]
+          resources  = [aws_kms_key.this.arn]
+          conditions = []
         },
       ],
-      contains(fn.features, "assume_deploy") ? [
+      # The table, item by item: only the actions and partition keys the function uses. A query
+      # of gsi1 names the index (its partition key gsi1pk is then what LeadingKeys holds).
+      [for t in fn.table : {
+        sid       = t.sid
+        actions   = t.actions
+        resources = [t.index ? "${aws_dynamodb_table.this.arn}/index/gsi1" : aws_dynamodb_table.this.arn]
+        conditions = [{
+          test     = "ForAllValues:StringLike"
+          variable = "dynamodb:LeadingKeys"
+          values   = t.keys
+        }]
+      }],
+      contains(fn.features, "slack") ? [
         {
-          sid       = "AssumeDeployRoles"
-          actions   = ["sts:AssumeRole"]
-          resources = local.deploy_role_arns
+          sid        = "SlackBotToken"
+          actions    = ["secretsmanager:GetSecretValue"]
+          resources  = [aws_secretsmanager_secret.slack.arn]
+          conditions = []
+        },
+      ] : [],
+      contains(fn.features, "slack_signing") ? [
+        {
+          # Only the interactions endpoint verifies Slack's requests.
+          sid        = "SlackSigningSecret"
+          actions    = ["secretsmanager:GetSecretValue"]
+          resources  = [aws_secretsmanager_secret.slack_signing.arn]
+          conditions = []
+        },
+      ] : [],
+      length(fn.assume) > 0 ? [
+        {
+          # Its own environment's target role only (deploy role, or the smoke test's invoke role).
+          sid        = "AssumeTargetRole"
+          actions    = ["sts:AssumeRole"]
+          resources  = fn.assume
+          conditions = []
         },
       ] : [],
       contains(fn.features, "mlflow") && var.mlflow_credentials_secret_arn != "" ? [
         {
-          sid       = "MlflowCredentials"
-          actions   = ["secretsmanager:GetSecretValue"]
-          resources = [var.mlflow_credentials_secret_arn]
+          sid        = "MlflowCredentials"
+          actions    = ["secretsmanager:GetSecretValue"]
+          resources  = [var.mlflow_credentials_secret_arn]
+          conditions = []
         },
         {
-          sid       = "DecryptMlflowCredentials"
-          actions   = ["kms:Decrypt"]
-          resources = local.mlflow_kms_arns
+          sid        = "DecryptMlflowCredentials"
+          actions    = ["kms:Decrypt"]
+          resources  = local.mlflow_kms_arns
+          conditions = []
         },
       ] : [],
-      contains(fn.features, "callback") ? [
+      length(fn.task_callbacks) > 0 ? [
         {
-          sid       = "ApprovalCallback"
-          actions   = ["states:SendTaskSuccess", "states:SendTaskFailure"]
-          resources = [local.state_machine_arn]
+          # The Service Authorization Reference lists the state machine (and activity) as the
+          # resource types of SendTaskSuccess/SendTaskFailure: this pipeline's tasks only
+          # (as CDK's grantTaskResponse scopes them).
+          sid        = "ApprovalCallback"
+          actions    = fn.task_callbacks
+          resources  = [local.state_machine_arn]
+          conditions = []
         },
       ] : [],
     )
@@ -96,6 +122,16 @@ data "aws_iam_policy_document" "lambda" {
       sid       = statement.value.sid
       actions   = statement.value.actions
       resources = statement.value.resources
+
+      dynamic "condition" {
+        for_each = statement.value.conditions
+
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
     }
   }
 }
@@ -392,6 +428,30 @@ data "aws_iam_policy_document" "sns" {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
       values   = [aws_cloudwatch_event_rule.status.arn]
+    }
+  }
+}
+
+# --- Slack signing secret -------------------------------------------------------------------
+
+data "aws_iam_policy_document" "slack_signing" {
+  statement {
+    # Whatever identity policies say, only slack_interactions reads the value (operators still
+    # put a new value with PutSecretValue).
+    sid       = "OnlyTheInteractionsFunctionReads"
+    effect    = "Deny"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = [aws_iam_role.lambda["slack_interactions"].arn]
     }
   }
 }

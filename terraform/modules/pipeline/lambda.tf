@@ -4,115 +4,206 @@ locals {
     MLFLOW_CREDENTIALS_SECRET_ARN = var.mlflow_credentials_secret_arn
   }
 
-  deploy_targets_json = jsonencode({
-    for env, t in var.deploy_targets : env => {
-      role_arn      = t.role_arn
-      function_name = t.function_name
-      alias         = t.alias
-    }
-  })
+  environments = ["stage", "prod"]
+
+  # DEPLOY_TARGETS of one environment only (a stage function never learns prod's roles). The
+  # deploy and rollback functions assume the target's deploy role, the smoke tests its invoke role.
+  deploy_targets_json = {
+    for env in local.environments : env => jsonencode({
+      (env) = { role_arn = var.deploy_targets[env].role_arn, function_name = var.deploy_targets[env].function_name, alias = var.deploy_targets[env].alias }
+    })
+  }
+  smoke_targets_json = {
+    for env in local.environments : env => jsonencode({
+      (env) = { role_arn = var.deploy_targets[env].invoke_role_arn, function_name = var.deploy_targets[env].function_name, alias = var.deploy_targets[env].alias }
+    })
+  }
 
   # Settings every function reads (src/mlops_pipeline/config.py: used_by "all").
   common_env = {
-    MLOPS_TABLE      = aws_dynamodb_table.this.name
-    SLACK_SECRET_ARN = aws_secretsmanager_secret.slack.arn
-    SLACK_API_URL    = var.slack_api_url
+    MLOPS_TABLE = aws_dynamodb_table.this.name
     # Every step reports into the run's Slack thread (and links MLflow from its header).
     SLACK_CHANNEL           = var.slack_channel
     MLFLOW_UI_URL           = var.mlflow_ui_url
     POWERTOOLS_SERVICE_NAME = "mlops-pipeline"
   }
+  # Functions with the "slack" feature post to Slack: the bot token, never the signing secret.
+  slack_env = {
+    SLACK_SECRET_ARN = aws_secretsmanager_secret.slack.arn
+    SLACK_API_URL    = var.slack_api_url
+  }
 
-  # Each function: its package, size, the settings it reads and the extra permissions it needs.
-  functions = {
+  # What a function may do in the table, by partition key (the dynamodb:LeadingKeys condition;
+  # key layout: src/mlops_pipeline/adapters/aws/dynamodb/schema.py). No Scan, no batch calls.
+  # `index` statements query gsi1, whose partition key (gsi1pk) the condition then names.
+  table_runs      = { sid = "RunRecords", index = false, keys = ["RUN#*"], actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"] }
+  table_by_model  = { sid = "PendingApprovalsOfModel", index = true, keys = ["APPROVALS#*"], actions = ["dynamodb:Query"] }
+  table_approvals = { sid = "Approvals", index = false, keys = ["APPROVAL#*"], actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"] }
+  table_decisions = { sid = "Approvals", index = false, keys = ["APPROVAL#*"], actions = ["dynamodb:GetItem", "dynamodb:UpdateItem"] }
+
+  # Each function: handler module, package, size, settings, features (slack, slack_signing,
+  # mlflow), the roles it may assume, the Step Functions callbacks it may send and its table access.
+  shared_functions = {
     report = {
-      package  = "core"
-      timeout  = 30
-      memory   = 256
-      features = []
-      env      = {}
+      handler        = "report"
+      package        = "core"
+      timeout        = 30
+      memory         = 256
+      features       = ["slack"]
+      assume         = []
+      task_callbacks = []
+      table          = [local.table_runs]
+      env            = {}
     }
     evaluate = {
-      package  = "registry"
-      timeout  = 120
-      memory   = 1024
-      features = ["mlflow"]
+      handler        = "evaluate"
+      package        = "registry"
+      timeout        = 120
+      memory         = 1024
+      features       = ["slack", "mlflow"]
+      assume         = []
+      task_callbacks = []
+      table          = [local.table_runs]
       env = merge(local.mlflow_env, {
         GATE_METRIC    = var.gate.metric
         GATE_DIRECTION = var.gate.direction
         GATE_TOLERANCE = tostring(var.gate.tolerance)
       })
     }
-    deploy = {
-      package  = "core"
-      timeout  = 600
-      memory   = 256
-      features = ["assume_deploy"]
-      env      = { DEPLOY_TARGETS = local.deploy_targets_json, LOCK_TTL_SECONDS = "900" }
-    }
-    smoke_test = {
-      package  = "core"
-      timeout  = 120
-      memory   = 256
-      features = ["assume_deploy"]
-      env      = { DEPLOY_TARGETS = local.deploy_targets_json, SMOKE_MAX_LATENCY_MS = tostring(var.smoke_max_latency_ms) }
-    }
-    rollback = {
-      package  = "core"
-      timeout  = 300
-      memory   = 256
-      features = ["assume_deploy"]
-      env      = { DEPLOY_TARGETS = local.deploy_targets_json }
-    }
     promote = {
-      package  = "registry"
-      timeout  = 120
-      memory   = 1024
-      features = ["mlflow"]
-      env      = merge(local.mlflow_env, { DEPLOY_TARGETS = local.deploy_targets_json })
+      handler        = "promote"
+      package        = "registry"
+      timeout        = 120
+      memory         = 1024
+      features       = ["slack", "mlflow"]
+      assume         = []
+      task_callbacks = []
+      # Records what each environment runs now and frees that environment's deployment lock.
+      table = [
+        local.table_runs,
+        { sid = "DeployedState", index = false, keys = [for e in local.environments : "ENV#${e}"], actions = ["dynamodb:PutItem"] },
+        { sid = "DeploymentLocks", index = false, keys = [for e in local.environments : "LOCK#deploy-${e}"], actions = ["dynamodb:DeleteItem"] },
+      ]
+      env = local.mlflow_env
     }
     request_approval = {
+      handler  = "request_approval"
       package  = "core"
       timeout  = 30
       memory   = 256
-      features = ["mlflow"]
+      features = ["slack", "mlflow"]
+      assume   = []
+      # Supersedes the model's older pending approvals (their tasks fail with ApprovalSuperseded).
+      task_callbacks = ["states:SendTaskFailure"]
+      table          = [local.table_runs, local.table_approvals, local.table_by_model]
       env = merge(local.mlflow_env, {
         APPROVAL_TIMEOUT_SECONDS = tostring(var.approval_timeout_seconds)
       })
     }
     expire_approval = {
-      package  = "core"
-      timeout  = 30
-      memory   = 256
-      features = []
-      env      = {}
+      handler        = "expire_approval"
+      package        = "core"
+      timeout        = 30
+      memory         = 256
+      features       = ["slack"]
+      assume         = []
+      task_callbacks = []
+      table          = [local.table_decisions, local.table_by_model]
+      env            = {}
     }
     slack_interactions = {
-      package  = "core"
-      timeout  = 15
-      memory   = 256
-      features = ["callback"]
+      handler        = "slack_interactions"
+      package        = "core"
+      timeout        = 15
+      memory         = 256
+      features       = ["slack", "slack_signing"]
+      assume         = []
+      task_callbacks = ["states:SendTaskFailure", "states:SendTaskSuccess"]
+      table          = [local.table_runs, local.table_decisions]
       env = {
         APPROVERS                 = join(",", var.approvers)
         APPROVER_GROUP            = var.approver_group
         ALLOW_SELF_APPROVAL       = tostring(var.allow_self_approval)
         SIGNATURE_MAX_AGE_SECONDS = "300"
+        SLACK_SIGNING_SECRET_ARN  = aws_secretsmanager_secret.slack_signing.arn
       }
     }
     notify = {
-      package  = "core"
-      timeout  = 30
-      memory   = 256
-      features = []
-      env      = {}
+      handler        = "notify"
+      package        = "core"
+      timeout        = 30
+      memory         = 256
+      features       = ["slack"]
+      assume         = []
+      task_callbacks = []
+      # A run that ended ends its pending approvals (no callback: nothing waits for them).
+      table = [local.table_runs, local.table_decisions, local.table_by_model]
+      env   = {}
     }
   }
 
+  # Deploy, smoke test and rollback: one function per environment (same code, own role each),
+  # so a stage function can reach only stage's target role, lock and state, never prod's.
+  environment_functions = merge([for e in local.environments : {
+    "deploy_${e}" = {
+      handler        = "deploy"
+      package        = "core"
+      timeout        = 600
+      memory         = 256
+      features       = ["slack"]
+      assume         = [var.deploy_targets[e].role_arn]
+      task_callbacks = []
+      table = concat(
+        [
+          local.table_runs,
+          { sid = "DeploymentLock", index = false, keys = ["LOCK#deploy-${e}"], actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"] },
+          { sid = "DeployedState", index = false, keys = ["ENV#${e}"], actions = ["dynamodb:GetItem"] },
+        ],
+        # DeployProd reads the approval record itself before it touches prod.
+        e == "prod" ? [{ sid = "Approvals", index = false, keys = ["APPROVAL#*"], actions = ["dynamodb:GetItem"] }] : [],
+      )
+      env = { DEPLOY_TARGETS = local.deploy_targets_json[e], LOCK_TTL_SECONDS = "900" }
+    }
+    "smoke_test_${e}" = {
+      handler        = "smoke_test"
+      package        = "core"
+      timeout        = 120
+      memory         = 256
+      features       = ["slack"]
+      assume         = [var.deploy_targets[e].invoke_role_arn]
+      task_callbacks = []
+      table          = [local.table_runs]
+      env            = { DEPLOY_TARGETS = local.smoke_targets_json[e], SMOKE_MAX_LATENCY_MS = tostring(var.smoke_max_latency_ms) }
+    }
+    "rollback_${e}" = {
+      handler        = "rollback"
+      package        = "core"
+      timeout        = 300
+      memory         = 256
+      features       = ["slack"]
+      assume         = [var.deploy_targets[e].role_arn]
+      task_callbacks = []
+      table = [
+        local.table_runs,
+        { sid = "DeploymentLock", index = false, keys = ["LOCK#deploy-${e}"], actions = ["dynamodb:DeleteItem"] },
+      ]
+      env = { DEPLOY_TARGETS = local.deploy_targets_json[e] }
+    }
+  }]...)
+
+  functions = merge(local.shared_functions, local.environment_functions)
+
   # Static keys: roles and log groups must not depend on deploy_targets (the target
   # accounts' deploy roles trust these roles, and deploy_targets come from those accounts).
-  function_keys = toset(["report", "evaluate", "deploy", "smoke_test", "rollback", "promote", "request_approval", "expire_approval", "slack_interactions", "notify"])
+  function_keys = toset([
+    "report", "evaluate", "deploy_stage", "smoke_test_stage", "rollback_stage", "promote", "request_approval",
+    "deploy_prod", "smoke_test_prod", "rollback_prod", "expire_approval", "slack_interactions", "notify",
+  ])
 
-  asl_functions = ["report", "evaluate", "deploy", "smoke_test", "rollback", "promote", "request_approval", "expire_approval"]
+  asl_functions = [
+    "report", "evaluate", "deploy_stage", "smoke_test_stage", "rollback_stage", "promote", "request_approval",
+    "expire_approval", "deploy_prod", "smoke_test_prod", "rollback_prod",
+  ]
 }
 
 resource "aws_cloudwatch_log_group" "lambda" {
@@ -135,7 +226,7 @@ resource "aws_lambda_function" "this" {
   function_name                  = "${var.name_prefix}-${replace(each.key, "_", "-")}"
   description                    = "mlops-pipeline ${each.key}"
   role                           = aws_iam_role.lambda[each.key].arn
-  handler                        = "mlops_pipeline.handlers.${each.key}.handler"
+  handler                        = "mlops_pipeline.handlers.${each.value.handler}.handler"
   runtime                        = "python3.12"
   architectures                  = ["arm64"]
   filename                       = var.lambda_packages[each.value.package].path
@@ -146,7 +237,7 @@ resource "aws_lambda_function" "this" {
   reserved_concurrent_executions = var.lambda_reserved_concurrency
 
   environment {
-    variables = merge(local.common_env, each.value.env, var.lambda_environment_overrides)
+    variables = merge(local.common_env, contains(each.value.features, "slack") ? local.slack_env : {}, each.value.env, var.lambda_environment_overrides)
   }
 
   tracing_config {

@@ -82,12 +82,27 @@ resource "aws_dynamodb_table" "this" {
   tags = var.tags
 }
 
+# Two Slack secrets: every function that posts reads the bot token; only slack_interactions
+# reads the signing secret, so no other function can forge a Slack request.
 resource "aws_secretsmanager_secret" "slack" {
   name        = "${var.name_prefix}/slack"
-  description = "Slack bot token and signing secret: {\"bot_token\", \"signing_secret\"}. The value is set outside Terraform."
+  description = "Slack bot token: {\"bot_token\"}. The value is set outside Terraform."
   kms_key_id  = aws_kms_key.this.arn
   #checkov:skip=CKV2_AWS_57:Slack tokens are rotated in Slack's app settings, not by a rotation Lambda; the value is set outside Terraform.
   tags = var.tags
+}
+
+resource "aws_secretsmanager_secret" "slack_signing" {
+  name        = "${var.name_prefix}/slack-signing-secret"
+  description = "Slack signing secret: {\"signing_secret\"}, read only by slack_interactions. The value is set outside Terraform."
+  kms_key_id  = aws_kms_key.this.arn
+  #checkov:skip=CKV2_AWS_57:The signing secret is rotated in Slack's app settings, not by a rotation Lambda; the value is set outside Terraform.
+  tags = var.tags
+}
+
+resource "aws_secretsmanager_secret_policy" "slack_signing" {
+  secret_arn = aws_secretsmanager_secret.slack_signing.arn
+  policy     = data.aws_iam_policy_document.slack_signing.json
 }
 
 resource "aws_sns_topic" "events" {

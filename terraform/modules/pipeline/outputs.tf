@@ -54,8 +54,13 @@ output "slack_request_url" {
 }
 
 output "slack_secret_arn" {
-  description = "Secrets Manager secret to fill with {\"bot_token\", \"signing_secret\"}."
+  description = "Secrets Manager secret to fill with {\"bot_token\"} (every function that posts to Slack reads it)."
   value       = aws_secretsmanager_secret.slack.arn
+}
+
+output "slack_signing_secret_arn" {
+  description = "Secrets Manager secret to fill with {\"signing_secret\"} (only slack_interactions reads it)."
+  value       = aws_secretsmanager_secret.slack_signing.arn
 }
 
 output "sns_topic_arn" {
@@ -69,23 +74,28 @@ output "kms_key_arn" {
 }
 
 output "function_names" {
-  description = "Pipeline Lambda names by handler module."
+  description = "Pipeline Lambda names by function (deploy, smoke_test and rollback once per environment: deploy_stage, deploy_prod, ...)."
   value       = { for k, f in aws_lambda_function.this : k => f.function_name }
 }
 
 output "function_arns" {
-  description = "Pipeline Lambda ARNs by handler module."
+  description = "Pipeline Lambda ARNs by function."
   value       = { for k, f in aws_lambda_function.this : k => f.arn }
 }
 
 output "lambda_role_arns" {
-  description = "Execution role ARNs by handler module."
+  description = "Execution role ARNs by function."
   value       = { for k, r in aws_iam_role.lambda : k => r.arn }
 }
 
 output "deployer_role_arns" {
-  description = "Roles allowed to assume the target accounts' deploy roles (deploy, smoke_test, rollback)."
-  value       = [for k in ["deploy", "smoke_test", "rollback"] : aws_iam_role.lambda[k].arn]
+  description = "By environment (stage, prod): the roles of that environment's deploy and rollback functions, the only ones its target account's deploy role may trust (target_account's deployer_role_arns)."
+  value       = { for e in local.environments : e => [aws_iam_role.lambda["deploy_${e}"].arn, aws_iam_role.lambda["rollback_${e}"].arn] }
+}
+
+output "smoke_test_role_arns" {
+  description = "By environment (stage, prod): the role of that environment's smoke test function, the only one its target account's invoke role may trust (target_account's smoke_test_role_arns)."
+  value       = { for e in local.environments : e => [aws_iam_role.lambda["smoke_test_${e}"].arn] }
 }
 
 output "trigger_rule_name" {

@@ -81,11 +81,12 @@ variable "branch" {
 }
 
 variable "deploy_targets" {
-  description = "Where the pipeline deploys: keys `stage` and `prod`, each the target account's deploy role ARN, inference function name and alias (outputs of the target_account module)."
+  description = "Where the pipeline deploys: keys `stage` and `prod`, each the target account's deploy role ARN (assumed by that environment's deploy and rollback functions), invoke role ARN (assumed by its smoke test), inference function name and alias (the target_account module's deploy_target output)."
   type = map(object({
-    role_arn      = string
-    function_name = string
-    alias         = optional(string, "live")
+    role_arn        = string
+    invoke_role_arn = string
+    function_name   = string
+    alias           = optional(string, "live")
   }))
 
   validation {
@@ -94,8 +95,13 @@ variable "deploy_targets" {
   }
 
   validation {
-    condition     = alltrue([for t in values(var.deploy_targets) : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", t.role_arn))])
-    error_message = "Every deploy_targets role_arn must be an IAM role ARN."
+    condition     = alltrue(flatten([for t in values(var.deploy_targets) : [for a in [t.role_arn, t.invoke_role_arn] : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", a))]]))
+    error_message = "Every deploy_targets role_arn and invoke_role_arn must be an IAM role ARN."
+  }
+
+  validation {
+    condition     = length(distinct(flatten([for t in values(var.deploy_targets) : [t.role_arn, t.invoke_role_arn]]))) == 2 * length(var.deploy_targets)
+    error_message = "Every deploy_targets role must be its own: stage and prod need distinct deploy roles, and no smoke test's invoke role may be a deploy role."
   }
 }
 
@@ -211,9 +217,17 @@ variable "lambda_reserved_concurrency" {
 }
 
 variable "lambda_environment_overrides" {
-  description = "Extra environment variables for every pipeline Lambda (local mode: emulator endpoints). Never secrets."
+  description = "Extra environment variables for every pipeline Lambda (local mode: emulator endpoints). Never secrets, never the security settings (set those through their own inputs)."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition = length(setintersection(keys(var.lambda_environment_overrides), [
+      "APPROVERS", "APPROVER_GROUP", "ALLOW_SELF_APPROVAL", "REQUIRED_APPROVALS", "IDENTITY_MAP", "IDENTITY_LOOKUP",
+      "SIGNATURE_MAX_AGE_SECONDS", "SLACK_SECRET_ARN", "SLACK_SIGNING_SECRET_ARN", "DEPLOY_TARGETS",
+    ])) == 0
+    error_message = "lambda_environment_overrides may not set the security settings APPROVERS, APPROVER_GROUP, ALLOW_SELF_APPROVAL, REQUIRED_APPROVALS, IDENTITY_MAP, IDENTITY_LOOKUP, SIGNATURE_MAX_AGE_SECONDS, SLACK_SECRET_ARN, SLACK_SIGNING_SECRET_ARN or DEPLOY_TARGETS (an override would reach every function, and these decide who may approve, which requests are genuine and where a function deploys)."
+  }
 }
 
 variable "codebuild" {

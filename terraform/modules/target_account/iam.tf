@@ -37,8 +37,8 @@ resource "aws_iam_role_policy" "execution" {
   policy = data.aws_iam_policy_document.execution.json
 }
 
-# The deploy role: only the tooling account's deploy, smoke-test and rollback Lambda
-# roles may assume it, and it may only do what they do, on this one function.
+# The deploy role: only the tooling account's deploy and rollback Lambda roles of this
+# environment may assume it, and it may only do what they do, on this one function.
 data "aws_iam_policy_document" "deploy_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -62,7 +62,7 @@ data "aws_iam_policy_document" "deploy_assume" {
 
 resource "aws_iam_role" "deploy" {
   name                 = "${var.name_prefix}-deploy"
-  description          = "Assumed by the tooling account's pipeline to deploy ${local.function_name}."
+  description          = "Assumed by the tooling account's ${var.environment} deploy and rollback functions to deploy ${local.function_name}."
   assume_role_policy   = data.aws_iam_policy_document.deploy_assume.json
   max_session_duration = 3600
   tags                 = var.tags
@@ -78,7 +78,6 @@ data "aws_iam_policy_document" "deploy" {
       "lambda:GetFunctionConfiguration",
       "lambda:UpdateFunctionCode",
       "lambda:PublishVersion",
-      "lambda:InvokeFunction",
       "lambda:ListVersionsByFunction",
     ]
     resources = [local.function_arn, "${local.function_arn}:*"]
@@ -96,4 +95,49 @@ resource "aws_iam_role_policy" "deploy" {
   name   = "deploy-inference"
   role   = aws_iam_role.deploy.id
   policy = data.aws_iam_policy_document.deploy.json
+}
+
+# The invoke role: only this environment's smoke test function may assume it, and it may only
+# invoke the alias (no deploy, no rollback: a smoke test bug cannot move the function).
+data "aws_iam_policy_document" "invoke_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = var.smoke_test_role_arns
+    }
+
+    dynamic "condition" {
+      for_each = var.external_id == null ? [] : [var.external_id]
+
+      content {
+        test     = "StringEquals"
+        variable = "sts:ExternalId"
+        values   = [condition.value]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role" "invoke" {
+  name                 = "${var.name_prefix}-smoke-test"
+  description          = "Assumed by the tooling account's ${var.environment} smoke test to invoke ${local.function_name}:${var.alias_name}."
+  assume_role_policy   = data.aws_iam_policy_document.invoke_assume.json
+  max_session_duration = 3600
+  tags                 = var.tags
+}
+
+data "aws_iam_policy_document" "invoke" {
+  statement {
+    sid       = "InvokeAlias"
+    actions   = ["lambda:InvokeFunction"]
+    resources = ["${local.function_arn}:${var.alias_name}"]
+  }
+}
+
+resource "aws_iam_role_policy" "invoke" {
+  name   = "invoke-alias"
+  role   = aws_iam_role.invoke.id
+  policy = data.aws_iam_policy_document.invoke.json
 }

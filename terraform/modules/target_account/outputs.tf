@@ -23,6 +23,19 @@ output "deploy_role_arn" {
   value       = aws_iam_role.deploy.arn
 }
 
+output "invoke_role_arn" {
+  description = "Role the pipeline's smoke test assumes to invoke the alias (goes into the pipeline's deploy_targets)."
+  value       = aws_iam_role.invoke.arn
+}
+
+output "trust_policies" {
+  description = "The rendered trust policies (JSON) of the deploy role and the invoke role: who may assume them."
+  value = {
+    deploy = data.aws_iam_policy_document.deploy_assume.json
+    invoke = data.aws_iam_policy_document.invoke_assume.json
+  }
+}
+
 output "execution_role_arn" {
   description = "Execution role of the inference Lambda."
   value       = aws_iam_role.execution.arn
@@ -36,8 +49,9 @@ output "function_url" {
 output "deploy_target" {
   description = "This account's entry of the pipeline's deploy_targets."
   value = {
-    role_arn      = aws_iam_role.deploy.arn
-    function_name = aws_lambda_function.this.function_name
-    alias         = aws_lambda_alias.live.name
+    role_arn        = aws_iam_role.deploy.arn
+    invoke_role_arn = aws_iam_role.invoke.arn
+    function_name   = aws_lambda_function.this.function_name
+    alias           = aws_lambda_alias.live.name
   }
 }

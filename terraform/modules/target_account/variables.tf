@@ -52,12 +52,27 @@ variable "image_repository_arn" {
 }
 
 variable "deployer_role_arns" {
-  description = "Tooling account roles that may assume the deploy role: the deploy, smoke_test and rollback Lambda roles (pipeline module output deployer_role_arns)."
+  description = "Tooling account roles that may assume the deploy role: this environment's deploy and rollback Lambda roles (the pipeline module's deployer_role_arns[environment])."
   type        = list(string)
 
   validation {
     condition     = length(var.deployer_role_arns) > 0 && alltrue([for a in var.deployer_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
     error_message = "deployer_role_arns must be a non-empty list of IAM role ARNs (never account roots)."
+  }
+}
+
+variable "smoke_test_role_arns" {
+  description = "Tooling account roles that may assume the invoke role (lambda:InvokeFunction on the alias only): this environment's smoke test Lambda role (the pipeline module's smoke_test_role_arns[environment])."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.smoke_test_role_arns) > 0 && alltrue([for a in var.smoke_test_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
+    error_message = "smoke_test_role_arns must be a non-empty list of IAM role ARNs (never account roots)."
+  }
+
+  validation {
+    condition     = length(setintersection(var.smoke_test_role_arns, var.deployer_role_arns)) == 0
+    error_message = "A smoke test role may not also be a deployer: it gets the invoke role only."
   }
 }
 

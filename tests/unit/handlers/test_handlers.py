@@ -53,6 +53,10 @@ ENV = {
     "IDENTITY_MAP": json.dumps({DANA: "UAUTHOR"}),
     "APPROVAL_TIMEOUT_SECONDS": "3600",
     "SMOKE_MAX_LATENCY_MS": "1000",
+    # One Deps plays every function here; on AWS each deploy/smoke/rollback function knows one.
+    "DEPLOY_TARGETS": json.dumps(
+        {e: {"role_arn": f"arn:aws:iam::1:role/{e}", "function_name": f"{e}-fn"} for e in ("stage", "prod")}
+    ),
 }
 
 
@@ -79,7 +83,8 @@ def deps() -> Deps:
         notifier=FakeNotifier({"ds@example.com": "UAUTHOR"}),
         registry=registry,
         callbacks=FakeCallbacks(),
-        slack_secret={"bot_token": "xoxb-test", "signing_secret": SECRET},
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
         deployer_factory=lambda environment, execution: deployers[environment],
     )
 

@@ -1,5 +1,6 @@
 """The composition root: given adapters replace the production defaults, which are built lazily."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -17,8 +18,13 @@ def test_given_adapters_are_used_as_they_are() -> None:
         calls.append((environment, execution))
         return deployer
 
+    targets = json.dumps({"stage": {"role_arn": "arn:aws:iam::1:role/d", "function_name": "f"}})
     deps = Deps(
-        env={"SLACK_CHANNEL": "C1"}, runs=runs, notifier=notifier, clock=clock, deployer_factory=factory
+        env={"SLACK_CHANNEL": "C1", "DEPLOY_TARGETS": targets},
+        runs=runs,
+        notifier=notifier,
+        clock=clock,
+        deployer_factory=factory,
     )
     assert deps.runs is runs and deps.notifier is notifier and deps.clock is clock
     assert deps.deployer("stage", "arn:exec:1") is deployer

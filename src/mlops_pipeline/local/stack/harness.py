@@ -19,13 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops_pipeline import statemachine
+from mlops_pipeline import functions, statemachine
 from mlops_pipeline.domain.errors import PipelineError
 from mlops_pipeline.local.emulator.emulator import ACCOUNTS, ADMIN_USER, Emulator
 from mlops_pipeline.local.stack.status_events import route_status_changes
 
 ASL_HANDLERS = statemachine.ASL_FUNCTIONS
-OTHER_HANDLERS = ("slack_interactions", "notify")
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -146,19 +145,25 @@ class PipelineStack:
         self.state_machine_arn = ""
         self.state_machine_arns: list[str] = []  # every one created, watched by the status rule
         self.status_topic_arn = ""
-        self.secret_arn = ""
+        self.secret_arn = ""  # the bot token
+        self.signing_secret_arn = ""  # read by slack_interactions only
+        self.function_roles: dict[str, str] = {}
         self.deploy_roles: dict[str, str] = {}
+        self.invoke_roles: dict[str, str] = {}
 
     def function_name(self, module: str) -> str:
         return f"{self.settings.prefix}-{module.replace('_', '-')}"
 
     # -- provisioning ------------------------------------------------------------------------
     def provision(self, slack_secret: Mapping[str, str]) -> PipelineStack:
+        """``slack_secret``: ``bot_token`` and ``signing_secret``, stored as two secrets (as on AWS)."""
         self._tooling_storage(slack_secret)
-        lambda_role = self._role("tooling", f"{self.settings.prefix}-lambda", LAMBDA_TRUST)
-        for environment in ("stage", "prod"):
-            self._target(environment, lambda_role)
-        self._pipeline_functions(lambda_role)
+        for f in functions.FUNCTIONS:  # one role per function, as Terraform's
+            name = f"{self.function_name(f.name)}-lambda"
+            self.function_roles[f.name] = self._role("tooling", name, LAMBDA_TRUST)
+        for environment in functions.ENVIRONMENTS:
+            self._target(environment)
+        self._pipeline_functions()
         self._codebuild()
         self._state_machine(self.settings.approval_timeout_seconds, self.state_machine_name)
         return self
@@ -181,20 +186,29 @@ class PipelineStack:
         s3.create_bucket(Bucket=self.artifacts_bucket)
         s3.put_bucket_versioning(Bucket=self.artifacts_bucket, VersioningConfiguration={"Status": "Enabled"})
         secrets = self.emu.client("secretsmanager")
-        self.secret_arn = str(
-            secrets.create_secret(
-                Name=f"{self.settings.prefix}/slack", SecretString=json.dumps(dict(slack_secret))
-            )["ARN"]
-        )
 
-    def _target(self, environment: str, tooling_lambda_role: str) -> None:
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"AWS": tooling_lambda_role}, "Action": "sts:AssumeRole"}
-            ],
-        }
-        self.deploy_roles[environment] = self._role(environment, f"{self.settings.prefix}-deploy", trust)
+        def secret(name: str, key: str) -> str:
+            value = json.dumps({key: slack_secret[key]})
+            return str(
+                secrets.create_secret(Name=f"{self.settings.prefix}/{name}", SecretString=value)["ARN"]
+            )
+
+        self.secret_arn = secret("slack", "bot_token")
+        self.signing_secret_arn = secret("slack-signing-secret", "signing_secret")
+
+    def _target(self, environment: str) -> None:
+        """Deploy role (trusted by this environment's deploy and rollback roles) and invoke role."""
+
+        def trust(*functions_: str) -> dict[str, Any]:
+            principals = [self.function_roles[f"{f}_{environment}"] for f in functions_]
+            statement = {"Effect": "Allow", "Principal": {"AWS": principals}, "Action": "sts:AssumeRole"}
+            return {"Version": "2012-10-17", "Statement": [statement]}
+
+        prefix = self.settings.prefix
+        self.deploy_roles[environment] = self._role(
+            environment, f"{prefix}-deploy", trust("deploy", "rollback")
+        )
+        self.invoke_roles[environment] = self._role(environment, f"{prefix}-smoke-test", trust("smoke_test"))
         exec_role = self._role(environment, f"{self.settings.prefix}-inference", LAMBDA_TRUST)
         client = self.emu.client("lambda", environment)
         # As Terraform creates it: a zip function running the placeholder until the first deploy.
@@ -212,12 +226,19 @@ class PipelineStack:
         version = client.publish_version(FunctionName=self.inference_function)["Version"]
         client.create_alias(FunctionName=self.inference_function, Name="live", FunctionVersion=version)
 
-    def lambda_environment(self) -> dict[str, str]:
+    def lambda_environment(self, function: str) -> dict[str, str]:
+        """One function's settings, as Terraform's lambda.tf gives them: DEPLOY_TARGETS of its own
+        environment only (the smoke test's with the invoke role) and the signing secret's ARN for
+        slack_interactions only."""
         s = self.settings
-        targets = {
-            env: {"role_arn": role, "function_name": self.inference_function, "alias": "live"}
-            for env, role in self.deploy_roles.items()
-        }
+        spec = functions.BY_NAME[function]
+        own: dict[str, str] = {}
+        if spec.environment is not None:
+            roles = self.invoke_roles if spec.handler == "smoke_test" else self.deploy_roles
+            target = {"role_arn": roles[spec.environment], "function_name": self.inference_function}
+            own["DEPLOY_TARGETS"] = json.dumps({spec.environment: {**target, "alias": "live"}})
+        if function == "slack_interactions":
+            own["SLACK_SIGNING_SECRET_ARN"] = self.signing_secret_arn
         return {
             "MLOPS_TABLE": self.table,
             "SLACK_SECRET_ARN": self.secret_arn,
@@ -228,33 +249,32 @@ class PipelineStack:
             "GATE_METRIC": s.gate_metric,
             "GATE_DIRECTION": s.gate_direction,
             "GATE_TOLERANCE": str(s.gate_tolerance),
-            "DEPLOY_TARGETS": json.dumps(targets),
             "SMOKE_MAX_LATENCY_MS": str(s.smoke_max_latency_ms),
             "APPROVERS": ",".join(s.approvers),
             "IDENTITY_MAP": json.dumps(s.identity_map),
             "APPROVAL_TIMEOUT_SECONDS": str(s.approval_timeout_seconds),
             "POWERTOOLS_SERVICE_NAME": "mlops-pipeline",
+            **own,
             **s.extra_env,
         }
 
-    def _pipeline_functions(self, role: str) -> None:
+    def _pipeline_functions(self) -> None:
         client = self.emu.client("lambda")
         code = source_zip()
-        env = self.lambda_environment()
-        for module in (*ASL_HANDLERS, *OTHER_HANDLERS):
-            name = self.function_name(module)
+        for f in functions.FUNCTIONS:
+            name = self.function_name(f.name)
             response = client.create_function(
                 FunctionName=name,
                 Runtime="python3.12",
-                Role=role,
-                Handler=f"mlops_pipeline.handlers.{module}.handler",
+                Role=self.function_roles[f.name],
+                Handler=f"mlops_pipeline.handlers.{f.handler}.handler",
                 Code={"ZipFile": code},
                 Timeout=self.settings.lambda_timeout,
                 MemorySize=512,
                 Architectures=["arm64"],
-                Environment={"Variables": env},
+                Environment={"Variables": self.lambda_environment(f.name)},
             )
-            self.function_arns[module] = str(response["FunctionArn"])
+            self.function_arns[f.name] = str(response["FunctionArn"])
 
     def _codebuild(self) -> None:
         role = self._role(

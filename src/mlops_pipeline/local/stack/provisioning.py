@@ -1,6 +1,6 @@
 """Putting the pipeline into a running emulator: the boto3 harness (default) or ``terraform apply``.
 
-Both create the same things (tables, Slack secret, Lambdas, CodeBuild project, state machine,
+Both create the same things (tables, Slack secrets, Lambdas, CodeBuild project, state machine,
 push rule) and configure the local git remote for the repository; :class:`Provisioned` says
 where the daemon finds them.
 """
@@ -125,10 +125,11 @@ def provision_terraform(
     runner.apply(variables)
     outputs = runner.output()
     log.info("terraform apply of %s took %.1fs", tf.LOCAL_ROOT, time.monotonic() - step)
-    # Terraform creates the secret without a value (secrets never go through its state).
-    emu.client("secretsmanager").put_secret_value(
-        SecretId=outputs["slack_secret_arn"], SecretString=json.dumps(dict(secret))
-    )
+    # Terraform creates the secrets without a value (secrets never go through its state): the bot
+    # token and, in a secret of its own that only slack_interactions reads, the signing secret.
+    secrets = emu.client("secretsmanager")
+    for output, key in (("slack_secret_arn", "bot_token"), ("slack_signing_secret_arn", "signing_secret")):
+        secrets.put_secret_value(SecretId=outputs[output], SecretString=json.dumps({key: secret[key]}))
     remote = LocalGitRemote(state_dir / "git", str(outputs["repository_name"]), BRANCH)
     remote.configure(emu.endpoint_url, emu.credentials("tooling"))
     return Provisioned(

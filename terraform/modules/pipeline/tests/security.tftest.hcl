@@ -63,8 +63,8 @@ variables {
     registry = { path = "registry.zip", base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
   }
   deploy_targets = {
-    stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", function_name = "mlops-inference" }
-    prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", function_name = "mlops-inference" }
+    stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", function_name = "mlops-inference" }
+    prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", function_name = "mlops-inference" }
   }
   image_consumer_account_ids    = ["222222222222", "333333333333"]
   slack_channel                 = "C0123456789"
@@ -108,8 +108,8 @@ run "data_at_rest_is_encrypted_and_private" {
   }
 
   assert {
-    condition     = aws_secretsmanager_secret.slack.kms_key_id == aws_kms_key.this.arn && aws_sns_topic.events.kms_master_key_id == aws_kms_key.this.arn
-    error_message = "The Slack secret and the SNS topic must use the customer-managed key."
+    condition     = aws_secretsmanager_secret.slack.kms_key_id == aws_kms_key.this.arn && aws_secretsmanager_secret.slack_signing.kms_key_id == aws_kms_key.this.arn && aws_sns_topic.events.kms_master_key_id == aws_kms_key.this.arn
+    error_message = "The Slack secrets and the SNS topic must use the customer-managed key."
   }
 
   assert {
@@ -155,24 +155,43 @@ run "functions_follow_the_contract" {
 
   assert {
     condition = alltrue([for k, f in aws_lambda_function.this :
-      f.handler == "mlops_pipeline.handlers.${k}.handler" && f.runtime == "python3.12" && jsonencode(f.architectures) == jsonencode(["arm64"]) && f.tracing_config[0].mode == "Active"
+      f.handler == "mlops_pipeline.handlers.${trimsuffix(trimsuffix(k, "_stage"), "_prod")}.handler" && f.runtime == "python3.12" && jsonencode(f.architectures) == jsonencode(["arm64"]) && f.tracing_config[0].mode == "Active"
     ])
-    error_message = "Handlers are mlops_pipeline.handlers.<module>.handler on python3.12/arm64 with tracing."
+    error_message = "Handlers are mlops_pipeline.handlers.<module>.handler on python3.12/arm64 with tracing (deploy_stage and deploy_prod run the deploy module)."
   }
 
   assert {
-    condition     = jsonencode(sort(keys(aws_lambda_function.this))) == jsonencode(sort(["report", "evaluate", "deploy", "smoke_test", "rollback", "promote", "request_approval", "expire_approval", "slack_interactions", "notify"]))
-    error_message = "One function per handler module."
+    condition = jsonencode(sort(keys(aws_lambda_function.this))) == jsonencode(sort([
+      "report", "evaluate", "deploy_stage", "smoke_test_stage", "rollback_stage", "deploy_prod", "smoke_test_prod", "rollback_prod",
+      "promote", "request_approval", "expire_approval", "slack_interactions", "notify",
+    ]))
+    error_message = "One function per handler module; deploy, smoke_test and rollback once per environment."
   }
 
   assert {
-    condition     = aws_lambda_function.this["evaluate"].source_code_hash == var.lambda_packages.registry.base64sha256 && aws_lambda_function.this["deploy"].filename == "core.zip"
+    condition     = aws_lambda_function.this["evaluate"].source_code_hash == var.lambda_packages.registry.base64sha256 && aws_lambda_function.this["deploy_prod"].filename == "core.zip"
     error_message = "evaluate/promote run from registry.zip, the others from core.zip."
   }
 
   assert {
-    condition     = jsonencode(sort([for k, f in aws_lambda_function.this : k if contains(keys(f.environment[0].variables), "DEPLOY_TARGETS")])) == jsonencode(["deploy", "promote", "rollback", "smoke_test"])
-    error_message = "Only deploy, smoke_test, rollback and promote get DEPLOY_TARGETS."
+    condition     = jsonencode(sort([for k, f in aws_lambda_function.this : k if contains(keys(f.environment[0].variables), "DEPLOY_TARGETS")])) == jsonencode(["deploy_prod", "deploy_stage", "rollback_prod", "rollback_stage", "smoke_test_prod", "smoke_test_stage"])
+    error_message = "Only the deploy, smoke test and rollback functions get DEPLOY_TARGETS."
+  }
+
+  assert {
+    condition = alltrue(flatten([for e in ["stage", "prod"] : [for k in ["deploy_${e}", "rollback_${e}", "smoke_test_${e}"] :
+      jsonencode(keys(jsondecode(aws_lambda_function.this[k].environment[0].variables.DEPLOY_TARGETS))) == jsonencode([e])
+    ]]))
+    error_message = "Each deploy, smoke test and rollback function knows its own environment's target only."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_lambda_function.this["deploy_prod"].environment[0].variables.DEPLOY_TARGETS).prod.role_arn == "arn:aws:iam::333333333333:role/mlops-deploy" &&
+      jsondecode(aws_lambda_function.this["rollback_stage"].environment[0].variables.DEPLOY_TARGETS).stage.role_arn == "arn:aws:iam::222222222222:role/mlops-deploy" &&
+      jsondecode(aws_lambda_function.this["smoke_test_prod"].environment[0].variables.DEPLOY_TARGETS).prod.role_arn == "arn:aws:iam::333333333333:role/mlops-smoke-test"
+    )
+    error_message = "Deploy and rollback assume their target's deploy role, the smoke test its invoke role."
   }
 
   assert {
@@ -182,7 +201,7 @@ run "functions_follow_the_contract" {
 
   assert {
     condition = alltrue([for f in aws_lambda_function.this : alltrue([for name in keys(f.environment[0].variables) : contains([
-      "MLOPS_TABLE", "MLFLOW_TRACKING_URI", "MLFLOW_CREDENTIALS_SECRET_ARN", "SLACK_SECRET_ARN", "SLACK_CHANNEL", "SLACK_API_URL",
+      "MLOPS_TABLE", "MLFLOW_TRACKING_URI", "MLFLOW_CREDENTIALS_SECRET_ARN", "SLACK_SECRET_ARN", "SLACK_SIGNING_SECRET_ARN", "SLACK_CHANNEL", "SLACK_API_URL",
       "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "DEPLOY_TARGETS", "SMOKE_MAX_LATENCY_MS", "LOCK_TTL_SECONDS", "APPROVERS",
       "APPROVER_GROUP", "ALLOW_SELF_APPROVAL", "APPROVAL_TIMEOUT_SECONDS", "SIGNATURE_MAX_AGE_SECONDS", "MLFLOW_UI_URL",
       "POWERTOOLS_SERVICE_NAME",
@@ -191,7 +210,7 @@ run "functions_follow_the_contract" {
   }
 
   assert {
-    condition     = jsondecode(aws_lambda_function.this["deploy"].environment[0].variables.DEPLOY_TARGETS).prod.alias == "live"
+    condition     = jsondecode(aws_lambda_function.this["deploy_prod"].environment[0].variables.DEPLOY_TARGETS).prod.alias == "live"
     error_message = "DEPLOY_TARGETS is JSON with the alias defaulting to live."
   }
 }
@@ -212,27 +231,30 @@ run "iam_is_least_privilege" {
   }
 
   assert {
-    condition     = jsonencode(sort([for k, d in data.aws_iam_policy_document.lambda : k if anytrue([for s in d.statement : contains(s.actions, "sts:AssumeRole")])])) == jsonencode(["deploy", "rollback", "smoke_test"])
-    error_message = "Only deploy, smoke_test and rollback may assume the deploy roles."
+    condition = jsonencode({ for k, d in data.aws_iam_policy_document.lambda : k => sort(flatten([for s in d.statement : s.resources if contains(s.actions, "sts:AssumeRole")])) if anytrue([for s in d.statement : contains(s.actions, "sts:AssumeRole")]) }) == jsonencode({
+      deploy_prod      = ["arn:aws:iam::333333333333:role/mlops-deploy"]
+      deploy_stage     = ["arn:aws:iam::222222222222:role/mlops-deploy"]
+      rollback_prod    = ["arn:aws:iam::333333333333:role/mlops-deploy"]
+      rollback_stage   = ["arn:aws:iam::222222222222:role/mlops-deploy"]
+      smoke_test_prod  = ["arn:aws:iam::333333333333:role/mlops-smoke-test"]
+      smoke_test_stage = ["arn:aws:iam::222222222222:role/mlops-smoke-test"]
+    })
+    error_message = "Each deploy/rollback function may assume its own environment's deploy role only, each smoke test its environment's invoke role only; no other function assumes anything."
   }
 
   assert {
-    condition = alltrue([for s in data.aws_iam_policy_document.lambda["deploy"].statement :
-      jsonencode(sort(s.resources)) == jsonencode(["arn:aws:iam::222222222222:role/mlops-deploy", "arn:aws:iam::333333333333:role/mlops-deploy"]) if contains(s.actions, "sts:AssumeRole")
-    ])
-    error_message = "sts:AssumeRole is limited to the two deploy roles."
+    condition = jsonencode({ for k, d in data.aws_iam_policy_document.lambda : k => sort(flatten([for s in d.statement : [for a in s.actions : a if startswith(a, "states:")]])) if anytrue([for s in d.statement : anytrue([for a in s.actions : startswith(a, "states:")])]) }) == jsonencode({
+      request_approval   = ["states:SendTaskFailure"]
+      slack_interactions = ["states:SendTaskFailure", "states:SendTaskSuccess"]
+    })
+    error_message = "Only slack_interactions completes approval tasks (success or failure); request_approval may only fail the older approvals it supersedes."
   }
 
   assert {
-    condition     = jsonencode(sort([for k, d in data.aws_iam_policy_document.lambda : k if anytrue([for s in d.statement : contains(s.actions, "states:SendTaskSuccess")])])) == jsonencode(["slack_interactions"])
-    error_message = "Only slack_interactions may complete the approval task."
-  }
-
-  assert {
-    condition = alltrue([for s in data.aws_iam_policy_document.lambda["slack_interactions"].statement :
-      jsonencode(s.resources) == jsonencode(["arn:aws:states:us-east-1:111111111111:stateMachine:mlops-pipeline"]) if contains(s.actions, "states:SendTaskSuccess")
-    ])
-    error_message = "The approval callback is scoped to the pipeline's state machine."
+    condition = alltrue(flatten([for k, d in data.aws_iam_policy_document.lambda : [for s in d.statement :
+      jsonencode(s.resources) == jsonencode(["arn:aws:states:us-east-1:111111111111:stateMachine:mlops-pipeline"]) if anytrue([for a in s.actions : startswith(a, "states:")])
+    ]]))
+    error_message = "The approval callbacks are scoped to the pipeline's state machine."
   }
 
   assert {
@@ -312,11 +334,72 @@ run "rejects_missing_prod_target" {
 
   variables {
     deploy_targets = {
-      stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", function_name = "mlops-inference" }
+      stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", function_name = "mlops-inference" }
     }
   }
 
   expect_failures = [var.deploy_targets]
+}
+
+# Stage and prod must not share a deploy role: a stage bug could then change prod.
+run "rejects_one_deploy_role_for_both_environments" {
+  command = plan
+
+  variables {
+    deploy_targets = {
+      stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", function_name = "mlops-inference" }
+      prod  = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", function_name = "mlops-inference" }
+    }
+  }
+
+  expect_failures = [var.deploy_targets]
+}
+
+run "rejects_a_smoke_test_that_assumes_the_deploy_role" {
+  command = plan
+
+  variables {
+    deploy_targets = {
+      stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", function_name = "mlops-inference" }
+      prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", function_name = "mlops-inference" }
+    }
+  }
+
+  expect_failures = [var.deploy_targets]
+}
+
+# Overrides reach every function: they may carry endpoints, never the security settings.
+run "rejects_security_settings_in_environment_overrides" {
+  command = plan
+
+  variables {
+    lambda_environment_overrides = { AWS_ENDPOINT_URL = "http://127.0.0.1:4566", APPROVERS = "U0ATTACKER" }
+  }
+
+  expect_failures = [var.lambda_environment_overrides]
+}
+
+run "rejects_a_deploy_targets_override" {
+  command = plan
+
+  variables {
+    lambda_environment_overrides = { DEPLOY_TARGETS = "{}" }
+  }
+
+  expect_failures = [var.lambda_environment_overrides]
+}
+
+run "accepts_endpoint_overrides" {
+  command = plan
+
+  variables {
+    lambda_environment_overrides = { AWS_ENDPOINT_URL = "http://127.0.0.1:4566" }
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["report"].environment[0].variables.AWS_ENDPOINT_URL == "http://127.0.0.1:4566"
+    error_message = "Other overrides still reach the functions."
+  }
 }
 
 # A deployment from before the s3_bucket module: its bucket must survive the move

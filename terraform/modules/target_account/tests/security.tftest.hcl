@@ -28,10 +28,10 @@ variables {
   initial_image_uri    = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:bootstrap"
   image_repository_arn = "arn:aws:ecr:us-east-1:111111111111:repository/mlops/serving"
   deployer_role_arns = [
-    "arn:aws:iam::111111111111:role/mlops-deploy-lambda",
-    "arn:aws:iam::111111111111:role/mlops-smoke-test-lambda",
-    "arn:aws:iam::111111111111:role/mlops-rollback-lambda",
+    "arn:aws:iam::111111111111:role/mlops-deploy-stage-lambda",
+    "arn:aws:iam::111111111111:role/mlops-rollback-stage-lambda",
   ]
+  smoke_test_role_arns = ["arn:aws:iam::111111111111:role/mlops-smoke-test-stage-lambda"]
 }
 
 run "deploy_role_is_least_privilege" {
@@ -39,7 +39,7 @@ run "deploy_role_is_least_privilege" {
 
   assert {
     condition     = jsonencode(sort(flatten([for s in data.aws_iam_policy_document.deploy_assume.statement : [for p in s.principals : tolist(p.identifiers) if p.type == "AWS"]]))) == jsonencode(sort(var.deployer_role_arns))
-    error_message = "Only the tooling deploy/smoke-test/rollback roles may assume the deploy role."
+    error_message = "Only this environment's tooling deploy and rollback roles may assume the deploy role."
   }
 
   assert {
@@ -50,9 +50,9 @@ run "deploy_role_is_least_privilege" {
   assert {
     condition = jsonencode(sort(one([for s in data.aws_iam_policy_document.deploy.statement : s.actions if s.sid == "DeployInferenceFunction"]))) == jsonencode(sort([
       "lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
-      "lambda:UpdateFunctionCode", "lambda:PublishVersion", "lambda:InvokeFunction", "lambda:ListVersionsByFunction",
+      "lambda:UpdateFunctionCode", "lambda:PublishVersion", "lambda:ListVersionsByFunction",
     ]))
-    error_message = "The deploy role may only make the deployer's and smoke test's Lambda calls."
+    error_message = "The deploy role may only make the deployer's Lambda calls (the smoke test invokes through the invoke role)."
   }
 
   assert {
@@ -63,7 +63,7 @@ run "deploy_role_is_least_privilege" {
   }
 
   assert {
-    condition     = alltrue(flatten([for d in [data.aws_iam_policy_document.deploy, data.aws_iam_policy_document.execution] : [for s in d.statement : [for a in s.actions : !strcontains(a, "*")]]]))
+    condition     = alltrue(flatten([for d in [data.aws_iam_policy_document.deploy, data.aws_iam_policy_document.execution, data.aws_iam_policy_document.invoke] : [for s in d.statement : [for a in s.actions : !strcontains(a, "*")]]]))
     error_message = "No wildcard actions."
   }
 
@@ -71,6 +71,49 @@ run "deploy_role_is_least_privilege" {
     condition     = alltrue([for s in data.aws_iam_policy_document.deploy.statement : !contains(s.resources, "*")])
     error_message = "The deploy role has no * resources."
   }
+}
+
+# The smoke test gets its own role: it may invoke the alias and nothing else, and only this
+# environment's smoke test function may assume it.
+run "smoke_test_gets_an_invoke_only_role" {
+  command = apply
+
+  assert {
+    condition     = jsonencode(flatten([for s in data.aws_iam_policy_document.invoke_assume.statement : [for p in s.principals : tolist(p.identifiers) if p.type == "AWS"]])) == jsonencode(var.smoke_test_role_arns)
+    error_message = "Only this environment's smoke test role may assume the invoke role."
+  }
+
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.invoke_assume.statement : jsonencode(s.actions) == jsonencode(["sts:AssumeRole"])])
+    error_message = "The invoke role's trust policy allows sts:AssumeRole only."
+  }
+
+  assert {
+    condition = jsonencode([for s in data.aws_iam_policy_document.invoke.statement : { actions = s.actions, resources = s.resources }]) == jsonencode([{
+      actions = ["lambda:InvokeFunction"], resources = ["arn:aws:lambda:us-east-1:222222222222:function:mlops-inference:live"]
+    }])
+    error_message = "The invoke role may only invoke the alias live."
+  }
+
+  assert {
+    condition     = length(setintersection(flatten([for s in data.aws_iam_policy_document.deploy_assume.statement : [for p in s.principals : tolist(p.identifiers)]]), var.smoke_test_role_arns)) == 0
+    error_message = "The smoke test role may not assume the deploy role."
+  }
+
+  assert {
+    condition     = output.deploy_target.invoke_role_arn == aws_iam_role.invoke.arn && output.deploy_target.role_arn == aws_iam_role.deploy.arn
+    error_message = "deploy_target hands the pipeline both roles."
+  }
+}
+
+run "rejects_a_smoke_test_role_that_is_a_deployer" {
+  command = plan
+
+  variables {
+    smoke_test_role_arns = ["arn:aws:iam::111111111111:role/mlops-deploy-stage-lambda"]
+  }
+
+  expect_failures = [var.smoke_test_role_arns]
 }
 
 run "function_is_an_image_with_alias_live" {

@@ -13,9 +13,10 @@ module "pipeline" {
     registry = { path = "${path.module}/../../../../../dist/lambda/registry.zip", base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
   }
 
+  # Each target_account module's deploy_target output.
   deploy_targets = {
-    stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", function_name = "mlops-inference" }
-    prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", function_name = "mlops-inference" }
+    stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", function_name = "mlops-inference" }
+    prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", function_name = "mlops-inference" }
   }
   image_consumer_account_ids = ["222222222222", "333333333333"]
 

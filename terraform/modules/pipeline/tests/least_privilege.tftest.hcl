@@ -1,0 +1,244 @@
+# Least privilege between the pipeline's own parts: which function may reach which secret,
+# which items of the table, which target role and which state machine callback.
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111111111111" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  # The real policy documents are asserted through their statements; their JSON is mocked.
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000000" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::111111111111:role/mock" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:us-east-1:111111111111:function:mock", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/mock" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:us-east-1:111111111111:log-group:mock" }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = { execution_arn = "arn:aws:execute-api:us-east-1:111111111111:abc123", api_endpoint = "https://abc123.execute-api.us-east-1.amazonaws.com" }
+  }
+  mock_resource "aws_sfn_state_machine" {
+    defaults = { arn = "arn:aws:states:us-east-1:111111111111:stateMachine:mlops-pipeline" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:111111111111:mlops-pipeline-events" }
+  }
+  mock_resource "aws_ecr_repository" {
+    defaults = { arn = "arn:aws:ecr:us-east-1:111111111111:repository/mlops/serving", repository_url = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = { arn = "arn:aws:s3:::mlops-artifacts-mock", id = "mlops-artifacts-mock" }
+  }
+  mock_resource "aws_dynamodb_table" {
+    defaults = { arn = "arn:aws:dynamodb:us-east-1:111111111111:table/mlops-pipeline" }
+  }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:mlops/slack-AbCdEf" }
+  }
+  mock_resource "aws_codebuild_project" {
+    defaults = { arn = "arn:aws:codebuild:us-east-1:111111111111:project/mlops-build" }
+  }
+  mock_resource "aws_codecommit_repository" {
+    defaults = { arn = "arn:aws:codecommit:us-east-1:111111111111:models", clone_url_http = "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/models" }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:us-east-1:111111111111:rule/mock" }
+  }
+}
+
+# Distinct ARNs where the assertions must tell resources apart (the mock gives all the same).
+override_resource {
+  target = aws_secretsmanager_secret.slack_signing
+  values = { arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:mlops/slack-signing-secret-GhIjKl" }
+}
+
+override_resource {
+  target = aws_iam_role.lambda["slack_interactions"]
+  values = { arn = "arn:aws:iam::111111111111:role/mlops-slack-interactions-lambda" }
+}
+
+override_resource {
+  target = aws_iam_role.lambda["deploy_stage"]
+  values = { arn = "arn:aws:iam::111111111111:role/mlops-deploy-stage-lambda" }
+}
+
+override_resource {
+  target = aws_iam_role.lambda["rollback_stage"]
+  values = { arn = "arn:aws:iam::111111111111:role/mlops-rollback-stage-lambda" }
+}
+
+override_resource {
+  target = aws_iam_role.lambda["smoke_test_stage"]
+  values = { arn = "arn:aws:iam::111111111111:role/mlops-smoke-test-stage-lambda" }
+}
+
+override_resource {
+  target = aws_iam_role.lambda["deploy_prod"]
+  values = { arn = "arn:aws:iam::111111111111:role/mlops-deploy-prod-lambda" }
+}
+
+override_resource {
+  target = aws_iam_role.lambda["rollback_prod"]
+  values = { arn = "arn:aws:iam::111111111111:role/mlops-rollback-prod-lambda" }
+}
+
+override_resource {
+  target = aws_iam_role.lambda["smoke_test_prod"]
+  values = { arn = "arn:aws:iam::111111111111:role/mlops-smoke-test-prod-lambda" }
+}
+
+variables {
+  lambda_packages = {
+    core     = { path = "core.zip", base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
+    registry = { path = "registry.zip", base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
+  }
+  deploy_targets = {
+    stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", function_name = "mlops-inference" }
+    prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", function_name = "mlops-inference" }
+  }
+  image_consumer_account_ids    = ["222222222222", "333333333333"]
+  slack_channel                 = "C0123456789"
+  mlflow_tracking_uri           = "https://mlflow.example.com"
+  mlflow_credentials_secret_arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:mlops/mlflow/pipeline-AbCdEf"
+}
+
+run "only_slack_interactions_reads_the_signing_secret" {
+  command = apply
+
+  assert {
+    condition = jsonencode([for k, d in data.aws_iam_policy_document.lambda : k if anytrue([for s in d.statement :
+      contains(s.resources, "arn:aws:secretsmanager:us-east-1:111111111111:secret:mlops/slack-signing-secret-GhIjKl")
+    ])]) == jsonencode(["slack_interactions"])
+    error_message = "Only slack_interactions may read the Slack signing secret."
+  }
+
+  assert {
+    condition     = jsonencode([for k, f in aws_lambda_function.this : k if contains(keys(f.environment[0].variables), "SLACK_SIGNING_SECRET_ARN")]) == jsonencode(["slack_interactions"])
+    error_message = "Only slack_interactions is told where the signing secret is."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["slack_interactions"].environment[0].variables.SLACK_SIGNING_SECRET_ARN != aws_lambda_function.this["slack_interactions"].environment[0].variables.SLACK_SECRET_ARN
+    error_message = "The signing secret is a secret of its own, not the bot token's."
+  }
+
+  # Every function posts into the run's Slack thread; the bot token goes exactly where
+  # SLACK_SECRET_ARN does, and nowhere else.
+  assert {
+    condition = jsonencode(sort([for k, d in data.aws_iam_policy_document.lambda : k if anytrue([for s in d.statement : contains(s.resources, aws_secretsmanager_secret.slack.arn)])])) == jsonencode(sort([
+      for k, f in aws_lambda_function.this : k if contains(keys(f.environment[0].variables), "SLACK_SECRET_ARN")
+    ]))
+    error_message = "The bot token secret is readable by exactly the functions that post to Slack."
+  }
+
+  assert {
+    condition = alltrue([for s in data.aws_iam_policy_document.slack_signing.statement :
+      s.effect == "Deny" && jsonencode(s.actions) == jsonencode(["secretsmanager:GetSecretValue"]) &&
+      jsonencode([for c in s.condition : { test = c.test, variable = c.variable, values = c.values }]) == jsonencode([{
+        test                                    = "StringNotEquals", variable = "aws:PrincipalArn", values = ["arn:aws:iam::111111111111:role/mlops-slack-interactions-lambda"]
+      }])
+    ]) && aws_secretsmanager_secret_policy.slack_signing.secret_arn == aws_secretsmanager_secret.slack_signing.arn
+    error_message = "The signing secret's own policy denies reading it to every principal but slack_interactions' role."
+  }
+}
+
+run "table_access_is_scoped_to_the_keys_each_function_uses" {
+  command = apply
+
+  # Action and partition key prefix (dynamodb:LeadingKeys) of every table statement, per function.
+  assert {
+    condition = jsonencode({ for k, d in data.aws_iam_policy_document.lambda : k => sort(flatten([for s in d.statement : [
+      for a in s.actions : [for c in s.condition : [for v in c.values : "${a} ${v}"] if c.variable == "dynamodb:LeadingKeys"]
+      ] if anytrue([for a in s.actions : startswith(a, "dynamodb:")])])) }) == jsonencode({
+      deploy_prod = [
+        "dynamodb:DeleteItem LOCK#deploy-prod", "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem ENV#prod", "dynamodb:GetItem LOCK#deploy-prod",
+        "dynamodb:GetItem RUN#*", "dynamodb:PutItem LOCK#deploy-prod", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+      ]
+      deploy_stage = [
+        "dynamodb:DeleteItem LOCK#deploy-stage", "dynamodb:GetItem ENV#stage", "dynamodb:GetItem LOCK#deploy-stage", "dynamodb:GetItem RUN#*",
+        "dynamodb:PutItem LOCK#deploy-stage", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+      ]
+      evaluate        = ["dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*"]
+      expire_approval = ["dynamodb:GetItem APPROVAL#*", "dynamodb:Query APPROVALS#*", "dynamodb:UpdateItem APPROVAL#*"]
+      notify = [
+        "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:Query APPROVALS#*",
+        "dynamodb:UpdateItem APPROVAL#*", "dynamodb:UpdateItem RUN#*",
+      ]
+      promote = [
+        "dynamodb:DeleteItem LOCK#deploy-prod", "dynamodb:DeleteItem LOCK#deploy-stage", "dynamodb:GetItem RUN#*", "dynamodb:PutItem ENV#prod",
+        "dynamodb:PutItem ENV#stage", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+      ]
+      report = ["dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*"]
+      request_approval = [
+        "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem RUN#*", "dynamodb:PutItem APPROVAL#*", "dynamodb:PutItem RUN#*",
+        "dynamodb:Query APPROVALS#*", "dynamodb:UpdateItem APPROVAL#*", "dynamodb:UpdateItem RUN#*",
+      ]
+      rollback_prod  = ["dynamodb:DeleteItem LOCK#deploy-prod", "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*"]
+      rollback_stage = ["dynamodb:DeleteItem LOCK#deploy-stage", "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*"]
+      slack_interactions = [
+        "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem APPROVAL#*", "dynamodb:UpdateItem RUN#*",
+      ]
+      smoke_test_prod  = ["dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*"]
+      smoke_test_stage = ["dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*"]
+    })
+    error_message = "Each function gets exactly the table actions and partition key prefixes it uses."
+  }
+
+  assert {
+    condition = alltrue(flatten([for d in data.aws_iam_policy_document.lambda : [for s in d.statement :
+      length(s.condition) == 1 && alltrue([for c in s.condition : c.test == "ForAllValues:StringLike" && c.variable == "dynamodb:LeadingKeys"])
+      if anytrue([for a in s.actions : startswith(a, "dynamodb:")])
+    ]]))
+    error_message = "Every table statement is conditioned on the partition key (dynamodb:LeadingKeys)."
+  }
+
+  assert {
+    condition = alltrue(flatten([for d in data.aws_iam_policy_document.lambda : [for s in d.statement :
+      (jsonencode(s.actions) == jsonencode(["dynamodb:Query"]) && jsonencode(s.resources) == jsonencode(["arn:aws:dynamodb:us-east-1:111111111111:table/mlops-pipeline/index/gsi1"])) ||
+      (!contains(s.actions, "dynamodb:Query") && jsonencode(s.resources) == jsonencode(["arn:aws:dynamodb:us-east-1:111111111111:table/mlops-pipeline"]))
+      if anytrue([for a in s.actions : startswith(a, "dynamodb:")])
+    ]]))
+    error_message = "Items are reached on the table, queries on gsi1 only (no other index, no table query)."
+  }
+}
+
+run "each_environment_trusts_only_its_own_functions" {
+  command = apply
+
+  assert {
+    condition = jsonencode(output.deployer_role_arns) == jsonencode({
+      prod  = ["arn:aws:iam::111111111111:role/mlops-deploy-prod-lambda", "arn:aws:iam::111111111111:role/mlops-rollback-prod-lambda"]
+      stage = ["arn:aws:iam::111111111111:role/mlops-deploy-stage-lambda", "arn:aws:iam::111111111111:role/mlops-rollback-stage-lambda"]
+    })
+    error_message = "Each target account's deploy role is handed exactly its environment's deploy and rollback roles."
+  }
+
+  assert {
+    condition = jsonencode(output.smoke_test_role_arns) == jsonencode({
+      prod  = ["arn:aws:iam::111111111111:role/mlops-smoke-test-prod-lambda"]
+      stage = ["arn:aws:iam::111111111111:role/mlops-smoke-test-stage-lambda"]
+    })
+    error_message = "Each target account's invoke role is handed exactly its environment's smoke test role."
+  }
+
+  assert {
+    condition = alltrue([for e in ["stage", "prod"] :
+      aws_lambda_function.this["deploy_${e}"].role == aws_iam_role.lambda["deploy_${e}"].arn &&
+      aws_lambda_function.this["rollback_${e}"].role == aws_iam_role.lambda["rollback_${e}"].arn &&
+      aws_lambda_function.this["smoke_test_${e}"].role == aws_iam_role.lambda["smoke_test_${e}"].arn
+    ])
+    error_message = "Each environment's functions run as the roles handed to that environment."
+  }
+}
