@@ -6,6 +6,7 @@ import re
 
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from mlops_pipeline.adapters.aws.dynamodb import DynamoApprovalStore
 from mlops_pipeline.domain.models import ApprovalStatus
@@ -60,10 +61,26 @@ def approval_of(e2e: E2E, run: Run) -> str:
 
 
 def production_version(registry: MlflowClient, name: str = "delivery-time") -> str | None:
+    """The version behind alias ``production``; None only when the registry says there is none."""
     try:
         return str(registry.get_model_version_by_alias(name, "production").version)
-    except Exception:  # no champion yet (this case run alone)
-        return None
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "alias production not found" in exc.message:
+            return None
+        raise
+
+
+@pytest.fixture
+def champion(e2e: E2E) -> str:
+    """The version behind ``production`` before the case; when the case runs alone and there is
+    none yet, an approved run of seed_code/ makes one, so the comparisons below compare something."""
+    registry = MlflowClient(e2e.info.mlflow_url)
+    if production_version(registry) is None:
+        run = e2e.run(e2e.project("champion"), "approve")
+        assert run.view.status == "SUCCEEDED", f"{run.view.error}: {run.view.cause}\n{run.log}"
+    version = production_version(registry)
+    assert version is not None
+    return version
 
 
 def test_push_build_stage_approve_prod(e2e: E2E) -> None:
@@ -120,10 +137,9 @@ def test_push_build_stage_approve_prod(e2e: E2E) -> None:
     assert all(isinstance(p, float) and p > 0 for p in predictions)
 
 
-def test_reject_leaves_prod_untouched(e2e: E2E) -> None:
+def test_reject_leaves_prod_untouched(e2e: E2E, champion: str) -> None:
     stage_before, prod_before = live_version(e2e, "stage"), live_version(e2e, "prod")
     registry = MlflowClient(e2e.info.mlflow_url)
-    champion = production_version(registry)
     project = e2e.project("rejected")
     train = project / "train.py"
     train.write_text(train.read_text() + "\n# a change the approver does not like\n")
@@ -179,12 +195,11 @@ def test_broken_smoke_test_rolls_back_stage(e2e: E2E) -> None:
     assert len(demo.predict(e2e.client, "stage", request)["predictions"]) == len(request["data"])
 
 
-def test_demo_command_second_run_compares_with_the_champion(e2e: E2E) -> None:
+def test_demo_command_second_run_compares_with_the_champion(e2e: E2E, champion: str) -> None:
     from typer.testing import CliRunner
 
     from mlops_pipeline.cli.main import app
 
-    champion = production_version(MlflowClient(e2e.info.mlflow_url))
     result = CliRunner().invoke(
         app, ["demo", "--auto-approve", "--state-dir", e2e.info.state_dir, "--timeout", "420"]
     )
@@ -192,8 +207,7 @@ def test_demo_command_second_run_compares_with_the_champion(e2e: E2E) -> None:
     assert result.exit_code == 0, result.output
     assert "using the running local stack" in result.output
     assert "prediction from prod (alias live):" in result.output
-    if champion is not None:  # this case run alone has no champion to compare with
-        assert f"vs champion v{champion}" in result.output
+    assert f"vs champion v{champion}" in result.output
     last = result.output.strip().splitlines()[-1]
     match = re.fullmatch(
         r"demo: succeeded total_s=\d+\.\d model=delivery-time version=(\d+) stage=(\d+) prod=(\d+)", last
