@@ -245,3 +245,38 @@ def test_forged_click_changes_nothing(pipeline: Pipeline) -> None:
     assert pipeline.approvals.get(card.buttons[0]["value"]).status is ApprovalStatus.PENDING
     pipeline.click(card, "reject")
     assert pipeline.stack.wait(execution)["status"] == "FAILED"
+
+
+def test_forged_task_success_cannot_reach_prod(pipeline: Pipeline) -> None:
+    """SendTaskSuccess by whoever holds the token, with a made-up approval: DeployProd refuses."""
+    prod_before = pipeline.stack.alias_version("prod")
+    execution = pipeline.stack.start(pipeline.commit({"name": "forgedsuccess", "metrics": {"rmse": 3.0}}))
+    card = pipeline.wait_for_card(execution)
+    late_click = pipeline.slack.interaction_body(card.ts, "approve", "U0APPROVER")
+    approval_id = card.buttons[0]["value"]
+    pending = pipeline.approvals.get(approval_id)
+    assert pending is not None
+    forged = {
+        "approval_id": "made-up-approval-id",
+        "approved_by": "U0APPROVER",
+        "approved_at": "2026-01-01T00:00:00Z",
+    }
+    pipeline.emu.client("stepfunctions").send_task_success(
+        taskToken=pending.task_token, output=json.dumps(forged)
+    )
+
+    result = pipeline.stack.wait(execution)
+    assert result["status"] == "FAILED"
+    states = pipeline.stack.states(execution)
+    assert states[-3:] == ["DeployProd", "ReportDeployProdRefused", "DeployProdRefused"], states
+    assert pipeline.stack.alias_version("prod") == prod_before
+    assert "ApprovalRequiredError" in "\n".join(texts(pipeline, execution))
+
+    # A click on the card of the finished run is refused and ends the approval (no decision).
+    assert pipeline.post_signed(late_click) == 200
+    ended = pipeline.approvals.get(approval_id)
+    assert ended is not None and ended.status is ApprovalStatus.CANCELLED, ended
+    assert pipeline.slack.message(card.ts).buttons == []
+    told = [e.text for e in pipeline.slack.ephemerals() if e.user == "U0APPROVER"]
+    assert told and ("no longer waiting" in told[-1] or "cancelled" in told[-1]), told
+    assert pipeline.stack.alias_version("prod") == prod_before

@@ -21,6 +21,7 @@ from mlops_pipeline.cli.main import app
 from mlops_pipeline.local.stack import control
 from mlops_pipeline.local.stack.client import StackClient, block_actions_body, card_buttons
 from mlops_pipeline.local.stack.errors import LocalStackError, SlackConfigError
+from mlops_pipeline.local.stack.harness import LOCAL_PUSHER
 from mlops_pipeline.local.stack.slack_config import slack_config_from_env
 from mlops_pipeline.local.stack.slack_standin import LocalSlackServer
 from mlops_pipeline.local.stack.state import DAEMON_LOG, StackOptions, state_file
@@ -155,7 +156,13 @@ def test_slack_mode_posts_to_slack_and_approves_through_the_signed_endpoint(
             "token": "task-token-of-a-finished-execution",
             "execution": execution,
             "model": {"model_name": "demo-model", "model_version": "3", "commit": "abc123"},
-            "input": {"commit": "abc123", "repository": "mlops-models", "branch": "main"},
+            # Pushed by the local stack's pusher, whom IDENTITY_MAP resolves: one approval decides.
+            "input": {
+                "commit": "abc123",
+                "repository": "mlops-models",
+                "branch": "main",
+                "author": LOCAL_PUSHER,
+            },
         }
         answer = client.client("lambda").invoke(
             FunctionName="mlops-request-approval", Payload=json.dumps(event).encode()
@@ -180,13 +187,18 @@ def test_slack_mode_posts_to_slack_and_approves_through_the_signed_endpoint(
         assert code == 401
         assert client.approval_card(execution) is not None
 
+        # Nothing waits on this task token (as for a finished or stopped execution): the click is
+        # refused, the approval ends CANCELLED with the reason, and its card loses the buttons.
         approve = CliRunner().invoke(app, ["local", "approve", execution, "--state-dir", str(state)])
         assert approve.exit_code == 0, approve.output
         assert "signed interaction" in approve.output
         assert client.approval_card(execution) is None
         decided = DynamoApprovalStore(info.table, client=client.client("dynamodb")).get(card["approval_id"])
-        assert decided is not None and decided.status.value == "APPROVED"
-        assert decided.decided_by == "U0APPROVER"
+        assert decided is not None and decided.status.value == "CANCELLED"
+        assert "no longer waits" in decided.reason and decided.decided_by is None
+        assert [(d.user, d.action) for d in decided.decisions] == [("U0APPROVER", "approve")]
+        told = [e.text for e in real_slack.ephemerals() if e.user == "U0APPROVER"]
+        assert told and "no longer waiting" in told[-1]
         again = CliRunner().invoke(app, ["local", "approve", execution, "--state-dir", str(state)])
         assert again.exit_code == 1 and "no pending approval" in again.output
     finally:
