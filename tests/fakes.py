@@ -228,10 +228,7 @@ class FakeApprovalStore:
         with self._lock:
             current = self._pending(approval_id)
             if len(current.decisions) != seen:
-                raise DecisionConflictError(
-                    f"approval {approval_id} has {len(current.decisions)} decisions, not {seen}",
-                    current=current,
-                )
+                raise DecisionConflictError(f"approval {approval_id} has another decision", current=current)
             updated = replace(current, decisions=(*current.decisions, decision))
             if status is not None:
                 updated = updated.with_status(ApprovalStatus(status), decision.user, decision.at)
@@ -258,16 +255,10 @@ class FakeApprovalStore:
             if current.status is not expected or len(current.decisions) != seen:
                 raise AlreadyDecidedError(f"approval {approval_id} changed meanwhile", current=current)
             pending = status is ApprovalStatus.PENDING
-            reverted = replace(
-                current,
-                status=status,
-                decided_by=None,
-                decided_at=None if pending else at,
-                decisions=current.decisions[:-1] if pending else current.decisions,
-                reason=reason,
-            )
-            self.items[approval_id] = reverted
-            return reverted
+            decisions = current.decisions[:-1] if pending else current.decisions
+            reverted = replace(current, status=status, decided_by=None, decisions=decisions, reason=reason)
+            self.items[approval_id] = replace(reverted, decided_at=None if pending else at)
+            return self.items[approval_id]
 
     def list_pending(self, model_name: str) -> Sequence[Approval]:
         pending = [

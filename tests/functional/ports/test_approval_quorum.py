@@ -57,6 +57,16 @@ def test_the_same_approver_twice_conflicts_on_the_stale_count(approval_store: Ap
     assert stored is not None and stored.decisions == (click("U1"),)
 
 
+@pytest.fixture
+def atomic_conditional_writes() -> None:
+    """DynamoDB checks a condition and writes as one step; plain moto does it in two, so threads
+    can both pass. The emulator's fix (the local stack runs with it) makes moto atomic as AWS is."""
+    from mlops_pipeline.local.emulator import moto_fixes
+
+    moto_fixes.install()
+
+
+@pytest.mark.usefixtures("atomic_conditional_writes")
 def test_concurrent_appends_on_the_same_count_exactly_one_wins(approval_store: ApprovalStore) -> None:
     approval_store.put(approval(required_approvals=3))
     outcomes: list[str] = []
