@@ -9,7 +9,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from mlops_pipeline.adapters.aws.dynamodb import DynamoApprovalStore
-from mlops_pipeline.domain.models import ApprovalStatus
+from mlops_pipeline.domain.models import ApprovalStatus, Artifact
 from mlops_pipeline.local.stack import demo
 from mlops_pipeline.local.stack.client import card_buttons
 from tests.e2e.conftest import E2E, Run
@@ -23,11 +23,12 @@ def live_version(e2e: E2E, environment: str) -> str:
     return demo.alias_version(e2e.client, environment)
 
 
-def published_image(e2e: E2E, environment: str, version: str) -> str:
+def published_code(e2e: E2E, environment: str, version: str) -> str:
+    """CodeSha256 of a published version (base64 of the zip's sha256, as Lambda reports it)."""
     lam = e2e.client.client("lambda", environment)
     function = lam.get_function(FunctionName=e2e.info.inference_function, Qualifier=version)
     assert function["Configuration"]["Version"] == version
-    return str(function["Code"]["ImageUri"])
+    return str(function["Configuration"]["CodeSha256"])
 
 
 def thread_texts(e2e: E2E, run: Run) -> tuple[list[dict], str]:
@@ -91,17 +92,18 @@ def test_push_build_stage_approve_prod(e2e: E2E) -> None:
     assert result.outcome == "succeeded"
     assert result.last_line().startswith("demo: succeeded total_s=")
 
-    # Both accounts' `live` aliases moved to newly published versions of the new image.
+    # Both accounts' `live` aliases moved to newly published versions of the build's zip.
     model = result.evaluation
-    image_uri = model["image_uri"]
+    artifact = Artifact.from_dict(model["artifact"])
+    assert artifact.kind == "zip"
     assert int(result.stage_version) > int(stage_before)
     assert int(result.prod_version) > int(prod_before)
-    assert published_image(e2e, "stage", result.stage_version) == image_uri
-    assert published_image(e2e, "prod", result.prod_version) == image_uri
+    assert published_code(e2e, "stage", result.stage_version) == artifact.lambda_code_sha256
+    assert published_code(e2e, "prod", result.prod_version) == artifact.lambda_code_sha256
     deploy_prod = run.view.outputs["DeployProd"]["deploy_prod"]
     assert deploy_prod["new_version"] == result.prod_version
 
-    # Registry: aliases and lineage tags (commit -> run -> version -> image -> Lambda versions).
+    # Registry: aliases and lineage tags (commit -> run -> version -> zip -> Lambda versions).
     registry = MlflowClient(e2e.info.mlflow_url)
     version = registry.get_model_version_by_alias(result.model_name, "production")
     assert version.version == result.model_version
@@ -109,8 +111,8 @@ def test_push_build_stage_approve_prod(e2e: E2E) -> None:
     tags = version.tags
     assert tags["git_commit"] == run.commit
     assert tags["pipeline_execution"] == run.execution
-    assert tags["image_uri"] == image_uri
-    assert tags["image_digest"].startswith("sha256:")
+    assert (tags["artifact_uri"], tags["artifact_sha256"]) == (artifact.uri, artifact.sha256)
+    assert artifact.uri.endswith(f"?versionId={tags['artifact_s3_version']}")
     assert tags["stage_lambda_version"] == result.stage_version
     assert tags["prod_lambda_version"] == result.prod_version
     assert tags["approved_by"] == "U0APPROVER" == result.approver
@@ -167,8 +169,8 @@ def test_broken_smoke_test_rolls_back_stage(e2e: E2E) -> None:
     function = e2e.info.inference_function
     saved = lam.get_function_configuration(FunctionName=function).get("Environment", {}).get("Variables", {})
     # The build refuses a model that fails its own smoke input, so break what the next stage
-    # version serves instead: its model folder is missing, the image fails at invoke as a broken
-    # image would. Published versions keep their own configuration, so rollback restores service.
+    # version serves instead: its model folder is missing, the function fails at invoke as a broken
+    # artifact would. Published versions keep their own configuration, so rollback restores service.
     lam.update_function_configuration(
         FunctionName=function,
         Environment={"Variables": {**saved, "SERVING_MODEL_DIR": "/nonexistent/model"}},

@@ -127,6 +127,11 @@ def stage(
             f"no bytecode shipped: this is Python {sys.version.split()[0]}, the artifact's is {settings.python_version}"
         )
     unzipped = bundle.tree_size(task_root)
+    if unzipped > bundle.ZIP_LIMIT_BYTES and prefer != "image" and settings.package_type != "Image":
+        freed = bundle.drop_dependency_bytecode(task_root)
+        if freed:
+            unzipped -= freed
+            progress(f"dependencies' bytecode left out ({freed / 2**20:.0f} MiB) to stay a zip")
     kind, reason = decide(settings, prefer, unzipped)
     return Staged(task_root, flavor, kind, reason, unzipped)
 

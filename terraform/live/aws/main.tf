@@ -19,7 +19,13 @@ locals {
     nat_gateway        = module.network[0].nat_gateway
   }
 
-  bootstrap_image_uri = "${module.pipeline.ecr_repository_url}:${var.bootstrap_image_tag}"
+  # The inference functions' first code: placeholder.zip of the same `mlops-pipeline package` run,
+  # or (serving_package_type Image) the placeholder image pushed first (docs/deploy-aws.md).
+  placeholder_zip = try({
+    path         = "${var.lambda_dist_dir}/${local.manifest.placeholder.path}"
+    base64sha256 = local.manifest.placeholder.base64sha256
+  }, null)
+  placeholder_image_uri = var.serving_package_type == "Image" ? "${module.pipeline.ecr_repository_url}:${var.placeholder_image_tag}" : null
 }
 
 module "network" {
@@ -83,6 +89,8 @@ module "pipeline" {
     prod  = module.prod.deploy_target
   }
   image_consumer_account_ids = [var.stage_account_id, var.prod_account_id]
+  lambda_architecture        = var.lambda_architecture
+  serving_package_type       = var.serving_package_type
 
   slack_channel            = var.slack_channel
   approvers                = var.approvers
@@ -109,13 +117,22 @@ module "stage" {
 
   name_prefix          = var.name_prefix
   environment          = "stage"
-  initial_image_uri    = local.bootstrap_image_uri
+  initial_image_uri    = local.placeholder_image_uri
   image_repository_arn = module.pipeline.ecr_repository_arn
   # Only this environment's functions: its deploy and rollback roles, its smoke test's role.
   deployer_role_arns   = module.pipeline.deployer_role_arns["stage"]
   smoke_test_role_arns = module.pipeline.smoke_test_role_arns["stage"]
   # Created only once the tooling account lets this account read the code (first apply).
   artifact_access_ids = module.pipeline.artifact_access_ids
+
+  # The serving artifact: what the function runs, for which CPU, and where its zips come from.
+  package_type          = var.serving_package_type
+  architecture          = var.lambda_architecture
+  snapstart             = var.snapstart
+  placeholder_zip       = local.placeholder_zip
+  artifacts_bucket_arn  = module.pipeline.serving_artifacts.bucket_arn
+  artifacts_key_prefix  = module.pipeline.serving_artifacts.key_prefix
+  artifacts_kms_key_arn = module.pipeline.serving_artifacts.kms_key_arn
 }
 
 module "prod" {
@@ -124,13 +141,22 @@ module "prod" {
 
   name_prefix          = var.name_prefix
   environment          = "prod"
-  initial_image_uri    = local.bootstrap_image_uri
+  initial_image_uri    = local.placeholder_image_uri
   image_repository_arn = module.pipeline.ecr_repository_arn
   # Only this environment's functions: its deploy and rollback roles, its smoke test's role.
   deployer_role_arns   = module.pipeline.deployer_role_arns["prod"]
   smoke_test_role_arns = module.pipeline.smoke_test_role_arns["prod"]
   # Created only once the tooling account lets this account read the code (first apply).
   artifact_access_ids = module.pipeline.artifact_access_ids
+
+  # The serving artifact: what the function runs, for which CPU, and where its zips come from.
+  package_type          = var.serving_package_type
+  architecture          = var.lambda_architecture
+  snapstart             = var.snapstart
+  placeholder_zip       = local.placeholder_zip
+  artifacts_bucket_arn  = module.pipeline.serving_artifacts.bucket_arn
+  artifacts_key_prefix  = module.pipeline.serving_artifacts.key_prefix
+  artifacts_kms_key_arn = module.pipeline.serving_artifacts.kms_key_arn
 }
 
 module "chatbot" {

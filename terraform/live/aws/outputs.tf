@@ -34,7 +34,7 @@ output "mlflow_image_repository_url" {
 }
 
 output "serving_repository_url" {
-  description = "ECR repository of the serving images (push the bootstrap image here)."
+  description = "ECR repository of the serving images (serving_package_type Image: push the placeholder image here first)."
   value       = module.pipeline.ecr_repository_url
 }
 

@@ -37,15 +37,48 @@ variable "target_admin_role_name" {
 }
 
 variable "lambda_dist_dir" {
-  description = "Output directory of `mlops-pipeline package` (holds manifest.json, core.zip, registry.zip, pipeline-src.zip)."
+  description = "Output directory of `mlops-pipeline package` (holds manifest.json, core.zip, registry.zip, placeholder.zip, pipeline-src.zip)."
   type        = string
   default     = "../../../dist/lambda"
 }
 
-variable "bootstrap_image_tag" {
-  description = "Tag of the image the inference functions are created with (push it to the serving repository first, see docs/deploy-aws.md)."
+variable "lambda_architecture" {
+  description = "CPU architecture of every Lambda function, the serving zips' wheels and the CodeBuild machine: arm64 or x86_64. Package with `mlops-pipeline package --architecture` of the same value."
   type        = string
-  default     = "bootstrap"
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+
+  validation {
+    condition     = try(jsondecode(file("${var.lambda_dist_dir}/manifest.json")).architecture, var.lambda_architecture) == var.lambda_architecture
+    error_message = "lambda_dist_dir was packaged for another architecture: run `mlops-pipeline package --architecture <lambda_architecture>`."
+  }
+}
+
+variable "serving_package_type" {
+  description = "What the inference functions run: Zip (default; serving zips from the artifacts bucket, no Docker in the build) or Image (container images; the build runs Docker in privileged mode and the placeholder image must be pushed first, docs/deploy-aws.md). Changing it re-creates the functions."
+  type        = string
+  default     = "Zip"
+
+  validation {
+    condition     = contains(["Zip", "Image"], var.serving_package_type)
+    error_message = "serving_package_type must be Zip or Image."
+  }
+}
+
+variable "placeholder_image_tag" {
+  description = "With serving_package_type Image: tag of the single-platform image the inference functions are created with (push it to the serving repository first, docs/deploy-aws.md)."
+  type        = string
+  default     = "placeholder"
+}
+
+variable "snapstart" {
+  description = "Lambda SnapStart for the inference functions' published versions (Zip only; costs a cache charge per version and a restore charge, docs/serving.md)."
+  type        = bool
+  default     = false
 }
 
 variable "slack_channel" {

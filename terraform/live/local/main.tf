@@ -8,6 +8,11 @@ locals {
       base64sha256 = p.base64sha256
     }
   }
+  # The inference functions' first code: placeholder.zip of the same `mlops-pipeline package` run.
+  placeholder_zip = {
+    path         = "${var.lambda_dist_dir}/${local.manifest.placeholder.path}"
+    base64sha256 = local.manifest.placeholder.base64sha256
+  }
 }
 
 module "pipeline" {
@@ -23,6 +28,7 @@ module "pipeline" {
     prod  = module.prod.deploy_target
   }
   image_consumer_account_ids = [var.stage_account_id, var.prod_account_id]
+  lambda_architecture        = var.lambda_architecture
 
   slack_api_url            = var.slack_api_url
   slack_channel            = var.slack_channel
@@ -51,11 +57,21 @@ module "stage" {
 
   name_prefix          = var.name_prefix
   environment          = "stage"
-  initial_image_uri    = var.bootstrap_image_uri
   image_repository_arn = module.pipeline.ecr_repository_arn
   # Only this environment's functions: its deploy and rollback roles, its smoke test's role.
   deployer_role_arns   = module.pipeline.deployer_role_arns["stage"]
   smoke_test_role_arns = module.pipeline.smoke_test_role_arns["stage"]
+
+  # The serving artifact: what the function runs, for which CPU, and where its zips come from.
+  package_type          = "Zip"
+  architecture          = var.lambda_architecture
+  snapstart             = false
+  placeholder_zip       = local.placeholder_zip
+  artifacts_bucket_arn  = module.pipeline.serving_artifacts.bucket_arn
+  artifacts_key_prefix  = module.pipeline.serving_artifacts.key_prefix
+  artifacts_kms_key_arn = module.pipeline.serving_artifacts.kms_key_arn
+  # Created only once the tooling account grants the deploy role its reads (first apply).
+  artifact_access_ids = module.pipeline.artifact_access_ids
 }
 
 module "prod" {
@@ -64,9 +80,19 @@ module "prod" {
 
   name_prefix          = var.name_prefix
   environment          = "prod"
-  initial_image_uri    = var.bootstrap_image_uri
   image_repository_arn = module.pipeline.ecr_repository_arn
   # Only this environment's functions: its deploy and rollback roles, its smoke test's role.
   deployer_role_arns   = module.pipeline.deployer_role_arns["prod"]
   smoke_test_role_arns = module.pipeline.smoke_test_role_arns["prod"]
+
+  # The serving artifact: what the function runs, for which CPU, and where its zips come from.
+  package_type          = "Zip"
+  architecture          = var.lambda_architecture
+  snapstart             = false
+  placeholder_zip       = local.placeholder_zip
+  artifacts_bucket_arn  = module.pipeline.serving_artifacts.bucket_arn
+  artifacts_key_prefix  = module.pipeline.serving_artifacts.key_prefix
+  artifacts_kms_key_arn = module.pipeline.serving_artifacts.kms_key_arn
+  # Created only once the tooling account grants the deploy role its reads (first apply).
+  artifact_access_ids = module.pipeline.artifact_access_ids
 }

@@ -45,10 +45,15 @@ variable "lambda_dist_dir" {
   default     = "../../../dist/lambda-host"
 }
 
-variable "bootstrap_image_uri" {
-  description = "Image the inference functions are created with (the local image store resolves it)."
+variable "lambda_architecture" {
+  description = "CPU architecture Terraform configures, as on AWS: the functions, the build's ARCHITECTURE and the CodeBuild machine (the emulator runs everything with this machine's Python, and the local build packages for it)."
   type        = string
-  default     = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:bootstrap"
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
 }
 
 variable "slack_api_url" {

@@ -1,6 +1,17 @@
 locals {
   buildspec = coalesce(var.buildspec, templatefile("${path.module}/buildspec.yml", {}))
 
+  # lambda_architecture drives every architecture-dependent setting: the functions, the build's
+  # wheels (ARCHITECTURE), the CodeBuild machine and the image --platform (from ARCHITECTURE).
+  build_machines = {
+    arm64  = { type = "ARM_CONTAINER", image = "aws/codebuild/amazonlinux-aarch64-standard:3.0" }
+    x86_64 = { type = "LINUX_CONTAINER", image = "aws/codebuild/amazonlinux-x86_64-standard:5.0" }
+  }
+  codebuild_type  = coalesce(var.codebuild.type, local.build_machines[var.lambda_architecture].type)
+  codebuild_image = coalesce(var.codebuild.image, local.build_machines[var.lambda_architecture].image)
+  # Docker runs only for serving images; a zip needs neither Docker nor privileged mode.
+  codebuild_privileged = var.codebuild.privileged_mode || var.serving_package_type == "Image"
+
   build_source = var.create_repository ? {
     type     = "CODECOMMIT"
     location = aws_codecommit_repository.this[0].clone_url_http
@@ -15,6 +26,11 @@ locals {
       ECR_REPOSITORY_URI  = aws_ecr_repository.serving.repository_url
       ARTIFACTS_BUCKET    = module.artifacts_bucket.id
       PIPELINE_SOURCE_KEY = local.build_source_key
+      # The serving artifact: zips under this prefix (the target accounts' deploy roles read it),
+      # wheels for this architecture, and what the inference functions run (Zip or Image).
+      SERVING_KEY_PREFIX   = local.serving_key_prefix
+      ARCHITECTURE         = var.lambda_architecture
+      SERVING_PACKAGE_TYPE = var.serving_package_type
     },
     var.codebuild_environment,
   )
@@ -40,11 +56,11 @@ resource "aws_cloudwatch_log_group" "codebuild" {
 
 resource "aws_codebuild_project" "this" {
   name           = "${var.name_prefix}-build"
-  description    = "mlops-pipeline build: train under an MLflow run, register, build and push the serving image."
+  description    = "mlops-pipeline build: train under an MLflow run, register, publish the serving artifact (zip, or image)."
   service_role   = aws_iam_role.codebuild.arn
   encryption_key = aws_kms_key.this.arn
   build_timeout  = var.codebuild.timeout_minutes
-  #checkov:skip=CKV_AWS_316:Privileged mode runs Docker to build the serving image; the build runs pipeline-owned commands only.
+  #checkov:skip=CKV_AWS_316:Privileged mode is off unless serving_package_type is Image (Docker builds the serving image); the build runs pipeline-owned commands only.
 
   artifacts {
     type = "NO_ARTIFACTS"
@@ -52,9 +68,9 @@ resource "aws_codebuild_project" "this" {
 
   environment {
     compute_type                = var.codebuild.compute_type
-    image                       = var.codebuild.image
-    type                        = var.codebuild.type
-    privileged_mode             = var.codebuild.privileged_mode
+    image                       = local.codebuild_image
+    type                        = local.codebuild_type
+    privileged_mode             = local.codebuild_privileged
     image_pull_credentials_type = "CODEBUILD"
 
     dynamic "environment_variable" {
@@ -89,6 +105,12 @@ resource "aws_codebuild_project" "this" {
     git_clone_depth = 1
   }
 
+  # The downloaded wheels (buildspec cache paths) stay on the build host between builds.
+  cache {
+    type  = "LOCAL"
+    modes = ["LOCAL_CUSTOM_CACHE"]
+  }
+
   logs_config {
     cloudwatch_logs {
       group_name = aws_cloudwatch_log_group.codebuild.name
@@ -97,4 +119,12 @@ resource "aws_codebuild_project" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      # An override of the machine must still build for the functions' architecture.
+      condition     = local.codebuild_type == local.build_machines[var.lambda_architecture].type && strcontains(local.codebuild_image, var.lambda_architecture == "arm64" ? "aarch64" : "x86_64")
+      error_message = "codebuild.type and codebuild.image must match lambda_architecture (arm64: ARM_CONTAINER and an aarch64 image; x86_64: LINUX_CONTAINER and an x86_64 image)."
+    }
+  }
 }

@@ -264,19 +264,35 @@ data "aws_iam_policy_document" "codebuild" {
   }
 
   statement {
-    sid       = "EcrLogin"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"]
+    # The serving zips: written once per model version, never read back or deleted by the build.
+    sid       = "PublishServingZips"
+    actions   = ["s3:PutObject"]
+    resources = ["${module.artifacts_bucket.arn}/${local.serving_key_prefix}*"]
   }
 
-  statement {
-    sid = "PushServingImages"
-    actions = [
-      "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
-      "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
-      "ecr:DescribeImages",
-    ]
-    resources = [aws_ecr_repository.serving.arn]
+  # Docker and ECR only when the functions run images (serving_package_type = "Image").
+  dynamic "statement" {
+    for_each = var.serving_package_type == "Image" ? ["EcrLogin"] : []
+
+    content {
+      sid       = statement.value
+      actions   = ["ecr:GetAuthorizationToken"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.serving_package_type == "Image" ? ["PushServingImages"] : []
+
+    content {
+      sid = statement.value
+      actions = [
+        "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+        "ecr:DescribeImages",
+      ]
+      resources = [aws_ecr_repository.serving.arn]
+    }
   }
 
   statement {
@@ -391,6 +407,31 @@ data "aws_iam_policy_document" "kms" {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
       values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
+    }
+  }
+
+  statement {
+    # The target accounts' deploy roles read serving zips (UpdateFunctionCode from S3): decrypt
+    # through S3 only, and only this bucket's objects (the bucket key's context is the bucket).
+    sid       = "DeployRolesDecryptServingZips"
+    actions   = ["kms:Decrypt"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = local.serving_readers
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = [module.artifacts_bucket.arn, "${module.artifacts_bucket.arn}/${local.serving_key_prefix}*"]
     }
   }
 

@@ -228,7 +228,7 @@ resource "aws_lambda_function" "this" {
   role                           = aws_iam_role.lambda[each.key].arn
   handler                        = "mlops_pipeline.handlers.${each.value.handler}.handler"
   runtime                        = "python3.12"
-  architectures                  = ["arm64"]
+  architectures                  = [var.lambda_architecture]
   filename                       = var.lambda_packages[each.value.package].path
   source_code_hash               = var.lambda_packages[each.value.package].base64sha256
   timeout                        = each.value.timeout

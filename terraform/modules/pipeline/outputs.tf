@@ -34,8 +34,17 @@ output "ecr_repository_arn" {
 }
 
 output "artifacts_bucket" {
-  description = "Artifacts bucket (pipeline source for CodeBuild)."
+  description = "Artifacts bucket (pipeline source for CodeBuild, serving zips)."
   value       = module.artifacts_bucket.id
+}
+
+output "serving_artifacts" {
+  description = "Where the serving zips are and what reads them: the bucket's ARN, the key prefix and the KMS key (target_account's artifacts_bucket_arn, artifacts_key_prefix, artifacts_kms_key_arn)."
+  value = {
+    bucket_arn  = module.artifacts_bucket.arn
+    key_prefix  = local.serving_key_prefix
+    kms_key_arn = aws_kms_key.this.arn
+  }
 }
 
 output "repository_arn" {
@@ -104,6 +113,22 @@ output "trigger_rule_name" {
 }
 
 output "artifact_access_ids" {
-  description = "IDs of the grants that let the stage and prod accounts read the serving artifacts their functions are created from (the serving repository policy): target_account's artifact_access_ids, so the functions wait for them."
-  value       = [aws_ecr_repository_policy.serving.id]
+  description = "IDs of the grants that let the stage and prod accounts read serving artifacts (the serving repository policy, the artifacts bucket's policy, the KMS key and its policy): target_account's artifact_access_ids, so the functions wait for them."
+  value       = [aws_ecr_repository_policy.serving.id, module.artifacts_bucket.policy_id, aws_kms_key.this.key_id]
+}
+
+output "build_settings" {
+  description = "What the CodeBuild project was given (for checks that one setting drives the architecture): the build's ARCHITECTURE and SERVING_PACKAGE_TYPE, its container type and image, privileged mode."
+  value = {
+    architecture    = one([for e in aws_codebuild_project.this.environment[0].environment_variable : e.value if e.name == "ARCHITECTURE"])
+    package_type    = one([for e in aws_codebuild_project.this.environment[0].environment_variable : e.value if e.name == "SERVING_PACKAGE_TYPE"])
+    type            = aws_codebuild_project.this.environment[0].type
+    image           = aws_codebuild_project.this.environment[0].image
+    privileged_mode = aws_codebuild_project.this.environment[0].privileged_mode
+  }
+}
+
+output "function_architectures" {
+  description = "Architectures of each pipeline Lambda, by function."
+  value       = { for k, f in aws_lambda_function.this : k => f.architectures }
 }

@@ -3,10 +3,32 @@
 module "artifacts_bucket" {
   source = "../s3_bucket"
 
-  bucket_prefix = "${var.name_prefix}-artifacts-"
-  kms_key_arn   = aws_kms_key.this.arn
-  force_destroy = var.force_destroy
-  tags          = var.tags
+  bucket_prefix    = "${var.name_prefix}-artifacts-"
+  kms_key_arn      = aws_kms_key.this.arn
+  force_destroy    = var.force_destroy
+  policy_documents = [data.aws_iam_policy_document.serving_read.json]
+  tags             = var.tags
+}
+
+locals {
+  # Where the build puts serving zips (SERVING_KEY_PREFIX): the only keys other accounts read.
+  serving_key_prefix = "serving/"
+  serving_readers    = sort(distinct([for t in values(var.deploy_targets) : t.role_arn]))
+}
+
+# The target accounts' deploy roles, and nothing else, read the serving zips: UpdateFunctionCode
+# with S3Bucket/S3Key/S3ObjectVersion reads the object with the caller's permissions.
+data "aws_iam_policy_document" "serving_read" {
+  statement {
+    sid       = "DeployRolesReadServingZips"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${module.artifacts_bucket.arn}/${local.serving_key_prefix}*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = local.serving_readers
+    }
+  }
 }
 
 # The bucket's resources moved into the module: keep existing deployments' bucket.
@@ -76,20 +98,20 @@ resource "aws_ecr_repository" "serving" {
   tags = var.tags
 }
 
+# Only untagged images ever expire. Every serving image is tagged <model>-<version> and the
+# tags are IMMUTABLE, so no tag can be moved onto the image a `live` alias or its rollback
+# target runs: no rule can tell those images from old ones, and a count over tagged images
+# would sooner or later expire one that a published Lambda version still runs (Lambda then
+# fails to start it). Untagged images are failed or interrupted pushes. Deleting an old model
+# image is a deliberate act (docs/serving.md: only images no published version uses).
 resource "aws_ecr_lifecycle_policy" "serving" {
   repository = aws_ecr_repository.serving.name
   policy = jsonencode({
     rules = [
       {
         rulePriority = 1
-        description  = "Drop untagged images after a day"
-        selection    = { tagStatus = "untagged", countType = "sinceImagePushed", countUnit = "days", countNumber = 1 }
-        action       = { type = "expire" }
-      },
-      {
-        rulePriority = 2
-        description  = "Keep the newest ${var.image_retention_count} images"
-        selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = var.image_retention_count }
+        description  = "Drop untagged images (failed or interrupted pushes)"
+        selection    = { tagStatus = "untagged", countType = "sinceImagePushed", countUnit = "days", countNumber = var.untagged_image_expiry_days }
         action       = { type = "expire" }
       },
     ]

@@ -231,15 +231,37 @@ variable "lambda_environment_overrides" {
 }
 
 variable "codebuild" {
-  description = "CodeBuild settings: compute type, image and whether Docker (privileged mode) is available for building serving images."
+  description = "CodeBuild settings: compute type, image and type (null: the standard Amazon Linux image and container type of lambda_architecture), privileged mode (Docker; always on when serving_package_type is Image), timeout."
   type = object({
     compute_type    = optional(string, "BUILD_GENERAL1_SMALL")
-    image           = optional(string, "aws/codebuild/amazonlinux-aarch64-standard:3.0")
-    type            = optional(string, "ARM_CONTAINER")
-    privileged_mode = optional(bool, true)
+    image           = optional(string)
+    type            = optional(string)
+    privileged_mode = optional(bool, false)
     timeout_minutes = optional(number, 60)
   })
   default = {}
+}
+
+variable "lambda_architecture" {
+  description = "CPU architecture of every Lambda function (arm64 or x86_64): the pipeline's and the inference functions' (pass the same value to target_account), the wheels the build packages (ARCHITECTURE) and the CodeBuild machine."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+}
+
+variable "serving_package_type" {
+  description = "What the inference functions run (target_account's package_type): Zip (default; the build uploads a zip to the artifacts bucket, no Docker) or Image (the build pushes to the serving repository, in privileged mode)."
+  type        = string
+  default     = "Zip"
+
+  validation {
+    condition     = contains(["Zip", "Image"], var.serving_package_type)
+    error_message = "serving_package_type must be Zip or Image."
+  }
 }
 
 variable "codebuild_environment" {
@@ -254,10 +276,15 @@ variable "buildspec" {
   default     = null
 }
 
-variable "image_retention_count" {
-  description = "How many serving images the ECR lifecycle policy keeps."
+variable "untagged_image_expiry_days" {
+  description = "Days after which untagged serving images (failed pushes) expire; tagged images (<model>-<version>) never expire on their own."
   type        = number
-  default     = 20
+  default     = 1
+
+  validation {
+    condition     = var.untagged_image_expiry_days >= 1 && floor(var.untagged_image_expiry_days) == var.untagged_image_expiry_days
+    error_message = "untagged_image_expiry_days must be a whole number of days, at least 1."
+  }
 }
 
 variable "create_slack_api" {

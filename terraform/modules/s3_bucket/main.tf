@@ -68,6 +68,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 }
 
 data "aws_iam_policy_document" "this" {
+  # The caller's grants (e.g. another account's read of one prefix) join the TLS-only rule.
+  source_policy_documents = var.policy_documents
+
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"

@@ -46,6 +46,12 @@ variable "abort_incomplete_multipart_upload_days" {
   }
 }
 
+variable "policy_documents" {
+  description = "IAM policy documents (JSON) merged into the bucket policy, e.g. another account's read of one prefix; each statement needs a Sid of its own."
+  type        = list(string)
+  default     = []
+}
+
 variable "tags" {
   description = "Tags added to the bucket."
   type        = map(string)

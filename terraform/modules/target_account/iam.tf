@@ -83,11 +83,43 @@ data "aws_iam_policy_document" "deploy" {
     resources = [local.function_arn, "${local.function_arn}:*"]
   }
 
-  statement {
-    # UpdateFunctionCode checks that the caller can read the image it points to.
-    sid       = "ReadServingImages"
-    actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-    resources = [var.image_repository_arn]
+  # Zip functions: UpdateFunctionCode reads the zip (one object version) with the caller's
+  # permissions; the tooling bucket's policy and key policy grant the same to this role only.
+  dynamic "statement" {
+    for_each = var.package_type == "Zip" && var.artifacts_bucket_arn != null ? ["ReadServingZips"] : []
+
+    content {
+      sid       = statement.value
+      actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+      resources = ["${var.artifacts_bucket_arn}/${var.artifacts_key_prefix}*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.package_type == "Zip" && var.artifacts_kms_key_arn != null ? ["DecryptServingZips"] : []
+
+    content {
+      sid       = statement.value
+      actions   = ["kms:Decrypt"]
+      resources = [var.artifacts_kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${data.aws_region.this.name}.amazonaws.com"]
+      }
+    }
+  }
+
+  # Image functions: UpdateFunctionCode checks that the caller can read the image it points to.
+  dynamic "statement" {
+    for_each = var.package_type == "Image" ? ["ReadServingImages"] : []
+
+    content {
+      sid       = statement.value
+      actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+      resources = [var.image_repository_arn]
+    }
   }
 }
 

@@ -16,21 +16,28 @@ resource "aws_cloudwatch_log_group" "this" {
   tags = var.tags
 }
 
-# The inference function. The pipeline owns its code and the alias: Terraform creates
-# them once and then leaves image and alias version alone.
+# The inference function. The pipeline owns its code and the alias: Terraform creates them
+# once (a zip function from the placeholder zip, or an image function from initial_image_uri)
+# and then leaves code and alias version alone.
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously (alias live); callers see errors directly.
   #checkov:skip=CKV_AWS_117:Inference needs no VPC resources; a VPC would add NAT cost.
-  #checkov:skip=CKV_AWS_272:Container images are referenced by immutable tags/digests from the tooling ECR (scan on push); code signing does not apply to images.
-  #checkov:skip=CKV_AWS_173:The function has no environment variables of its own (the image carries its configuration).
+  #checkov:skip=CKV_AWS_272:Code comes from the pipeline only: a zip is published only if its CodeSha256 is the sha256 the build recorded in the registry; images by immutable tag from the tooling ECR (scan on push).
+  #checkov:skip=CKV_AWS_173:The function has no environment variables of its own (the artifact carries its configuration).
   #checkov:skip=CKV_AWS_115:Reserved concurrency is a variable (reserved_concurrency).
 
+  # A zip goes with the create call itself: the tooling account's bucket is read by the deploy
+  # role only, never by whoever runs Terraform here.
   function_name                  = local.function_name
-  description                    = "mlops-pipeline inference (${var.environment}); image and alias are moved by the pipeline"
+  description                    = "mlops-pipeline inference (${var.environment}); code and alias are moved by the pipeline"
   role                           = aws_iam_role.execution.arn
-  package_type                   = "Image"
-  image_uri                      = var.initial_image_uri
-  architectures                  = ["arm64"]
+  package_type                   = var.package_type
+  filename                       = var.package_type == "Zip" ? try(var.placeholder_zip.path, null) : null
+  source_code_hash               = var.package_type == "Zip" ? try(var.placeholder_zip.base64sha256, null) : null
+  handler                        = var.package_type == "Zip" ? "serving.handler.handler" : null
+  runtime                        = var.package_type == "Zip" ? "python3.12" : null
+  image_uri                      = var.package_type == "Image" ? var.initial_image_uri : null
+  architectures                  = [var.architecture]
   memory_size                    = var.memory_size
   timeout                        = var.timeout
   publish                        = true
@@ -40,10 +47,26 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
+  # Each published version is snapshotted after its init (the model loaded) and restored on a
+  # cold start; off by default for its cost (docs/serving.md).
+  dynamic "snap_start" {
+    for_each = var.snapstart ? ["PublishedVersions"] : []
+
+    content {
+      apply_on = snap_start.value
+    }
+  }
+
   tags = merge(var.tags, { "mlops:environment" = var.environment })
 
   lifecycle {
-    ignore_changes = [image_uri, publish, description]
+    # The pipeline deploys code: a later apply must not put the placeholder back.
+    ignore_changes = [image_uri, filename, source_code_hash, s3_bucket, s3_key, s3_object_version, publish, description]
+
+    precondition {
+      condition     = var.package_type == "Zip" ? var.placeholder_zip != null && var.artifacts_bucket_arn != null : var.initial_image_uri != null && var.image_repository_arn != null
+      error_message = "package_type Zip needs placeholder_zip (manifest.json of `mlops-pipeline package`) and artifacts_bucket_arn; Image needs initial_image_uri and image_repository_arn."
+    }
   }
 
   # Lambda checks on CreateFunction that it may read the code it is created from, through

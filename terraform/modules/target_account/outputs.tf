@@ -47,11 +47,20 @@ output "function_url" {
 }
 
 output "deploy_target" {
-  description = "This account's entry of the pipeline's deploy_targets."
+  description = "This account's entry of the pipeline's deploy_targets (names only: the pipeline's grants to the deploy role must not wait for the function, which waits for them)."
   value = {
     role_arn        = aws_iam_role.deploy.arn
     invoke_role_arn = aws_iam_role.invoke.arn
-    function_name   = aws_lambda_function.this.function_name
-    alias           = aws_lambda_alias.live.name
+    function_name   = local.function_name
+    alias           = var.alias_name
+  }
+}
+
+output "serving" {
+  description = "What the inference function runs: package_type, architectures and whether SnapStart is on."
+  value = {
+    package_type  = aws_lambda_function.this.package_type
+    architectures = aws_lambda_function.this.architectures
+    snapstart     = length(aws_lambda_function.this.snap_start) > 0
   }
 }

@@ -31,22 +31,99 @@ variable "function_name" {
   default     = null
 }
 
-variable "initial_image_uri" {
-  description = "Image the function is created with (the pipeline moves it afterwards; later changes here are ignored). Must be in the tooling ECR repository."
+variable "package_type" {
+  description = "What the function runs: Zip (the default: zips from the tooling account's artifacts bucket) or Image (container images from the serving repository). Changing it re-creates the function."
   type        = string
+  default     = "Zip"
 
   validation {
-    condition     = can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/.+(:.+|@sha256:[0-9a-f]{64})$", var.initial_image_uri))
+    condition     = contains(["Zip", "Image"], var.package_type)
+    error_message = "package_type must be Zip or Image."
+  }
+}
+
+variable "placeholder_zip" {
+  description = "Zip the function is created with when package_type is Zip: placeholder.zip of `mlops-pipeline package` (path, base64sha256; uploaded with the create call). The pipeline replaces the code afterwards; later changes here are ignored."
+  type = object({
+    path         = string
+    base64sha256 = string
+  })
+  default = null
+}
+
+variable "initial_image_uri" {
+  description = "Image the function is created with when package_type is Image (the pipeline moves it afterwards; later changes here are ignored). Must be in the tooling ECR repository, one single-platform manifest."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.initial_image_uri == null || can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/.+(:.+|@sha256:[0-9a-f]{64})$", var.initial_image_uri))
     error_message = "initial_image_uri must be an ECR image URI with a tag or digest (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>)."
   }
 }
 
-variable "image_repository_arn" {
-  description = "ARN of the tooling account's serving image repository (the deploy role may read images from it)."
+variable "architecture" {
+  description = "CPU architecture of the function: the pipeline module's lambda_architecture (arm64 or x86_64), which the build packages for."
   type        = string
+  default     = "arm64"
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/.+$", var.image_repository_arn))
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "snapstart" {
+  description = "Lambda SnapStart on published versions (python3.12+ zip functions only): faster cold starts for a cache charge per published version and a charge per restore (docs/serving.md)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.snapstart || var.package_type == "Zip"
+    error_message = "snapstart needs package_type Zip: this module turns SnapStart on for the python3.12 zip function only."
+  }
+}
+
+variable "artifacts_bucket_arn" {
+  description = "ARN of the tooling account's artifacts bucket (the pipeline module's serving_artifacts.bucket_arn): the deploy role reads serving zips from it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.artifacts_bucket_arn == null || can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9.-]+$", var.artifacts_bucket_arn))
+    error_message = "artifacts_bucket_arn must be an S3 bucket ARN."
+  }
+}
+
+variable "artifacts_key_prefix" {
+  description = "Key prefix of the serving zips in the artifacts bucket (the pipeline module's serving_artifacts.key_prefix): the only keys the deploy role may read."
+  type        = string
+  default     = "serving/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]+/$", var.artifacts_key_prefix))
+    error_message = "artifacts_key_prefix must be one folder name ending in /, e.g. serving/."
+  }
+}
+
+variable "artifacts_kms_key_arn" {
+  description = "ARN of the KMS key that encrypts the artifacts bucket (the pipeline module's serving_artifacts.kms_key_arn): the deploy role decrypts serving zips with it, through S3 only."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.artifacts_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.artifacts_kms_key_arn))
+    error_message = "artifacts_kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "image_repository_arn" {
+  description = "ARN of the tooling account's serving image repository (the deploy role may read images from it when package_type is Image)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.image_repository_arn == null || can(regex("^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/.+$", var.image_repository_arn))
     error_message = "image_repository_arn must be an ECR repository ARN."
   }
 }

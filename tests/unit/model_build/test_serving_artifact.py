@@ -218,3 +218,30 @@ def test_an_unversioned_bucket_is_refused(tmp_path: Path) -> None:
         artifact.publish(
             settings(artifacts_bucket="art"), staged, "churn", "7", tmp_path, print, s3_client=FakeS3(None)
         )
+
+
+def test_the_fallback_drops_dependency_bytecode_rather_than_become_an_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fake_site(settings: artifact.ArtifactSettings, flavor: str, site: Path, progress: Any) -> None:
+        (site / "numpy").mkdir(parents=True)
+        (site / "numpy/core.py").write_text("X = 1\n" * 2000)
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "serving.json").write_text(
+        json.dumps({"flavor": "onnx", "file": "model.onnx", "columns": ["a"]})
+    )
+    monkeypatch.setattr(artifact, "_site", fake_site)
+    host = artifact.ArtifactSettings(platform="host")
+    roomy = artifact.stage(host, "onnx", model, tmp_path / "a", "zip", print)
+    assert list(roomy.task_root.glob("numpy/__pycache__/*.pyc"))  # fits: everything compiled
+    # Now the compiled tree is just over the limit, the source tree under it.
+    monkeypatch.setattr(bundle, "ZIP_LIMIT_BYTES", roomy.unzipped - 1)
+    notes: list[str] = []
+    tight = artifact.stage(host, "onnx", model, tmp_path / "b", "zip", notes.append)
+    assert tight.kind is ArtifactKind.ZIP
+    assert not list(tight.task_root.glob("numpy/__pycache__")), "the dependency's pycs go first"
+    assert list(tight.task_root.glob("serving/__pycache__/handler.*.pyc")), "the runtime's stay"
+    assert tight.unzipped == bundle.tree_size(tight.task_root) <= bundle.ZIP_LIMIT_BYTES
+    assert any("bytecode left out" in n for n in notes)

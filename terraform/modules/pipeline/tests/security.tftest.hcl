@@ -430,3 +430,112 @@ run "moved_blocks_keep_the_existing_bucket" {
     error_message = "The existing bucket must move into module.artifacts_bucket (moved blocks), not be replaced."
   }
 }
+
+# The serving artifact: a zip by default, built without Docker; the deploy roles (and only
+# they) read the zips under serving/ and decrypt them through S3.
+run "zip_artifacts_without_docker" {
+  command = apply
+
+  assert {
+    condition     = !aws_codebuild_project.this.environment[0].privileged_mode
+    error_message = "The zip path needs no Docker: no privileged mode by default."
+  }
+
+  assert {
+    condition = alltrue([for k, v in { ARCHITECTURE = "arm64", SERVING_PACKAGE_TYPE = "Zip", SERVING_KEY_PREFIX = "serving/", ARTIFACTS_BUCKET = "mlops-artifacts-mock" } :
+    contains([for e in aws_codebuild_project.this.environment[0].environment_variable : "${e.name}=${e.value}"], "${k}=${v}")])
+    error_message = "The build gets the architecture, the package type and where the zips go."
+  }
+
+  assert {
+    condition = (
+      jsonencode(one([for s in data.aws_iam_policy_document.codebuild.statement : s.resources if s.sid == "PublishServingZips"])) == jsonencode(["arn:aws:s3:::mlops-artifacts-mock/serving/*"]) &&
+      !anytrue([for s in data.aws_iam_policy_document.codebuild.statement : anytrue([for a in s.actions : startswith(a, "ecr:")])])
+    )
+    error_message = "The build may write serving zips and, without images, has no ECR permission at all."
+  }
+
+  assert {
+    condition = jsonencode([for s in data.aws_iam_policy_document.serving_read.statement : {
+      actions = sort(s.actions), resources = s.resources, principals = flatten([for p in s.principals : p.identifiers])
+      }]) == jsonencode([{
+      actions    = ["s3:GetObject", "s3:GetObjectVersion"], resources = ["arn:aws:s3:::mlops-artifacts-mock/serving/*"],
+      principals = ["arn:aws:iam::222222222222:role/mlops-deploy", "arn:aws:iam::333333333333:role/mlops-deploy"]
+    }])
+    error_message = "The bucket policy lets exactly the two deploy roles read the serving zips."
+  }
+
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.kms.statement :
+      s.sid == "DeployRolesDecryptServingZips" && jsonencode(s.actions) == jsonencode(["kms:Decrypt"]) &&
+      jsonencode(flatten([for p in s.principals : p.identifiers])) == jsonencode(["arn:aws:iam::222222222222:role/mlops-deploy", "arn:aws:iam::333333333333:role/mlops-deploy"]) &&
+      anytrue([for c in s.condition : c.variable == "kms:ViaService" && jsonencode(c.values) == jsonencode(["s3.us-east-1.amazonaws.com"])])
+    ])
+    error_message = "The key policy lets exactly the two deploy roles decrypt, through S3 only."
+  }
+
+  assert {
+    condition     = alltrue([for r in jsondecode(aws_ecr_lifecycle_policy.serving.policy).rules : r.selection.tagStatus == "untagged"])
+    error_message = "Only untagged images may expire: a tagged image may be what a live alias or its rollback target runs."
+  }
+}
+
+# One setting drives the architecture: the functions, the build's ARCHITECTURE and its machine.
+run "one_setting_drives_the_architecture" {
+  command = apply
+
+  variables {
+    lambda_architecture = "x86_64"
+  }
+
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : jsonencode(f.architectures) == jsonencode(["x86_64"])])
+    error_message = "Every pipeline function runs on lambda_architecture."
+  }
+
+  assert {
+    condition = (
+      aws_codebuild_project.this.environment[0].type == "LINUX_CONTAINER" && strcontains(aws_codebuild_project.this.environment[0].image, "x86_64") &&
+      contains([for e in aws_codebuild_project.this.environment[0].environment_variable : "${e.name}=${e.value}"], "ARCHITECTURE=x86_64")
+    )
+    error_message = "The build machine and the build's ARCHITECTURE follow lambda_architecture."
+  }
+}
+
+run "image_option_runs_docker" {
+  command = apply
+
+  variables {
+    serving_package_type = "Image"
+  }
+
+  assert {
+    condition     = aws_codebuild_project.this.environment[0].privileged_mode && aws_codebuild_project.this.environment[0].type == "ARM_CONTAINER" && strcontains(aws_codebuild_project.this.environment[0].image, "aarch64")
+    error_message = "Images are built with Docker (privileged mode) on the functions' architecture."
+  }
+
+  assert {
+    condition     = jsonencode(sort([for s in data.aws_iam_policy_document.codebuild.statement : s.sid if anytrue([for a in s.actions : startswith(a, "ecr:")])])) == jsonencode(["EcrLogin", "PushServingImages"])
+    error_message = "The image option adds the ECR login and push."
+  }
+}
+
+run "rejects_a_build_machine_of_another_architecture" {
+  command = plan
+
+  variables {
+    codebuild = { type = "LINUX_CONTAINER", image = "aws/codebuild/amazonlinux-x86_64-standard:5.0" }
+  }
+
+  expect_failures = [aws_codebuild_project.this]
+}
+
+run "rejects_an_unknown_architecture" {
+  command = plan
+
+  variables {
+    lambda_architecture = "aarch64"
+  }
+
+  expect_failures = [var.lambda_architecture]
+}

@@ -95,3 +95,36 @@ run "rejects_a_key_that_is_not_kms" {
 
   expect_failures = [var.kms_key_arn]
 }
+
+# The caller's grants become part of the one bucket policy (the TLS-only rule stays).
+run "caller_grants_join_the_bucket_policy" {
+  command = apply
+
+  variables {
+    policy_documents = [jsonencode({
+      Version = "2012-10-17"
+      Statement = [{
+        Sid       = "StageReadsServingZips"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:aws:iam::222222222222:role/mlops-deploy" }
+        Action    = ["s3:GetObject", "s3:GetObjectVersion"]
+        Resource  = "arn:aws:s3:::mlops-test-mock/serving/*"
+      }]
+    })]
+  }
+
+  assert {
+    condition     = jsonencode(data.aws_iam_policy_document.this.source_policy_documents) == jsonencode(var.policy_documents)
+    error_message = "policy_documents must be merged into the bucket policy."
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.this.statement : s.effect if s.sid == "DenyInsecureTransport"]) == "Deny"
+    error_message = "The TLS-only rule stays in the merged policy."
+  }
+
+  assert {
+    condition     = output.policy_id == aws_s3_bucket_policy.this.id
+    error_message = "policy_id names the bucket policy."
+  }
+}

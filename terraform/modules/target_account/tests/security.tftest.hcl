@@ -24,9 +24,11 @@ mock_provider "aws" {
 }
 
 variables {
-  environment          = "stage"
-  initial_image_uri    = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:bootstrap"
-  image_repository_arn = "arn:aws:ecr:us-east-1:111111111111:repository/mlops/serving"
+  environment           = "stage"
+  placeholder_zip       = { path = "placeholder.zip", base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
+  artifacts_bucket_arn  = "arn:aws:s3:::mlops-artifacts-abc"
+  artifacts_kms_key_arn = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000000"
+  image_repository_arn  = "arn:aws:ecr:us-east-1:111111111111:repository/mlops/serving"
   deployer_role_arns = [
     "arn:aws:iam::111111111111:role/mlops-deploy-stage-lambda",
     "arn:aws:iam::111111111111:role/mlops-rollback-stage-lambda",
@@ -116,12 +118,25 @@ run "rejects_a_smoke_test_role_that_is_a_deployer" {
   expect_failures = [var.smoke_test_role_arns]
 }
 
-run "function_is_an_image_with_alias_live" {
+run "function_is_a_zip_with_alias_live" {
   command = apply
 
   assert {
-    condition     = aws_lambda_function.this.package_type == "Image" && jsonencode(aws_lambda_function.this.architectures) == jsonencode(["arm64"])
-    error_message = "Inference runs a container image on arm64."
+    condition     = aws_lambda_function.this.package_type == "Zip" && jsonencode(aws_lambda_function.this.architectures) == jsonencode(["arm64"])
+    error_message = "Inference runs a zip on arm64 by default."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.filename == "placeholder.zip" && aws_lambda_function.this.image_uri == null &&
+      aws_lambda_function.this.handler == "serving.handler.handler" && aws_lambda_function.this.runtime == "python3.12"
+    )
+    error_message = "The function starts from the placeholder zip, with the serving runtime's handler on python3.12."
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.this.snap_start) == 0
+    error_message = "SnapStart is off unless asked for (it costs per version and per restore)."
   }
 
   assert {
@@ -136,17 +151,17 @@ run "function_is_an_image_with_alias_live" {
 }
 
 # What the pipeline moves must stay where the pipeline put it: a later apply with another
-# image leaves the function's image and the alias alone (lifecycle ignore_changes).
+# placeholder leaves the function's code and the alias alone (lifecycle ignore_changes).
 run "pipeline_owned_attributes_are_ignored" {
   command = plan
 
   variables {
-    initial_image_uri = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:other"
+    placeholder_zip = { path = "other.zip", base64sha256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=" }
   }
 
   assert {
-    condition     = aws_lambda_function.this.image_uri == "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:bootstrap"
-    error_message = "A changed image must not be planned: the pipeline owns image_uri."
+    condition     = aws_lambda_function.this.filename == "placeholder.zip" && aws_lambda_function.this.source_code_hash == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    error_message = "Changed code must not be planned: the pipeline owns the function's code."
   }
 
   assert {
@@ -166,6 +181,104 @@ run "function_url_uses_iam_auth" {
     condition     = aws_lambda_function_url.live[0].authorization_type == "AWS_IAM" && aws_lambda_function_url.live[0].qualifier == "live"
     error_message = "The Function URL is on alias live with IAM auth."
   }
+}
+
+# The deploy role reads serving zips (UpdateFunctionCode from S3 reads with the caller's rights):
+# GetObject(Version) under the prefix of the one bucket, Decrypt with its key through S3 only.
+run "deploy_role_reads_only_the_serving_zips" {
+  command = apply
+
+  assert {
+    condition = jsonencode([for s in data.aws_iam_policy_document.deploy.statement : { actions = sort(s.actions), resources = s.resources } if s.sid == "ReadServingZips"]) == jsonencode([{
+      actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = ["arn:aws:s3:::mlops-artifacts-abc/serving/*"]
+    }])
+    error_message = "The deploy role may read the serving zips of the artifacts bucket and nothing else there."
+  }
+
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.deploy.statement :
+      s.sid == "DecryptServingZips" && jsonencode(s.actions) == jsonencode(["kms:Decrypt"]) && jsonencode(s.resources) == jsonencode([var.artifacts_kms_key_arn]) &&
+      anytrue([for c in s.condition : c.variable == "kms:ViaService" && jsonencode(c.values) == jsonencode(["s3.us-east-1.amazonaws.com"])])
+    ])
+    error_message = "The deploy role may decrypt with the artifacts key, through S3 only."
+  }
+
+  assert {
+    condition     = !anytrue([for s in data.aws_iam_policy_document.deploy.statement : anytrue([for a in s.actions : startswith(a, "ecr:")])])
+    error_message = "A zip function's deploy role reads no images."
+  }
+
+  assert {
+    condition     = output.deploy_target.function_name == "mlops-inference" && output.deploy_target.alias == "live"
+    error_message = "deploy_target names the function and alias."
+  }
+}
+
+# The image option: an image function from the placeholder image, ECR reads instead of S3.
+run "image_option" {
+  command = apply
+  # A fresh state: switching an existing function's package type replaces it (the provider's
+  # ForceNew, which the mock provider does not plan).
+  state_key = "image"
+
+  variables {
+    package_type      = "Image"
+    initial_image_uri = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:placeholder"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.package_type == "Image" && aws_lambda_function.this.image_uri == var.initial_image_uri && aws_lambda_function.this.filename == null
+    error_message = "package_type Image creates an image function from initial_image_uri."
+  }
+
+  assert {
+    condition = (
+      jsonencode(sort([for s in data.aws_iam_policy_document.deploy.statement : s.sid])) == jsonencode(["DeployInferenceFunction", "ReadServingImages"]) &&
+      jsonencode(one([for s in data.aws_iam_policy_document.deploy.statement : s.resources if s.sid == "ReadServingImages"])) == jsonencode([var.image_repository_arn])
+    )
+    error_message = "An image function's deploy role reads the serving repository, not the bucket."
+  }
+}
+
+run "architecture_and_snapstart" {
+  command = apply
+
+  variables {
+    architecture = "x86_64"
+    snapstart    = true
+  }
+
+  assert {
+    condition     = jsonencode(aws_lambda_function.this.architectures) == jsonencode(["x86_64"])
+    error_message = "The function runs on the configured architecture."
+  }
+
+  assert {
+    condition     = one(aws_lambda_function.this.snap_start).apply_on == "PublishedVersions"
+    error_message = "SnapStart applies to published versions (the pipeline publishes one per deploy)."
+  }
+}
+
+run "rejects_snapstart_for_images" {
+  command = plan
+
+  variables {
+    package_type      = "Image"
+    initial_image_uri = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:placeholder"
+    snapstart         = true
+  }
+
+  expect_failures = [var.snapstart]
+}
+
+run "rejects_an_unknown_architecture" {
+  command = plan
+
+  variables {
+    architecture = "aarch64"
+  }
+
+  expect_failures = [var.architecture]
 }
 
 run "rejects_account_root_as_deployer" {

@@ -6,9 +6,14 @@ provider "aws" {
 module "stage" {
   source = "../.."
 
-  environment          = "stage"
-  initial_image_uri    = "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:bootstrap"
-  image_repository_arn = "arn:aws:ecr:us-east-1:111111111111:repository/mlops/serving"
+  environment = "stage"
+
+  # The zip function's first code (`mlops-pipeline package`) and where its serving zips come
+  # from (the pipeline module's serving_artifacts).
+  placeholder_zip       = { path = "${path.module}/../../../../../dist/lambda/placeholder.zip", base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
+  artifacts_bucket_arn  = "arn:aws:s3:::mlops-artifacts-abc"
+  artifacts_kms_key_arn = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000000"
+
   # The pipeline module's deployer_role_arns["stage"] and smoke_test_role_arns["stage"].
   deployer_role_arns = [
     "arn:aws:iam::111111111111:role/mlops-deploy-stage-lambda",
