@@ -4,15 +4,30 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: setup test lint typecheck unit functional asl terraform-check e2e demo bench clean
+.PHONY: setup postgres-server test lint typecheck unit functional asl terraform-check e2e demo bench clean
 
-setup: $(BIN)/mlops-pipeline $(CHECKOV_VENV)/bin/checkov  ## install everything into ./.venv (and checkov into its own venv)
+setup: $(BIN)/mlops-pipeline $(CHECKOV_VENV)/bin/checkov postgres-server  ## install everything into ./.venv (and checkov into its own venv)
 
 $(BIN)/mlops-pipeline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
+
+# tests/contract runs the MLflow server against a real PostgreSQL server (initdb/pg_ctl of this
+# machine). Installed with apt when missing and we are root; otherwise the tier says what to do
+# (a skip, or a failure under CI=true).
+postgres-server:
+	@if [ -n "$$PG_BIN" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "setup: installing the PostgreSQL server for tests/contract (apt-get install postgresql)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1; } \
+		|| echo "setup: warning: apt-get could not install postgresql; tests/contract needs it"; \
+	else \
+		echo "setup: no PostgreSQL server; tests/contract needs one: apt-get install postgresql (as root)"; \
+	fi
 
 # checkov pins many libraries of its own; a separate venv keeps them off ours.
 $(CHECKOV_VENV)/bin/checkov:

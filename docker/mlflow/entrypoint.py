@@ -115,6 +115,10 @@ def _auth_config(path: str) -> None:
         f"database_uri = {_db_url(_env('MLFLOW_AUTH_DB_NAME', 'mlflow_auth'))}\n"
         f"admin_username = {_env('MLFLOW_AUTH_ADMIN_USERNAME')}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        # A successful login is remembered for 60 s: without it every request hashes the
+        # password (PBKDF2, heavy on 0.25 vCPU) and reads the user from the database. One
+        # worker, so a password change through the API takes effect at once.
+        "auth_cache_ttl_seconds = 60\n"
     )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
