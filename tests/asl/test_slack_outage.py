@@ -17,7 +17,6 @@ from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.models import DynamoDBBackend
 
 from mlops_pipeline.domain.models import Approval, ApprovalStatus
-from mlops_pipeline.local.stack.client import block_actions_body
 from tests.asl.conftest import Pipeline
 
 pytestmark = [pytest.mark.asl, pytest.mark.slow]
@@ -50,15 +49,11 @@ def requested_approval(pipeline: Pipeline, model: str, execution: str, timeout: 
 
 
 def signed_decision(pipeline: Pipeline, approval: Approval, action: str = "approve") -> int:
-    """What ``mlops-pipeline local approve`` sends without a card: Slack's signed block_actions
-    payload naming the approval id, through the real interactions endpoint and Lambda."""
-    buttons = [{"type": "button", "action_id": a, "value": approval.id} for a in ("approve", "reject")]
-    card = {
-        "ts": approval.slack_ts or "",
-        "channel": CHANNEL,
-        "blocks": [{"type": "actions", "elements": buttons}],
-    }
-    return pipeline.post_signed(block_actions_body(card, action, "U0APPROVER", CHANNEL))
+    """What ``mlops-pipeline local approve`` does when the card was never posted: the stand-in
+    signs the payload a click on the card would carry and sends it to the real interactions
+    endpoint (and so to the slack_interactions Lambda)."""
+    status, _ = pipeline.slack.decide_without_card(approval.id, action, "U0APPROVER", CHANNEL)
+    return status
 
 
 def notify(pipeline: Pipeline, execution: str, status: str) -> dict[str, Any]:
