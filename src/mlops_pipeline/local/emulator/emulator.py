@@ -30,8 +30,8 @@ from botocore.client import BaseClient
 from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from mlops_pipeline.domain.errors import PipelineError
 from mlops_pipeline.local.emulator import lambda_code, lambda_runtime, moto_fixes
+from mlops_pipeline.local.emulator.errors import EmulatorError
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,6 @@ OPTIONAL_EXTENSIONS = (
     "mlops_pipeline.local.emulator.events",
     "mlops_pipeline.local.emulator.terraform_fixes",
 )
-
-
-class EmulatorError(PipelineError):
-    """The emulator cannot start or was used in a wrong state."""
 
 
 def install_extensions(optional: Sequence[str] = OPTIONAL_EXTENSIONS) -> list[str]:

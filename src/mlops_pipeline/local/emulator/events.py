@@ -34,13 +34,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mlops_pipeline.local.emulator.errors import EventInputError
+
 LOG = logging.getLogger(__name__)
 
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
-
-
-class EventInputError(ValueError):
-    """The target's input settings cannot be applied to the event."""
 
 
 @dataclass(frozen=True)

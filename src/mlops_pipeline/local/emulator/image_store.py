@@ -18,13 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from mlops_pipeline.domain.errors import PipelineError
+from mlops_pipeline.local.emulator.errors import ImageNotFoundError
 
 DEFAULT_STATE_DIR = ".mlops-local"
-
-
-class ImageNotFoundError(PipelineError):
-    """No image with that URI was pushed to the local store."""
 
 
 def state_dir() -> Path:

@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlops_pipeline.local.stack.client import StackClient
-from mlops_pipeline.local.stack.errors import LocalStackError
+from mlops_pipeline.local.stack.errors import DemoError
 from mlops_pipeline.local.stack.state import APPROVER, StackInfo, slack_location
 
 Decision = Literal["approve", "reject", "wait"]
@@ -40,10 +40,6 @@ AUTHOR_EMAIL = "author@example.com"  # the local workspace's data scientist (U0A
 # States that only report or branch: not shown as steps of their own.
 _HIDDEN_PREFIXES = ("Report", "Init", "GatePassed")
 _IGNORED_COPY = shutil.ignore_patterns(".git", "__pycache__", "mlruns", ".mlops-local", "*.pyc")
-
-
-class DemoError(LocalStackError):
-    """The demo could not push, find or follow its run."""
 
 
 # --------------------------------------------------------------------------- git

@@ -25,18 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import mlops_pipeline
-from mlops_pipeline.domain.errors import PipelineError
 from mlops_pipeline.local.emulator.image_store import state_dir
+from mlops_pipeline.local.stack.errors import GitRemoteError
 
 CONFIG_FILE = "mlops-remote.json"
 ZERO_COMMIT = "0" * 40
 # The hook must never hold a push for long: one short attempt, then give up and log.
 _CONNECT_TIMEOUT = 2
 _READ_TIMEOUT = 5
-
-
-class GitRemoteError(PipelineError):
-    """The local remote cannot be created or is not configured."""
 
 
 class LocalGitRemote:

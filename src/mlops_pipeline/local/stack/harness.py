@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops_pipeline import functions, statemachine
-from mlops_pipeline.domain.errors import PipelineError
 from mlops_pipeline.local.emulator.emulator import ACCOUNTS, ADMIN_USER, Emulator
+from mlops_pipeline.local.stack.errors import HarnessError
 from mlops_pipeline.local.stack.status_events import route_status_changes
 
 ASL_HANDLERS = statemachine.ASL_FUNCTIONS
@@ -68,10 +68,6 @@ PUSH_INPUT_TRANSFORMER = {
         '"author": <author>, "pushed_at": <pushed_at>}'
     ),
 }
-
-
-class HarnessError(PipelineError):
-    """Provisioning or waiting on the emulator failed."""
 
 
 @dataclass

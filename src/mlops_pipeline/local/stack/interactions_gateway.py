@@ -16,16 +16,12 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from mlops_pipeline.domain.errors import PipelineError
+from mlops_pipeline.local.stack.errors import GatewayError
 
 MAX_BODY = 1024 * 1024
 TEXT_TYPES = ("application/json", "text/")
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-class GatewayError(PipelineError):
-    """The local gateway could not start."""
 
 
 def to_apigw_v2_event(

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from mlops_pipeline.domain.errors import PipelineError
+from mlops_pipeline.local.stack.errors import MlflowServerError
 from mlops_pipeline.local.stack.processes import group_alive
 from mlops_pipeline.ports import Clock, SystemClock
 
@@ -39,10 +39,6 @@ _POLL_SECONDS = 0.25
 # load the whole server app into the caller.
 _CREATE_USER_PATH = "/api/2.0/mlflow/users/create"
 _ADDRESS_IN_USE_MARKERS = ("address already in use", "errno 98", "only one usage of each socket address")
-
-
-class MlflowServerError(PipelineError):
-    """The MLflow server could not be started, reached or administered."""
 
 
 @dataclass(frozen=True)
