@@ -211,7 +211,9 @@ class LocalSlackServer:
         """
         return self._interactions.click(message_ts, action_id, user_id)
 
-    def decide_without_card(self, approval_id: str, action_id: str, user_id: str, channel: str) -> tuple[int, str]:
+    def decide_without_card(
+        self, approval_id: str, action_id: str, user_id: str, channel: str
+    ) -> tuple[int, str]:
         """Approve or reject an approval whose card was never posted: the signed payload a click
         on that card would send (also ``POST /_inbox/decide``)."""
         return self._interactions.decide_without_card(approval_id, action_id, user_id, channel)
