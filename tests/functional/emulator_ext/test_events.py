@@ -223,48 +223,6 @@ def test_input_template_escapes_strings_and_inserts_json() -> None:
     assert json.loads(rendered) == {"text": 'said a "quote"', "obj": {"k": [1]}, "missing": None}
 
 
-def test_put_events_reaches_an_sns_subscribed_lambda(emulator: Emulator, tmp_path: Path) -> None:
-    import io
-    import zipfile
-
-    out = tmp_path / "received.json"
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(
-            "app.py",
-            "import json, os\n"
-            "def handler(event, context):\n"
-            "    with open(os.environ['OUT'], 'w') as fh:\n"
-            "        json.dump(event, fh)\n",
-        )
-    role = emulator.client("iam").create_role(
-        RoleName="sns-subscriber",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )["Role"]["Arn"]
-    function = emulator.client("lambda").create_function(
-        FunctionName="sns-subscriber",
-        Runtime="python3.11",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": buffer.getvalue()},
-        Environment={"Variables": {"OUT": str(out)}},
-    )["FunctionArn"]
-    sns, eb = emulator.client("sns"), emulator.client("events")
-    topic = sns.create_topic(Name="notify-lambda")["TopicArn"]
-    subscription = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function)["SubscriptionArn"]
-    eb.put_rule(Name="to-lambda-topic", EventPattern=json.dumps({"source": ["custom.lambda"]}))
-    eb.put_targets(Rule="to-lambda-topic", Targets=[{"Id": "topic", "Arn": topic}])
-
-    eb.put_events(Entries=[{"Source": "custom.lambda", "DetailType": "t", "Detail": json.dumps({"n": 1})}])
-
-    received = _eventually(lambda: out.exists() and out.read_text() and json.loads(out.read_text()))
-    record = received["Records"][0]
-    assert record["EventSource"] == "aws:sns"
-    assert record["EventSubscriptionArn"] == subscription
-    assert record["Sns"]["TopicArn"] == topic
-    assert json.loads(record["Sns"]["Message"])["detail"] == {"n": 1}
-
-
 def _function(emulator: Emulator, name: str, source: str, env: dict[str, str] | None = None) -> str:
     import io
     import zipfile
@@ -285,6 +243,33 @@ def _function(emulator: Emulator, name: str, source: str, env: dict[str, str] | 
             Environment={"Variables": env or {}},
         )["FunctionArn"]
     )
+
+
+def test_put_events_reaches_an_sns_subscribed_lambda(emulator: Emulator, tmp_path: Path) -> None:
+    out = tmp_path / "received.json"
+    function = _function(
+        emulator,
+        "sns-subscriber",
+        "import json, os\n"
+        "def handler(event, context):\n"
+        "    with open(os.environ['OUT'], 'w') as fh:\n"
+        "        json.dump(event, fh)\n",
+        {"OUT": str(out)},
+    )
+    sns, eb = emulator.client("sns"), emulator.client("events")
+    topic = sns.create_topic(Name="notify-lambda")["TopicArn"]
+    subscription = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function)["SubscriptionArn"]
+    eb.put_rule(Name="to-lambda-topic", EventPattern=json.dumps({"source": ["custom.lambda"]}))
+    eb.put_targets(Rule="to-lambda-topic", Targets=[{"Id": "topic", "Arn": topic}])
+
+    eb.put_events(Entries=[{"Source": "custom.lambda", "DetailType": "t", "Detail": json.dumps({"n": 1})}])
+
+    received = _eventually(lambda: out.exists() and out.read_text() and json.loads(out.read_text()))
+    record = received["Records"][0]
+    assert record["EventSource"] == "aws:sns"
+    assert record["EventSubscriptionArn"] == subscription
+    assert record["Sns"]["TopicArn"] == topic
+    assert json.loads(record["Sns"]["Message"])["detail"] == {"n": 1}
 
 
 def test_stopping_a_run_that_waits_for_a_token_aborts_it_and_notifies_through_sns(
