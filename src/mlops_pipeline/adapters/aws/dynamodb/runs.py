@@ -56,22 +56,12 @@ class DynamoRunStore(DynamoStore):
 
     def set_thread(self, execution: str, ref: MessageRef) -> bool:
         """Store the Slack thread once; False if another writer set it first."""
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=_key(execution),
-                UpdateExpression="SET slack_channel = :c, slack_thread_ts = :ts",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(slack_thread_ts)",
-                ExpressionAttributeValues={":c": {"S": ref.channel}, ":ts": {"S": ref.ts}},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise
-            if self._failed_item(exc, _key(execution)) is None:
-                raise _not_found(execution) from None
-            return False
-        return True
+        return self._update_if(
+            execution,
+            UpdateExpression="SET slack_channel = :c, slack_thread_ts = :ts",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(slack_thread_ts)",
+            ExpressionAttributeValues={":c": {"S": ref.channel}, ":ts": {"S": ref.ts}},
+        )
 
     def record_step(self, execution: str, step: StepStatus) -> None:
         """Append one step status to the run's history."""
@@ -96,14 +86,22 @@ class DynamoRunStore(DynamoStore):
         if not 0 <= seen < posted:
             raise ValueError(f"need 0 <= seen < posted, got seen={seen}, posted={posted}")
         current = "posted = :seen" + (" OR attribute_not_exists(posted)" if seen == 0 else "")
+        return self._update_if(
+            execution,
+            UpdateExpression="SET posted = :posted",
+            ConditionExpression=f"attribute_exists(pk) AND ({current})",
+            ExpressionAttributeValues={":seen": {"N": str(seen)}, ":posted": {"N": str(posted)}},
+        )
+
+    def _update_if(self, execution: str, **params: Any) -> bool:
+        """One conditional update of the run's item; False when its condition failed on an
+        existing item, RunNotFoundError when there is no item."""
         try:
             self._db.update_item(
                 TableName=self.table_name,
                 Key=_key(execution),
-                UpdateExpression="SET posted = :posted",
-                ConditionExpression=f"attribute_exists(pk) AND ({current})",
-                ExpressionAttributeValues={":seen": {"N": str(seen)}, ":posted": {"N": str(posted)}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **params,
             )
         except ClientError as exc:
             if not is_conditional_failure(exc):
