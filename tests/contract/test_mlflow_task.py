@@ -20,7 +20,8 @@ import pytest
 
 from tests.contract.conftest import MlflowTask
 
-pytestmark = [pytest.mark.contract, pytest.mark.slow]
+# The first test also waits for the server venv when the lock changed (pip, a few minutes).
+pytestmark = [pytest.mark.contract, pytest.mark.slow, pytest.mark.timeout(900)]
 
 IDLE_SECONDS = float(os.environ.get("MLFLOW_IDLE_SECONDS", "120"))
 SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"
