@@ -46,7 +46,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "Secrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.admin.arn, aws_secretsmanager_secret.pipeline.arn, aws_secretsmanager_secret.flask_secret_key.arn]
+    resources = [aws_secretsmanager_secret.admin.arn, aws_secretsmanager_secret.pipeline.arn]
   }
 
   statement {

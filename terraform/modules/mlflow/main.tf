@@ -50,9 +50,12 @@ resource "aws_ecr_lifecycle_policy" "this" {
 # --- secrets: passwords are written write-only (secret_string_wo), never stored in state.
 # The root generates them with the ephemeral aws_secretsmanager_random_password.
 
+# The admin secret also holds the server's Flask secret key (CSRF and sessions) as a third JSON
+# key: only the task's execution role reads either (a secret of its own would cost 0.40 USD a
+# month and guard nothing more: whoever reads the admin password is MLflow's admin already).
 resource "aws_secretsmanager_secret" "admin" {
   name        = "${var.name_prefix}/mlflow/admin"
-  description = "MLflow admin user {username, password}."
+  description = "MLflow admin user {username, password} and the server's Flask secret key {secret_key} (MLFLOW_FLASK_SERVER_SECRET_KEY)."
   kms_key_id  = var.kms_key_arn
   #checkov:skip=CKV2_AWS_57:MLflow passwords change through MLflow's API; a rotation Lambda would need VPC access (cost). Bump the *_wo_version to rotate.
   tags = var.tags
@@ -62,7 +65,7 @@ resource "aws_secretsmanager_secret_version" "admin" {
   count = var.write_passwords ? 1 : 0
 
   secret_id                = aws_secretsmanager_secret.admin.id
-  secret_string_wo         = jsonencode({ username = "admin", password = var.admin_password })
+  secret_string_wo         = jsonencode({ username = "admin", password = var.admin_password, secret_key = var.flask_secret_key })
   secret_string_wo_version = var.passwords_version
 }
 

@@ -4,7 +4,7 @@ output "url" {
 }
 
 output "admin_secret_arn" {
-  description = "Secret with the MLflow admin user {username, password}."
+  description = "Secret with the MLflow admin user {username, password} (and the server's Flask secret key, secret_key)."
   value       = aws_secretsmanager_secret.admin.arn
 }
 

@@ -28,25 +28,6 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
   capacity_providers = ["FARGATE", "FARGATE_SPOT"]
 }
 
-# The basic-auth app's Flask secret key (CSRF and sessions): written write-only like the
-# passwords (never in state); the root generates it with the ephemeral
-# aws_secretsmanager_random_password. Bump passwords_version to renew it.
-resource "aws_secretsmanager_secret" "flask_secret_key" {
-  name        = "${var.name_prefix}/mlflow/flask-secret-key"
-  description = "MLflow server's Flask secret key {secret_key} (MLFLOW_FLASK_SERVER_SECRET_KEY)."
-  kms_key_id  = var.kms_key_arn
-  #checkov:skip=CKV2_AWS_57:A new key only logs everyone out of the UI; bump passwords_version to renew it.
-  tags = var.tags
-}
-
-resource "aws_secretsmanager_secret_version" "flask_secret_key" {
-  count = var.write_passwords ? 1 : 0
-
-  secret_id                = aws_secretsmanager_secret.flask_secret_key.id
-  secret_string_wo         = jsonencode({ secret_key = var.flask_secret_key })
-  secret_string_wo_version = var.passwords_version
-}
-
 resource "aws_ecs_task_definition" "this" {
   family                   = local.name
   requires_compatibilities = ["FARGATE"]
@@ -99,7 +80,7 @@ resource "aws_ecs_task_definition" "this" {
       { name = "MLFLOW_AUTH_ADMIN_PASSWORD", valueFrom = "${aws_secretsmanager_secret.admin.arn}:password::" },
       { name = "MLFLOW_PIPELINE_USERNAME", valueFrom = "${aws_secretsmanager_secret.pipeline.arn}:username::" },
       { name = "MLFLOW_PIPELINE_PASSWORD", valueFrom = "${aws_secretsmanager_secret.pipeline.arn}:password::" },
-      { name = "MLFLOW_FLASK_SERVER_SECRET_KEY", valueFrom = "${aws_secretsmanager_secret.flask_secret_key.arn}:secret_key::" },
+      { name = "MLFLOW_FLASK_SERVER_SECRET_KEY", valueFrom = "${aws_secretsmanager_secret.admin.arn}:secret_key::" },
     ]
     logConfiguration = {
       logDriver = "awslogs"
@@ -158,6 +139,6 @@ resource "aws_ecs_service" "this" {
 
   tags = var.tags
 
-  # The task cannot start before its Flask secret key has a value.
-  depends_on = [aws_ecs_cluster_capacity_providers.this, aws_rds_cluster_instance.this, aws_secretsmanager_secret_version.flask_secret_key]
+  # The task cannot start before its Flask secret key (in the admin secret) has a value.
+  depends_on = [aws_ecs_cluster_capacity_providers.this, aws_rds_cluster_instance.this, aws_secretsmanager_secret_version.admin]
 }

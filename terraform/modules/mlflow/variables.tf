@@ -193,7 +193,7 @@ variable "pipeline_username" {
 }
 
 variable "write_passwords" {
-  description = "Write admin_password, pipeline_password and flask_secret_key into their secrets (write-only, never in state). False: set the three secrets' values yourself."
+  description = "Write admin_password and flask_secret_key (admin secret) and pipeline_password (pipeline secret), write-only, never in state. False: set the two secrets' values yourself."
   type        = bool
   default     = false
 }
