@@ -54,3 +54,15 @@ def test_the_check_reads_a_block_and_refuses_a_crossed_wiring() -> None:
     crossed = 'module "prod" {\n  environment = "prod"\n  deployer_role_arns = module.pipeline.deployer_role_arns["stage"]\n}\n'
     block = module_block(crossed, "prod")
     assert argument(block, "deployer_role_arns") != 'module.pipeline.deployer_role_arns["prod"]'
+
+
+def resource_block(text: str, kind: str, name: str) -> str:
+    return module_block(text.replace(f'resource "{kind}" "{name}" {{', f'module "{kind}.{name}" {{'), f"{kind}.{name}")
+
+
+def test_live_aws_attaches_mlflow_s_artifact_policy_to_the_module_s_codebuild_role() -> None:
+    """The role comes from the pipeline module's output, not from a guess at its name."""
+    text = (REPO / "terraform" / "live" / "aws" / "main.tf").read_text()
+    block = resource_block(text, "aws_iam_role_policy_attachment", "build_mlflow_artifacts")
+    assert argument(block, "role") == "module.pipeline.codebuild_role_name"
+    assert argument(block, "policy_arn") == "module.mlflow.artifact_client_policy_arn"

@@ -103,12 +103,10 @@ module "pipeline" {
 }
 
 # MLflow does not proxy artifacts: the build (CodeBuild) logs the model straight to the MLflow
-# bucket. The pipeline module names its CodeBuild role "<name_prefix>-pipeline-build".
+# bucket, as the pipeline module's CodeBuild role.
 resource "aws_iam_role_policy_attachment" "build_mlflow_artifacts" {
-  role       = "${var.name_prefix}-pipeline-build"
+  role       = module.pipeline.codebuild_role_name
   policy_arn = module.mlflow.artifact_client_policy_arn
-
-  depends_on = [module.pipeline]
 }
 
 module "stage" {

@@ -23,6 +23,16 @@ output "codebuild_project_name" {
   value       = aws_codebuild_project.this.name
 }
 
+output "codebuild_role_name" {
+  description = "Service role of the CodeBuild project (attach policies the build needs, e.g. MLflow's artifact_client_policy_arn)."
+  value       = aws_iam_role.codebuild.name
+}
+
+output "codebuild_role_arn" {
+  description = "ARN of the CodeBuild project's service role."
+  value       = aws_iam_role.codebuild.arn
+}
+
 output "ecr_repository_url" {
   description = "ECR repository of the serving images."
   value       = aws_ecr_repository.serving.repository_url

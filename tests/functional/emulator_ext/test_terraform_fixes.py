@@ -141,7 +141,7 @@ def test_rds_serverless_v2_cluster_has_no_v1_scaling_block(emulator: Emulator) -
     rds = emulator.client("rds")
     rds.create_db_cluster(
         DBClusterIdentifier="tf-aurora",
-        Engine="aurora-mysql",
+        Engine="aurora-postgresql",
         EngineMode="provisioned",
         MasterUsername="mlflow",
         MasterUserPassword="not-a-real-password-1",
@@ -153,7 +153,7 @@ def test_rds_serverless_v2_cluster_has_no_v1_scaling_block(emulator: Emulator) -
 
     rds.create_db_cluster(
         DBClusterIdentifier="tf-aurora-v1",
-        Engine="aurora-mysql",
+        Engine="aurora-postgresql",
         EngineMode="serverless",
         MasterUsername="mlflow",
         MasterUserPassword="not-a-real-password-1",

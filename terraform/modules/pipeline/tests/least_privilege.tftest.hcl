@@ -242,3 +242,12 @@ run "each_environment_trusts_only_its_own_functions" {
     error_message = "Each environment's functions run as the roles handed to that environment."
   }
 }
+
+run "the_codebuild_role_is_an_output" {
+  command = apply
+
+  assert {
+    condition     = output.codebuild_role_name == aws_iam_role.codebuild.name && output.codebuild_role_arn == aws_iam_role.codebuild.arn && aws_codebuild_project.this.service_role == output.codebuild_role_arn
+    error_message = "The module outputs the CodeBuild project's service role (roots attach policies to it by this name)."
+  }
+}
