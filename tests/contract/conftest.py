@@ -103,6 +103,7 @@ class MlflowTask:
     admin: tuple[str, str]
     pipeline: tuple[str, str]
     db_secret_arn: str  # the moto secret the server reads the database credentials from
+    secret_arns: dict[str, str]  # Terraform's secret ARN -> the moto secret seeded for it
     db_user: str
     databases: tuple[str, str]
     bucket: str
@@ -200,6 +201,26 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
+_RENDERED: dict[str, RenderedTask] = {}
+_RENDER_LOCK = threading.Lock()
+
+
+def rendered_once(tmp_path_factory: pytest.TempPathFactory) -> RenderedTask:
+    """The fixture's Terraform state (task definition, CodeBuild project, Lambdas), once a session."""
+    with _RENDER_LOCK:
+        if "state" not in _RENDERED:
+            _RENDERED["state"] = render(tmp_path_factory.mktemp("task-definition"))
+        return _RENDERED["state"]
+
+
+@pytest.fixture(scope="session")
+def rendered_terraform(tmp_path_factory: pytest.TempPathFactory) -> RenderedTask:
+    """What Terraform renders for the MLflow task and the pipeline wired to it (no server)."""
+    if tf.find_terraform() is None:
+        unavailable("terraform is not installed (needs Terraform >= 1.11 on PATH or TERRAFORM=...)")
+    return rendered_once(tmp_path_factory)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     try:
@@ -241,7 +262,7 @@ def mlflow_task(
 
     def _render() -> None:
         try:
-            rendered["task"] = render(tmp_path_factory.mktemp("task-definition"))
+            rendered["task"] = rendered_once(tmp_path_factory)
         except BaseException as exc:
             rendered["error"] = exc
 
@@ -325,6 +346,7 @@ def mlflow_task(
         admin=(values[admin_ref.arn]["username"], values[admin_ref.arn]["password"]),
         pipeline=(values[pipeline_ref.arn]["username"], values[pipeline_ref.arn]["password"]),
         db_secret_arn=arns[db_arn],
+        secret_arns=arns,
         db_user=db_user,
         databases=(task_def.environment["MLFLOW_DB_NAME"], task_def.environment["MLFLOW_AUTH_DB_NAME"]),
         bucket=bucket,
@@ -336,19 +358,32 @@ def mlflow_task(
         _stop(process)
 
 
+def build_environment(task: MlflowTask) -> dict[str, str]:
+    """The CodeBuild project's environment as CodeBuild resolves it at build start: plaintext
+    values as they are, ``SECRETS_MANAGER`` ones (``<secret arn>:<json key>``) from the secret."""
+    sm = task.aws.client("secretsmanager")
+    resolved = {}
+    for name, (kind, value) in task.rendered.build_environment().items():
+        if kind == "SECRETS_MANAGER":
+            arn, key = value.rsplit(":", 1)
+            document = json.loads(sm.get_secret_value(SecretId=task.secret_arns[arn])["SecretString"])
+            resolved[name] = str(document[key])
+        else:
+            resolved[name] = value
+    return resolved
+
+
 @pytest.fixture
 def pipeline_client_env(mlflow_task: MlflowTask, monkeypatch: pytest.MonkeyPatch) -> MlflowTask:
-    """The MLflow client as the pipeline's CodeBuild/Lambdas configure it (mlflow_registry's env names).
+    """The process environment of the pipeline's build: the CodeBuild project's variables as
+    Terraform renders them (names and all), with the secrets resolved the way CodeBuild does.
 
     Substituted: the tracking URI is the server itself (the front door's https URL does not exist
-    here) and S3 is moto's; the credentials are the pipeline secret's, as CodeBuild resolves them.
+    here) and S3 is moto's. The build's variables that name AWS resources are harmless here.
     """
-    from mlops_pipeline.adapters import mlflow_registry
-
-    username, password = mlflow_task.pipeline
-    monkeypatch.setenv(mlflow_registry.TRACKING_URI_ENV, mlflow_task.url)
-    monkeypatch.setenv(mlflow_registry.USERNAME_ENV, username)
-    monkeypatch.setenv(mlflow_registry.PASSWORD_ENV, password)
+    for name, value in build_environment(mlflow_task).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_task.url)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", mlflow_task.aws.endpoint)

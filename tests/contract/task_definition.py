@@ -1,4 +1,5 @@
-"""The MLflow container as terraform/modules/mlflow defines it, read from Terraform itself.
+"""The MLflow container as terraform/modules/mlflow defines it, read from Terraform itself, and
+the pipeline module wired to it (its CodeBuild project and Lambdas).
 
 ``terraform test -verbose -json`` runs ``task_definition/render.tftest.hcl`` (the module with a
 mocked AWS provider) and prints the resulting state; from it come the container definition of
@@ -21,6 +22,7 @@ from mlops_pipeline import tf
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).resolve().parent / "task_definition"
 MODULE = "module.mlflow"
+PIPELINE = "module.pipeline"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,28 @@ class RenderedTask:
     def resource(self, address: str) -> dict[str, Any]:
         return self.resources[f"{MODULE}.{address}"]
 
+    def pipeline(self, address: str) -> dict[str, Any]:
+        """A resource of the pipeline module wired to the mlflow module (as terraform/live/aws does)."""
+        return self.resources[f"{PIPELINE}.{address}"]
+
+    def build_environment(self) -> dict[str, tuple[str, str]]:
+        """The CodeBuild project's environment: name -> (type, value), as CodeBuild gets it."""
+        project = self.pipeline("aws_codebuild_project.this")
+        return {v["name"]: (v["type"], v["value"]) for v in project["environment"][0]["environment_variable"]}
+
+    def buildspec(self) -> str:
+        """The CodeBuild project's buildspec, as Terraform rendered it."""
+        return str(self.pipeline("aws_codebuild_project.this")["source"][0]["buildspec"])
+
+    def lambda_environments(self) -> dict[str, dict[str, str]]:
+        """Each pipeline Lambda's environment variables, by function key."""
+        prefix = f'{PIPELINE}.aws_lambda_function.this["'
+        return {
+            address.removeprefix(prefix).removesuffix('"]'): dict(values["environment"][0]["variables"])
+            for address, values in self.resources.items()
+            if address.startswith(prefix)
+        }
+
 
 def parse_value_from(name: str, value_from: str) -> SecretRef:
     """``<secret arn>:<json key>:<version stage>:<version id>`` (the ARN has colons itself)."""
@@ -61,6 +85,7 @@ def render(workdir: Path) -> RenderedTask:
     """Copy terraform/ and the fixture into ``workdir``, run the test, return the container."""
     ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "terraform.tfstate*")
     shutil.copytree(REPO / "terraform", workdir / "terraform", ignore=ignore)
+    shutil.copytree(REPO / "statemachine", workdir / "statemachine")  # the pipeline module renders it
     fixture = workdir / "tests" / "contract" / "task_definition"
     shutil.copytree(FIXTURE, fixture, ignore=ignore)
     runner = tf.Terraform(fixture, data_dir=workdir / ".tfdata")

@@ -95,15 +95,16 @@ def test_host_header_check_accepts_the_front_door_only(mlflow_task: MlflowTask) 
 
 
 def test_pipeline_user_creates_a_run_and_registers_a_model(
-    pipeline_client_env: MlflowTask, tmp_path: Path
+    pipeline_client_env: MlflowTask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What CodeBuild's register step and the Lambdas do, with their URL scheme and credentials."""
-    from mlflow import MlflowClient
-
-    from mlops_pipeline.adapters.mlflow_registry import MlflowRegistry
+    """What CodeBuild's register step and the Lambdas do, each with the settings Terraform gives it:
+    the build's client from the CodeBuild project's environment (secrets resolved as CodeBuild
+    does), the Lambdas' registry from ``from_environment`` with a Lambda's rendered environment."""
+    from mlops_pipeline.adapters import mlflow_registry
+    from mlops_pipeline.model_build.runner import Builder, BuildSettings
 
     task = pipeline_client_env
-    client = MlflowClient(tracking_uri=task.url, registry_uri=task.url)
+    client = Builder(BuildSettings.from_env(tmp_path)).client  # the build's own client
     experiment_id = client.create_experiment(f"contract-{uuid.uuid4().hex[:8]}")
     run = client.create_run(experiment_id, tags={"git_commit": "c0ffee"})
     client.log_metric(run.info.run_id, "rmse", 0.5)
@@ -118,7 +119,22 @@ def test_pipeline_user_creates_a_run_and_registers_a_model(
     version = client.create_model_version(
         name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id, tags={"git_commit": "c0ffee"}
     )
-    registry = MlflowRegistry(tracking_uri=task.url)
+    # A pipeline Lambda that talks to MLflow (evaluate; promote and request_approval get the same),
+    # with its environment as Terraform renders it: only the front door's URL is substituted.
+    for name in (mlflow_registry.USERNAME_ENV, mlflow_registry.PASSWORD_ENV):
+        monkeypatch.delenv(name)  # a Lambda gets no credentials but the secret's
+    for name in mlflow_registry.HTTP_BOUND_ENVS:  # from_environment sets them: undo after the test
+        monkeypatch.setenv(name, os.environ[name]) if name in os.environ else monkeypatch.delenv(
+            name, raising=False
+        )
+    environ = dict(task.rendered.lambda_environments()["evaluate"])
+    environ[mlflow_registry.TRACKING_URI_ENV] = task.url
+
+    def read_secret(arn: str) -> dict[str, str]:  # what the handlers' secret reader returns
+        sm = task.aws.client("secretsmanager")
+        return dict(json.loads(sm.get_secret_value(SecretId=task.secret_arns[arn])["SecretString"]))
+
+    registry = mlflow_registry.from_environment(read_secret, environ)
     registry.set_alias(name, "staging", str(version.version))
     staged = registry.get_by_alias(name, "staging")
     assert staged is not None and staged.version == str(version.version)
@@ -173,3 +189,19 @@ def test_server_survives_a_database_password_rotation(mlflow_task: MlflowTask) -
     status, body = mlflow_task.request(SEARCH, auth=mlflow_task.admin)
     assert status == 200, f"after the rotation: {status} {body[:300]}\n{mlflow_task.log_tail()}"
     assert mlflow_task.process.poll() is None
+
+
+def test_flask_secret_key_shares_the_admin_secret(mlflow_task: MlflowTask) -> None:
+    """The task reads two secrets of the module's own: the admin one (with the Flask secret key
+    as a third JSON key; each secret costs 0.40 USD a month) and the pipeline user's."""
+    rendered = mlflow_task.rendered
+    admin = rendered.resource("aws_secretsmanager_secret.admin")["arn"]
+    pipeline = rendered.resource("aws_secretsmanager_secret.pipeline")["arn"]
+    refs = {ref.name: (ref.arn, ref.key) for ref in rendered.secrets}
+    assert refs["MLFLOW_FLASK_SERVER_SECRET_KEY"] == (admin, "secret_key")
+    assert {arn for arn, _ in refs.values()} == {admin, pipeline}
+    own = [a for a in rendered.resources if ".aws_secretsmanager_secret." in a]
+    assert sorted(own) == ["module.mlflow.aws_secretsmanager_secret.admin",
+                           "module.mlflow.aws_secretsmanager_secret.pipeline"]  # fmt: skip
+    # The server started with it: the auth app refuses to start without a key.
+    assert mlflow_task.env["MLFLOW_FLASK_SERVER_SECRET_KEY"]

@@ -41,8 +41,8 @@ module "pipeline" {
   create_slack_api             = var.create_slack_api
   lambda_environment_overrides = var.lambda_environment_overrides
   codebuild                    = { privileged_mode = false }
-  # The emulator's CodeBuild runtime runs the build on this machine, from this checkout.
-  buildspec             = file("${path.module}/buildspec.local.yml")
+  # The module's own buildspec: the emulator's CodeBuild runtime runs it on this machine, where
+  # the pipeline is installed already (MLOPS_LOCAL_STATE: its install phase installs nothing).
   codebuild_environment = merge({ PYTHON = var.build_python }, var.local_state_dir == "" ? {} : { MLOPS_LOCAL_STATE = var.local_state_dir })
 
   # Throwaway state: allow terraform destroy.

@@ -1,4 +1,5 @@
-# Renders the module's ECS task definition with a mocked AWS provider. Each secret gets its own
+# Renders the mlflow module's ECS task definition and the pipeline module wired to it with a
+# mocked AWS provider. Each secret gets its own
 # ARN (a mock would give every secret the same one), the front door its own endpoint.
 mock_provider "aws" {
   mock_data "aws_caller_identity" {
@@ -41,7 +42,35 @@ mock_provider "aws" {
     }
   }
   mock_resource "aws_apigatewayv2_api" {
-    defaults = { api_endpoint = "https://abc123.execute-api.us-east-1.amazonaws.com" }
+    defaults = { api_endpoint = "https://abc123.execute-api.us-east-1.amazonaws.com", execution_arn = "arn:aws:execute-api:us-east-1:111111111111:abc123" }
+  }
+  # The pipeline module's resources.
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000000" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:us-east-1:111111111111:function:mock", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/mock" }
+  }
+  mock_resource "aws_sfn_state_machine" {
+    defaults = { arn = "arn:aws:states:us-east-1:111111111111:stateMachine:mlops-pipeline" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:111111111111:mlops-pipeline-events" }
+  }
+  mock_resource "aws_dynamodb_table" {
+    defaults = { arn = "arn:aws:dynamodb:us-east-1:111111111111:table/mlops-pipeline" }
+  }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:mlops/slack-AbCdEf" }
+  }
+  mock_resource "aws_codebuild_project" {
+    defaults = { arn = "arn:aws:codebuild:us-east-1:111111111111:project/mlops-build" }
+  }
+  mock_resource "aws_codecommit_repository" {
+    defaults = { arn = "arn:aws:codecommit:us-east-1:111111111111:models", clone_url_http = "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/models" }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:us-east-1:111111111111:rule/mock" }
   }
 }
 
@@ -53,11 +82,6 @@ override_resource {
 override_resource {
   target = module.mlflow.aws_secretsmanager_secret.pipeline
   values = { arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:mlops/mlflow/pipeline-AbCdEf" }
-}
-
-override_resource {
-  target = module.mlflow.aws_secretsmanager_secret.flask_secret_key
-  values = { arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:mlops/mlflow/flask-secret-key-AbCdEf" }
 }
 
 run "render" {

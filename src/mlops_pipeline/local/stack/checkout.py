@@ -5,18 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlops_pipeline
+from mlops_pipeline.local.stack.errors import LocalStackError
 
-# Used when the repository's buildspec.yml is not next to the package (non-editable install).
-LOCAL_BUILDSPEC = """version: 0.2
-env:
-  shell: bash
-  exported-variables: [MODEL_NAME, MODEL_VERSION, ARTIFACT_URI, ARTIFACT_KIND, ARTIFACT_SHA256, RUN_ID]
-phases:
-  build:
-    commands:
-      - mlops-pipeline build --source "$CODEBUILD_SRC_DIR" --exports-file "$CODEBUILD_SRC_DIR/.mlops-build.env"
-      - set -a && . "$CODEBUILD_SRC_DIR/.mlops-build.env" && set +a
-"""
+#: The pipeline's one buildspec (relative to the checkout): the CodeBuild project on AWS runs it
+#: (terraform/modules/pipeline's default) and so does local mode; only its install phase
+#: differs there (MLOPS_LOCAL_STATE: nothing to install), the build command is the same.
+BUILDSPEC_PATH = Path("terraform/modules/pipeline/buildspec.yml")
 
 
 def repository_root() -> Path | None:
@@ -26,8 +20,10 @@ def repository_root() -> Path | None:
 
 
 def buildspec_text() -> str:
-    """The pipeline's own buildspec.yml (the one AWS uses), else the local-only fallback."""
+    """The pipeline's buildspec.yml, the one AWS uses (LocalStackError without a source checkout)."""
     root = repository_root()
-    if root is not None and (root / "buildspec.yml").is_file():
-        return (root / "buildspec.yml").read_text(encoding="utf-8")
-    return LOCAL_BUILDSPEC
+    if root is None or not (root / BUILDSPEC_PATH).is_file():
+        raise LocalStackError(
+            f"local mode needs the project's source checkout: the pipeline's buildspec is {BUILDSPEC_PATH}"
+        )
+    return (root / BUILDSPEC_PATH).read_text(encoding="utf-8")
