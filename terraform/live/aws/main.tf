@@ -95,6 +95,9 @@ module "pipeline" {
   slack_channel            = var.slack_channel
   approvers                = var.approvers
   approver_group           = var.approver_group
+  required_approvals       = var.required_approvals
+  identity_map             = var.identity_map
+  identity_lookup          = var.identity_lookup
   approval_timeout_seconds = var.approval_timeout_seconds
 
   mlflow_tracking_uri           = module.mlflow.url

@@ -98,6 +98,24 @@ variable "approver_group" {
   default     = ""
 }
 
+variable "required_approvals" {
+  description = "How many different allowed approvers must approve (1-5); an author identity_map cannot resolve needs at least 2."
+  type        = number
+  default     = 1
+}
+
+variable "identity_map" {
+  description = "Who pushed -> Slack user id, so an author cannot approve their own model: IAM user ARN, assumed-role session ARN, <role>/<session>, an Identity Center session name, github:<login> (the pipeline module's identity_map)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "identity_lookup" {
+  description = "none, or identity_center_email: look a pusher identity_map does not name up in Slack by their Identity Center session's email address."
+  type        = string
+  default     = "none"
+}
+
 variable "approval_timeout_seconds" {
   description = "How long an approval waits."
   type        = number

@@ -34,6 +34,9 @@ module "pipeline" {
   slack_channel            = var.slack_channel
   approvers                = var.approvers
   allow_self_approval      = var.allow_self_approval
+  required_approvals       = var.required_approvals
+  identity_map             = var.identity_map
+  identity_lookup          = var.identity_lookup
   approval_timeout_seconds = var.approval_timeout_seconds
   mlflow_tracking_uri      = var.mlflow_tracking_uri
   mlflow_ui_url            = var.mlflow_tracking_uri

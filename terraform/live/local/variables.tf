@@ -80,6 +80,26 @@ variable "allow_self_approval" {
   default     = false
 }
 
+variable "required_approvals" {
+  description = "How many different allowed approvers must approve (1-5); an author identity_map cannot resolve needs at least 2."
+  type        = number
+  default     = 1
+}
+
+variable "identity_map" {
+  description = "Who pushed -> Slack user id (the pipeline module's identity_map). Default: the emulator's admin user, who pushes to the local git remote, is the Slack stand-in's data scientist U0AUTHOR (as the local harness maps it)."
+  type        = map(string)
+  default = {
+    "arn:aws:iam::111111111111:user/emulator-admin" = "U0AUTHOR"
+  }
+}
+
+variable "identity_lookup" {
+  description = "none, or identity_center_email (look a pusher identity_map does not name up in Slack by email)."
+  type        = string
+  default     = "none"
+}
+
 variable "approval_timeout_seconds" {
   description = "How long an approval waits."
   type        = number

@@ -96,8 +96,12 @@ locals {
       # Supersedes the model's older pending approvals (their tasks fail with ApprovalSuperseded).
       task_callbacks = ["states:SendTaskFailure"]
       table          = [local.table_runs, local.table_approvals, local.table_by_model]
+      # Resolves the author (the trigger's principal) and records how many approvals decide.
       env = merge(local.mlflow_env, {
         APPROVAL_TIMEOUT_SECONDS = tostring(var.approval_timeout_seconds)
+        REQUIRED_APPROVALS       = tostring(var.required_approvals)
+        IDENTITY_MAP             = jsonencode(var.identity_map)
+        IDENTITY_LOOKUP          = var.identity_lookup
       })
     }
     expire_approval = {
@@ -124,6 +128,7 @@ locals {
         APPROVERS                 = join(",", var.approvers)
         APPROVER_GROUP            = var.approver_group
         ALLOW_SELF_APPROVAL       = tostring(var.allow_self_approval)
+        REQUIRED_APPROVALS        = tostring(var.required_approvals)
         SIGNATURE_MAX_AGE_SECONDS = "300"
         SLACK_SIGNING_SECRET_ARN  = aws_secretsmanager_secret.slack_signing.arn
       }

@@ -144,6 +144,54 @@ variable "allow_self_approval" {
   default     = false
 }
 
+variable "required_approvals" {
+  description = "How many different allowed approvers must approve, 1-5 (REQUIRED_APPROVALS); an author the identity map cannot resolve raises it to at least 2. A Reject from any allowed approver rejects at once."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.required_approvals >= 1 && var.required_approvals <= 5 && floor(var.required_approvals) == var.required_approvals
+    error_message = "required_approvals must be a whole number from 1 to 5."
+  }
+}
+
+variable "identity_map" {
+  description = "Trigger principal -> Slack user id (IDENTITY_MAP), to know the author, who may not approve their own model. Keys: a full IAM user or assumed-role session ARN; `<role>/<session>` (an assumed-role session of any account); a bare session name (Identity Center `AWSReservedSSO_*` roles only); `github:<login>` or `gitlab:<username>`. ARNs match exactly; the git author email is never used."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for v in values(var.identity_map) : can(regex("^[UW][A-Z0-9]{2,}$", v))])
+    error_message = "Every identity_map value must be a Slack user id (U... or W...)."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(var.identity_map) : trimspace(k) != "" && (!startswith(k, "arn:") || can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:.+$", k)))])
+    error_message = "Every identity_map key must be non-empty, and an ARN key an IAM or STS ARN (arn:aws:iam::<account>:user/<name>, arn:aws:sts::<account>:assumed-role/<role>/<session>)."
+  }
+
+  validation {
+    condition     = !anytrue([for k in keys(var.identity_map) : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", k))])
+    error_message = "An identity_map key may not be a role ARN: it matches no session (a role's sessions may be many people). Use the assumed-role session ARN or <role>/<session>."
+  }
+
+  validation {
+    condition     = length(jsonencode(var.identity_map)) <= 3072
+    error_message = "identity_map must fit in 3 KB of JSON: Lambda allows 4 KB of environment in all. Map roles' sessions by <role>/<session>, or use identity_lookup = \"identity_center_email\"."
+  }
+}
+
+variable "identity_lookup" {
+  description = "How a pusher identity_map does not name is found (IDENTITY_LOOKUP): none, or identity_center_email (an Identity Center role session whose name is an email address is looked up by that address in Slack; needs the users:read.email scope)."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "identity_center_email"], var.identity_lookup)
+    error_message = "identity_lookup must be one of: none, identity_center_email."
+  }
+}
+
 variable "approval_timeout_seconds" {
   description = "How long an approval waits before it expires."
   type        = number

@@ -203,8 +203,8 @@ run "functions_follow_the_contract" {
     condition = alltrue([for f in aws_lambda_function.this : alltrue([for name in keys(f.environment[0].variables) : contains([
       "MLOPS_TABLE", "MLFLOW_TRACKING_URI", "MLFLOW_CREDENTIALS_SECRET_ARN", "SLACK_SECRET_ARN", "SLACK_SIGNING_SECRET_ARN", "SLACK_CHANNEL", "SLACK_API_URL",
       "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "DEPLOY_TARGETS", "SMOKE_MAX_LATENCY_MS", "LOCK_TTL_SECONDS", "APPROVERS",
-      "APPROVER_GROUP", "ALLOW_SELF_APPROVAL", "APPROVAL_TIMEOUT_SECONDS", "SIGNATURE_MAX_AGE_SECONDS", "MLFLOW_UI_URL",
-      "POWERTOOLS_SERVICE_NAME",
+      "APPROVER_GROUP", "ALLOW_SELF_APPROVAL", "REQUIRED_APPROVALS", "IDENTITY_MAP", "IDENTITY_LOOKUP", "APPROVAL_TIMEOUT_SECONDS",
+      "SIGNATURE_MAX_AGE_SECONDS", "MLFLOW_UI_URL", "POWERTOOLS_SERVICE_NAME",
     ], name)])])
     error_message = "Every environment variable is a documented setting (src/mlops_pipeline/config.py); secrets travel as ARNs only."
   }
@@ -400,6 +400,124 @@ run "accepts_endpoint_overrides" {
     condition     = aws_lambda_function.this["report"].environment[0].variables.AWS_ENDPOINT_URL == "http://127.0.0.1:4566"
     error_message = "Other overrides still reach the functions."
   }
+}
+
+# The approval settings reach exactly the functions that read them (src/mlops_pipeline/config.py
+# used_by): request_approval resolves the author and records the quorum, slack_interactions counts it.
+run "approval_settings_reach_their_readers" {
+  command = apply
+
+  variables {
+    required_approvals = 2
+    identity_map = {
+      "arn:aws:iam::111111111111:user/dana" = "U0AUTHOR"
+      "MlopsDeveloper/alice"                = "U0ALICE"
+      "github:Octocat"                      = "W0OCTOCAT"
+    }
+    identity_lookup = "identity_center_email"
+  }
+
+  assert {
+    condition = jsonencode(jsondecode(aws_lambda_function.this["request_approval"].environment[0].variables.IDENTITY_MAP)) == jsonencode({
+      "arn:aws:iam::111111111111:user/dana" = "U0AUTHOR"
+      "MlopsDeveloper/alice"                = "U0ALICE"
+      "github:Octocat"                      = "W0OCTOCAT"
+    })
+    error_message = "request_approval gets identity_map as the JSON object IDENTITY_MAP."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this["request_approval"].environment[0].variables.IDENTITY_LOOKUP == "identity_center_email" &&
+      aws_lambda_function.this["request_approval"].environment[0].variables.REQUIRED_APPROVALS == "2" &&
+      aws_lambda_function.this["slack_interactions"].environment[0].variables.REQUIRED_APPROVALS == "2"
+    )
+    error_message = "request_approval gets IDENTITY_LOOKUP and REQUIRED_APPROVALS, slack_interactions REQUIRED_APPROVALS."
+  }
+
+  assert {
+    condition = jsonencode({ for s in ["REQUIRED_APPROVALS", "IDENTITY_MAP", "IDENTITY_LOOKUP"] : s => sort([for k, f in aws_lambda_function.this : k if contains(keys(f.environment[0].variables), s)]) }) == jsonencode({
+      REQUIRED_APPROVALS = ["request_approval", "slack_interactions"]
+      IDENTITY_MAP       = ["request_approval"]
+      IDENTITY_LOOKUP    = ["request_approval"]
+    })
+    error_message = "Only the functions that read an approval setting get it (config.py used_by)."
+  }
+}
+
+run "approval_settings_default_to_one_approval_and_no_lookup" {
+  command = apply
+
+  assert {
+    condition = (
+      aws_lambda_function.this["request_approval"].environment[0].variables.IDENTITY_MAP == "{}" &&
+      aws_lambda_function.this["request_approval"].environment[0].variables.IDENTITY_LOOKUP == "none" &&
+      aws_lambda_function.this["request_approval"].environment[0].variables.REQUIRED_APPROVALS == "1" &&
+      aws_lambda_function.this["slack_interactions"].environment[0].variables.REQUIRED_APPROVALS == "1"
+    )
+    error_message = "By default: an empty identity map, no lookup, one approval (the defaults of config.py)."
+  }
+}
+
+run "rejects_an_unknown_identity_lookup" {
+  command = plan
+
+  variables {
+    identity_lookup = "git_author_email"
+  }
+
+  expect_failures = [var.identity_lookup]
+}
+
+run "rejects_zero_required_approvals" {
+  command = plan
+
+  variables {
+    required_approvals = 0
+  }
+
+  expect_failures = [var.required_approvals]
+}
+
+run "rejects_more_than_five_required_approvals" {
+  command = plan
+
+  variables {
+    required_approvals = 6
+  }
+
+  expect_failures = [var.required_approvals]
+}
+
+run "rejects_an_identity_map_value_that_is_not_a_slack_user" {
+  command = plan
+
+  variables {
+    identity_map = { "arn:aws:iam::111111111111:user/dana" = "dana@example.com" }
+  }
+
+  expect_failures = [var.identity_map]
+}
+
+# A role ARN names every session of the role: it would resolve nobody (and mislead the reader).
+run "rejects_a_role_arn_in_the_identity_map" {
+  command = plan
+
+  variables {
+    identity_map = { "arn:aws:iam::111111111111:role/MlopsDeveloper" = "U0AUTHOR" }
+  }
+
+  expect_failures = [var.identity_map]
+}
+
+run "rejects_approval_settings_in_environment_overrides" {
+  command = plan
+
+  variables {
+    lambda_environment_overrides = { REQUIRED_APPROVALS = "1", IDENTITY_MAP = "{\"arn:aws:iam::111111111111:user/mallory\":\"U0APPROVER\"}" }
+  }
+
+  expect_failures = [var.lambda_environment_overrides]
 }
 
 # A deployment from before the s3_bucket module: its bucket must survive the move
