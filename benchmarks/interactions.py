@@ -19,8 +19,8 @@ a subclass): a worker is a long-lived process started exactly as the stock runti
 (same command, environment, role credentials, task root) that serves invocations one after
 another; dropping the pool forces the next invocation to start a new process (a cold start,
 like a configuration update on AWS). A few clicks also go through the stock runtime as a
-cross-check of the cold figure; they are slower by the interpreter's teardown, which the stock
-runtime waits for before it answers (Lambda answers when the handler returns).
+cross-check of the cold figure (its bootstrap ends the process as soon as the result is written,
+so neither waits for the interpreter's teardown; Lambda answers when the handler returns).
 
 ``--ack N`` adds N cold + N warm clicks on a prototype of an acknowledge-first endpoint
 (``ACK_HANDLER``: verify, record the click, hand off with InvocationType=Event, answer 200),

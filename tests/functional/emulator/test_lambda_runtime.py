@@ -236,3 +236,52 @@ def _wait_for_parameter(emu: Emulator, name: str, timeout: float = 20.0) -> str:
         except ssm.exceptions.ParameterNotFound:
             time.sleep(0.1)
     raise AssertionError(f"no function wrote {name} within {timeout} s")
+
+
+def test_the_answer_does_not_wait_for_the_interpreter_to_shut_down(
+    emulator: Emulator, create_zip_function: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
+    # Lambda answers when the handler returns (the container is frozen, not torn down): a slow
+    # teardown - here an atexit hook sleeping 10 s - must not delay the caller.
+    marker = tmp_path / "teardown-ran"
+    source = (
+        "import atexit, pathlib, time\n\n"
+        "def teardown(path):\n"
+        "    time.sleep(10)\n"
+        "    pathlib.Path(path).touch()\n\n"
+        "def handler(event, context):\n"
+        "    atexit.register(teardown, event['marker'])\n"
+        "    print('handler done')\n"
+        "    return {'answered': True}\n"
+    )
+    create_zip_function("slow-teardown", {"app.py": source}, timeout=30)
+
+    started = time.monotonic()
+    response = _invoke(emulator, "slow-teardown", {"marker": str(marker)}, LogType="Tail")
+    elapsed = time.monotonic() - started
+
+    assert "FunctionError" not in response
+    assert response["Body"] == {"answered": True}
+    assert elapsed < 6  # well under the 10 s teardown, with slack for a loaded machine
+    assert "handler done" in base64.b64decode(response["LogResult"]).decode()  # the logs are complete
+    assert not marker.exists()
+
+
+def test_the_deployed_code_gets_no_bytecode(
+    emulator: Emulator, create_zip_function: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # /var/task is read-only on Lambda: a package without .pyc compiles on every cold start, and
+    # the extracted package stays what was deployed, whatever the emulator's own environment says.
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    files = {
+        "app.py": "import helper\n\ndef handler(event, context):\n    return helper.VALUE\n",
+        "helper.py": "VALUE = 'from a module the handler imports'\n",
+    }
+    created = create_zip_function("no-bytecode", files)
+
+    response = _invoke(emulator, "no-bytecode", {})
+
+    assert response["Body"] == "from a module the handler imports"
+    task_root = emulator.state_dir / "lambda" / "code" / base64.b64decode(created["CodeSha256"]).hex()
+    assert (task_root / "helper.py").is_file()
+    assert sorted(p.name for p in task_root.iterdir()) == ["app.py", "helper.py"]

@@ -48,6 +48,26 @@ def test_sign_reproduces_slacks_documented_signature() -> None:
     assert sign(DOC_BODY, DOC_SECRET, DOC_TIMESTAMP)["X-Slack-Signature"] == DOC_SIGNATURE
 
 
+@pytest.mark.parametrize(
+    ("secret", "body"),
+    [
+        (DOC_SECRET, DOC_BODY),
+        (SECRET, BODY),
+        (SECRET, b""),
+        ("s\u00e9cret-\u00fcnicode", "payload=%7B%22text%22%3A%22caf\u00e9 \u2713%22%7D".encode()),
+    ],
+)
+def test_signature_is_the_one_slack_sdk_computes(secret: str, body: bytes) -> None:
+    # Computed with the standard library (no slack_sdk import on the click path): same bytes.
+    from slack_sdk.signature import SignatureVerifier
+
+    verifier = SignatureVerifier(secret)
+    expected = verifier.generate_signature(timestamp=str(DOC_TIMESTAMP), body=body)
+    headers = sign(body, secret, DOC_TIMESTAMP)
+    assert headers["X-Slack-Signature"] == expected
+    verify_request(headers, body, secret, at(DOC_TIMESTAMP))
+
+
 def test_headers_are_case_insensitive() -> None:
     headers = {"x-slack-request-timestamp": str(DOC_TIMESTAMP), "X-SLACK-SIGNATURE": DOC_SIGNATURE}
     verify_request(headers, DOC_BODY, DOC_SECRET, at(DOC_TIMESTAMP))

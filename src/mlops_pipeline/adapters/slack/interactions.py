@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from mlops_pipeline.adapters.slack.errors import BadRequestError
-from mlops_pipeline.adapters.slack.views import APPROVE_ACTION_ID, REJECT_ACTION_ID
+from mlops_pipeline.adapters.slack.ids import APPROVE_ACTION_ID, REJECT_ACTION_ID
 
 __all__ = ["ALLOWED_ACTIONS", "APPROVAL_ID_PATTERN", "MAX_BODY_BYTES", "BlockAction", "parse_block_action"]
 

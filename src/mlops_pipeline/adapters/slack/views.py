@@ -28,13 +28,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from mlops_pipeline.adapters.slack.ids import APPROVAL_ACTIONS_BLOCK_ID, APPROVE_ACTION_ID, REJECT_ACTION_ID
 from mlops_pipeline.domain.models import Approval, ApprovalStatus, RunRecord
 
 View = tuple[str, list[dict[str, Any]]]
 
-APPROVE_ACTION_ID = "approve"
-REJECT_ACTION_ID = "reject"
-APPROVAL_ACTIONS_BLOCK_ID = "approval_actions"
 
 STATUS_EMOJI: dict[str, str] = {
     "STARTED": "⏳",

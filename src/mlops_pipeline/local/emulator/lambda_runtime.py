@@ -11,6 +11,13 @@ call into the active ``LambdaRuntime``:
   emulator endpoint and credentials of the function's execution role (assumed in the
   emulator, so the keys act in the role's account) - nothing else from the parent but
   ``PATH``, ``HOME``, locale and basic ``PYTHON*`` settings.
+* the process never writes bytecode (``PYTHONDONTWRITEBYTECODE=1``, whatever the emulator's
+  own environment says): Lambda's task root is read-only, so a package that ships no
+  ``.pyc`` is compiled on every cold start there, and so it is here; the extracted code and
+  the image store's root filesystems stay exactly what was deployed.
+* the invocation is answered as soon as the handler's result is written: the bootstrap then
+  ends its process at once (``os._exit``), skipping the interpreter's teardown and ``atexit``
+  hooks, which Lambda does not make a caller wait for either (it freezes the container).
 * errors, timeouts and ``LogType=Tail`` are reported as Lambda reports them; all output is
   appended to ``<state>/logs/lambda/<function>.log``.
 """
@@ -53,7 +60,6 @@ INHERITED_ENV = (
     "LC_ALL",
     "LC_CTYPE",
     "TMPDIR",
-    "PYTHONDONTWRITEBYTECODE",
     "PYTHONUTF8",
     "PYTHONIOENCODING",
     "PYTHONHASHSEED",
@@ -188,6 +194,8 @@ class LambdaRuntime:
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 "MLOPS_LOCAL_STATE": str(self.state_dir),
                 "TZ": ":UTC",
+                # /var/task is read-only on Lambda: no .pyc is ever cached next to the code.
+                "PYTHONDONTWRITEBYTECODE": "1",
                 # No shared config or credentials files: the role's keys below are the only identity.
                 "AWS_CONFIG_FILE": os.devnull,
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
