@@ -121,12 +121,13 @@ def test_pipeline_user_creates_a_run_and_registers_a_model(
     )
     # A pipeline Lambda that talks to MLflow (evaluate; promote and request_approval get the same),
     # with its environment as Terraform renders it: only the front door's URL is substituted.
-    for name in (mlflow_registry.USERNAME_ENV, mlflow_registry.PASSWORD_ENV):
-        monkeypatch.delenv(name)  # a Lambda gets no credentials but the secret's
-    for name in mlflow_registry.HTTP_BOUND_ENVS:  # from_environment sets them: undo after the test
-        monkeypatch.setenv(name, os.environ[name]) if name in os.environ else monkeypatch.delenv(
-            name, raising=False
-        )
+    for variable in (mlflow_registry.USERNAME_ENV, mlflow_registry.PASSWORD_ENV):
+        monkeypatch.delenv(variable)  # a Lambda gets no credentials but the secret's
+    for variable in mlflow_registry.HTTP_BOUND_ENVS:  # from_environment sets them: undo after the test
+        if variable in os.environ:
+            monkeypatch.setenv(variable, os.environ[variable])
+        else:
+            monkeypatch.delenv(variable, raising=False)
     environ = dict(task.rendered.lambda_environments()["evaluate"])
     environ[mlflow_registry.TRACKING_URI_ENV] = task.url
 
@@ -200,7 +201,7 @@ def test_flask_secret_key_shares_the_admin_secret(mlflow_task: MlflowTask) -> No
     refs = {ref.name: (ref.arn, ref.key) for ref in rendered.secrets}
     assert refs["MLFLOW_FLASK_SERVER_SECRET_KEY"] == (admin, "secret_key")
     assert {arn for arn, _ in refs.values()} == {admin, pipeline}
-    own = [a for a in rendered.resources if ".aws_secretsmanager_secret." in a]
+    own = [a for a in rendered.resources if a.startswith("module.mlflow.aws_secretsmanager_secret.")]
     assert sorted(own) == ["module.mlflow.aws_secretsmanager_secret.admin",
                            "module.mlflow.aws_secretsmanager_secret.pipeline"]  # fmt: skip
     # The server started with it: the auth app refuses to start without a key.
