@@ -6,6 +6,10 @@
   rollback to an older version would run the new code.
 * ``ValidateStateMachineDefinition`` and ``ListStateMachineVersions``, which moto lacks
   and the Terraform AWS provider calls.
+* S3 bucket policies and TLS: moto cannot evaluate ``Bool`` conditions and applies such a
+  statement unconditionally, so a TLS-only bucket policy (deny when ``aws:SecureTransport``
+  is false) denied every object request. The emulator's loopback HTTP stands in for the TLS
+  that every AWS SDK call uses, so requests count as secure transport.
 * The Step Functions interpreter's own boto3 clients (``install_interpreter_clients``): moto
   makes them with key "ak", so every Task would act in account 123456789012; here they act
   as the state machine's role, in the account of the resource they call.
@@ -41,7 +45,49 @@ def install() -> None:
         _patch_publish_version()
         _patch_stepfunctions_responses()
         _patch_dynamodb_atomic_writes()
+        _patch_s3_secure_transport()
         _installed = True
+
+
+# --- S3 bucket policies: requests to the emulator count as TLS -------------------------------
+
+
+def _secure_transport_statement(statement: dict[str, Any]) -> dict[str, Any] | None:
+    """The statement as it applies to a TLS request: None when only an insecure one matches it."""
+    conditions = statement.get("Condition")
+    if not isinstance(conditions, dict) or set(conditions) != {"Bool"}:
+        return statement
+    tests = conditions["Bool"]
+    if not isinstance(tests, dict) or set(tests) != {"aws:SecureTransport"}:
+        return statement
+    wanted = tests["aws:SecureTransport"]
+    values = [str(v).lower() for v in (wanted if isinstance(wanted, list) else [wanted])]
+    if "true" not in values:
+        return None
+    return {k: v for k, v in statement.items() if k != "Condition"}
+
+
+def _patch_s3_secure_transport() -> None:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy.decode())
+        raw = document.get("Statement", [])
+        statements = [
+            kept
+            for statement in (raw if isinstance(raw, list) else [raw])
+            if (kept := _secure_transport_statement(statement)) is not None
+        ]
+        if not statements:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**document, "Statement": statements})).is_action_permitted(
+            action, resource
+        )
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
 # --- DynamoDB conditional writes are atomic ------------------------------------------------------
