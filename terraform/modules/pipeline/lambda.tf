@@ -116,10 +116,13 @@ locals {
       env            = {}
     }
     slack_interactions = {
-      handler        = "slack_interactions"
-      package        = "core"
-      timeout        = 15
-      memory         = 256
+      handler = "slack_interactions"
+      package = "core"
+      timeout = 15
+      # Slack drops a click not answered within 3 s. Lambda gives CPU in proportion to memory
+      # (one vCPU at 1,769 MB): at 256 MB a cold start's imports take several times longer than
+      # on the emulator's measurement (benchmarks/interactions.py). Idle costs nothing either way.
+      memory         = 1769
       features       = ["slack", "slack_signing"]
       assume         = []
       task_callbacks = ["states:SendTaskFailure", "states:SendTaskSuccess"]
