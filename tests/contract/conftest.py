@@ -27,12 +27,13 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
 from mlops_pipeline import tf
 from mlops_pipeline.local.stack.mlflow_server import free_port
+from tests.ci import unavailable
 from tests.contract import server_venv
 from tests.contract.postgres import PostgresServer, PostgresUnavailableError, find_bindir
 from tests.contract.task_definition import RenderedTask, render
@@ -60,13 +61,6 @@ ADDED = {
     "PATH": "process basics",
     "HOME": "process basics",
 }
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip, or fail under CI=true: CI must run this tier."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"contract tier cannot run under CI: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @dataclass

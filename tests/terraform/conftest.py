@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from mlops_pipeline import tf
+from tests.ci import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 # Every module under terraform/modules (found on disk, so a new module is tested without a list to edit).
@@ -39,7 +40,7 @@ class Outcome:
 def terraform_bin() -> str:
     binary = tf.find_terraform()
     if binary is None:
-        pytest.skip("terraform is not installed (needs Terraform >= 1.11 on PATH or TERRAFORM=...)")
+        unavailable("terraform is not installed (needs Terraform >= 1.11 on PATH or TERRAFORM=...)")
     return binary
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.ci import unavailable
+
 pytestmark = pytest.mark.terraform
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +36,7 @@ def checkov_report(tf_tree: Path) -> dict[str, Any]:
     """checkov over the scratch copy of terraform/ (passed, failed and skipped checks)."""
     checkov = _checkov()
     if checkov is None:
-        pytest.skip(
+        unavailable(
             "checkov not installed: `make setup` creates .venv-checkov (or set CHECKOV=/path/to/checkov)"
         )
     result = subprocess.run(
