@@ -16,7 +16,7 @@ this file with exactly that environment:
     MLFLOW_ALLOWED_HOSTS                   Host headers to accept (the front door's names)
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION     false: no job scheduler polling the database
     MLFLOW_SQLALCHEMYSTORE_POOLCLASS       NullPool: no idle connections
-    MLFLOW_WORKERS (1), MLFLOW_PORT (5000)
+    MLFLOW_WORKERS (1), MLFLOW_PORT (5000), MLFLOW_BIND_HOST (0.0.0.0; tests use 127.0.0.1)
 
 Aurora Serverless v2 pauses at 0 ACU only while nothing connects: after start-up the server
 touches the database only to answer requests. Nothing secret is printed.
@@ -184,7 +184,8 @@ def main() -> None:
         "--app-name",
         "basic-auth",
         "--host",
-        "0.0.0.0",  # noqa: S104 - inside the task; the security group admits only the front door
+        # Inside the task every interface; the security group admits only the front door.
+        os.environ.get("MLFLOW_BIND_HOST", "0.0.0.0"),  # noqa: S104
         "--port",
         str(_port()),
         "--backend-store-uri",

@@ -52,6 +52,7 @@ SUBSTITUTED = {
 # Set by ECS/Fargate or this machine, not by the task definition.
 ADDED = {
     "MLFLOW_PORT": "the container's port 5000 may be taken here: a free port (the task uses the default, 5000)",
+    "MLFLOW_BIND_HOST": "servers a test starts listen on loopback only (the task listens on every interface)",
     "AWS_REGION": "Fargate sets it for every task",
     "AWS_DEFAULT_REGION": "Fargate sets it for every task",
     "AWS_ACCESS_KEY_ID": "the task role's credentials come from the ECS credentials endpoint; moto takes any",
@@ -302,6 +303,7 @@ def mlflow_task(
     env.update(substitutions)
     added = {
         "MLFLOW_PORT": str(port),
+        "MLFLOW_BIND_HOST": "127.0.0.1",
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "contract",
