@@ -54,6 +54,9 @@ functional: setup
 asl: setup
 	$(BIN)/pytest -q tests/asl
 
+contract: setup
+	$(BIN)/pytest -q tests/contract
+
 terraform-check: setup
 	$(BIN)/pytest -q tests/terraform
 
