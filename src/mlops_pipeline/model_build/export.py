@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mlops_pipeline.model_build import skops_types
 from mlops_pipeline.model_build.errors import ExportError
 from mlops_pipeline.model_build.parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, check_parity
 from mlops_pipeline.serving.runtime import MANIFEST, Manifest, load_model
@@ -104,9 +105,9 @@ def export_skops(model: Any, columns: Sequence[str], out_dir: Path, max_rows: in
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / SKOPS_FILE
     skops.io.dump(model, path)
-    # This build trained the model itself, so the types skops reports are the ones it wrote;
-    # the serving runtime trusts exactly this list and nothing else.
-    trusted = tuple(sorted(skops.io.get_untrusted_types(file=path)))
+    # The types the file holds are the training code's choice: trust them only when each is on
+    # the pipeline's fixed allow-list; the serving runtime then trusts exactly this list.
+    trusted = skops_types.trusted_types(skops.io.get_untrusted_types(file=path))
     manifest = _manifest(model, "skops", SKOPS_FILE, columns, max_rows, trusted_types=trusted)
     _write(manifest, out_dir)
     return manifest
