@@ -102,7 +102,9 @@ def test_slack_down_for_the_whole_run_it_still_reaches_prod_and_the_thread_catch
     result = pipeline.stack.wait(execution)
 
     assert result["status"] == "SUCCEEDED", pipeline.stack.states(execution)
-    assert int(pipeline.stack.alias_version("prod")) == int(prod_before) + 1
+    # The tier shares one stack: an earlier test's run may still deploy prod meanwhile, so "moved"
+    # is what this run can claim; DeployProd SUCCEEDED in this run's own record below.
+    assert int(pipeline.stack.alias_version("prod")) > int(prod_before)
     assert pipeline.approvals.get(approval.id).status is ApprovalStatus.APPROVED
     run = pipeline.runs.get(execution)
     assert run is not None and run.status == "SUCCEEDED"
