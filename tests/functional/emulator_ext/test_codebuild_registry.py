@@ -51,8 +51,11 @@ def test_reset_stops_running_builds_and_forgets_all_state(
         registry=registry,
     )["id"]
     deadline = time.monotonic() + 10
-    while (record := get_build(build_id, registry=registry)) and record["currentPhase"] != "BUILD":
-        assert time.monotonic() < deadline, record
+    # The phase flips to BUILD before the first log line reaches the listeners: wait for both.
+    while (record := get_build(build_id, registry=registry)) and (
+        record["currentPhase"] != "BUILD" or not lines
+    ):
+        assert time.monotonic() < deadline, (record, lines)
         time.sleep(0.05)
     build = registry.find(build_id)
     assert build is not None and not build.done.is_set()
