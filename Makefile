@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: setup postgres-server test lint typecheck unit functional asl contract terraform-check e2e demo bench clean
+.PHONY: setup postgres-server test lint typecheck unit functional asl faults contract terraform-check e2e demo bench clean
 
 setup: $(BIN)/mlops-pipeline $(CHECKOV_VENV)/bin/checkov postgres-server  ## install everything into ./.venv (and checkov into its own venv)
 
@@ -56,6 +56,9 @@ asl: setup
 
 contract: setup
 	$(BIN)/pytest -q tests/contract
+
+faults: setup
+	$(BIN)/pytest -q tests/faults
 
 terraform-check: setup
 	$(BIN)/pytest -q tests/terraform
