@@ -1,4 +1,4 @@
-"""Faults at the service boundary on the real ASL: Slack answering 500, DynamoDB refusing a write.
+"""Faults tier, case 1: Slack answering 500 for the whole run; and DynamoDB refusing the approval's write.
 
 Slack's fault is the stand-in's switch (``chat.postMessage`` answers 500 for the whole run);
 DynamoDB's is the emulated service refusing the approval's ``PutItem`` (AccessDenied, as a
@@ -17,9 +17,9 @@ from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.models import DynamoDBBackend
 
 from mlops_pipeline.domain.models import Approval, ApprovalStatus
-from tests.asl.conftest import Pipeline
+from tests.faults.conftest import Pipeline
 
-pytestmark = [pytest.mark.asl, pytest.mark.slow]
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 CHANNEL = "C0PIPELINE"
 STATUS_CHANGE = "Step Functions Execution Status Change"
