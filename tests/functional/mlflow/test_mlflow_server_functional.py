@@ -140,3 +140,24 @@ def test_stop_escalates_to_sigkill_for_processes_ignoring_sigterm(
 
     assert not process_group_exists(pid)
     assert not server.running
+
+
+def test_restart_comes_back_on_the_same_port_after_a_stop(
+    tmp_path: Path, stand_in, process_group_exists
+) -> None:
+    """An outage in the fault tier: stopped, then back at the URL the clients were given."""
+    stand_in()
+    server = MlflowServer(tmp_path / "srv")  # port=0: a free port is picked at the first start
+    with server:
+        url, first = server.url, server.pid
+        assert first is not None
+        server.stop()
+        assert not server.running and not process_group_exists(first)
+
+        server.restart(timeout=30)
+
+        assert server.running and server.url == url
+        assert server.pid != first
+        assert mlflow_server_module._answers_ok(f"{url}/health")
+        server.restart(timeout=30)  # also from running: stops the old process first
+        assert server.url == url and mlflow_server_module._answers_ok(f"{url}/health")

@@ -203,6 +203,19 @@ class MlflowServer:
             self._log_file.close()
             self._log_file = None
 
+    def restart(self, timeout: float = 60) -> MlflowServer:
+        """Stop the server if it runs, then start it again on the same port and backend store.
+
+        Clients keep the URL they were given (an outage ends, as when the task comes back).
+        """
+        self.stop()
+        requested = self._requested_port
+        self._requested_port = self._port  # port=0 would pick a new port, and the URL would change
+        try:
+            return self.start(timeout)
+        finally:
+            self._requested_port = requested
+
     def __enter__(self) -> MlflowServer:
         if self._stopped:
             self.start()
