@@ -10,8 +10,9 @@ from mlops_pipeline.domain.errors import DeploymentError, StaleCommitError
 from mlops_pipeline.domain.models import Artifact, DeployedState, DeployResult
 from mlops_pipeline.ports import Clock, DeployedStateStore, FunctionDeployer, LockStore
 
-# Environments where an older commit must not replace a newer one.
-GUARDED_ENVIRONMENTS = frozenset({"prod"})
+# Environments where an older commit must not replace a newer one: runs of commits pushed close
+# together reach a deploy in any order (their builds take different times).
+GUARDED_ENVIRONMENTS = frozenset({"stage", "prod"})
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,13 @@ class DeploymentService:
         """Take the environment's lock, refuse stale commits, publish and move ``live``.
 
         The lock stays held until ``complete`` or ``rollback``; a crashed execution frees it
-        when its lease expires.
+        when its lease expires. The stale check is repeated under the lock: the run holding it
+        may complete a newer commit between a check before the lock and the deploy.
         """
-        self.check_not_stale(environment, candidate)
+        self.check_not_stale(environment, candidate)  # refuse at once, without waiting for the lock
         self.locks.acquire(lock_name(environment), execution, self.clock.now(), self.lock_ttl_seconds)
         try:
+            self.check_not_stale(environment, candidate)
             return deployer.deploy(candidate.artifact)
         except BaseException:
             self.locks.release(lock_name(environment), execution)

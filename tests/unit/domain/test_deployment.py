@@ -1,8 +1,10 @@
+from datetime import datetime
+
 import pytest
 
 from mlops_pipeline.domain.deployment import Candidate, DeploymentService
 from mlops_pipeline.domain.errors import DeploymentError, DeploymentLockedError, StaleCommitError
-from mlops_pipeline.domain.models import Artifact, ArtifactKind
+from mlops_pipeline.domain.models import Artifact, ArtifactKind, Lock
 from tests.fakes import FakeClock, FakeDeployedStateStore, FakeDeployer, FakeLockStore
 
 ARTIFACT = Artifact(ArtifactKind.ZIP, "s3://artifacts/serving/ships/ships-5.zip?versionId=v5", "ab" * 32)
@@ -42,17 +44,34 @@ def test_expired_lock_is_taken_over() -> None:
     service.deploy("exec-2", "prod", FakeDeployer(), NEW)
 
 
-def test_older_commit_refused_before_prod(service: DeploymentService) -> None:
-    service.deploy("exec-new", "prod", FakeDeployer(), NEW)
-    service.complete("exec-new", "prod", NEW)
+@pytest.mark.parametrize("environment", ["stage", "prod"])
+def test_older_commit_refused(service: DeploymentService, environment: str) -> None:
+    service.deploy("exec-new", environment, FakeDeployer(), NEW)
+    service.complete("exec-new", environment, NEW)
     deployer = FakeDeployer()
     with pytest.raises(StaleCommitError, match="newer than aaaa"):
-        service.deploy("exec-old", "prod", deployer, OLD)
+        service.deploy("exec-old", environment, deployer, OLD)
     assert deployer.alias == "1"
-    # Stage is not guarded: an old commit may be re-run there.
-    service.deploy("exec-old", "stage", FakeDeployer(), OLD)
-    # Re-deploying the same commit is fine.
-    service.deploy("exec-again", "prod", FakeDeployer(), NEW)
+    # Re-deploying the same commit is fine (and the refusal left the lock free).
+    service.deploy("exec-again", environment, FakeDeployer(), NEW)
+
+
+def test_older_commit_refused_when_a_newer_one_completes_just_before_it_takes_the_lock() -> None:
+    class RacingLocks(FakeLockStore):
+        """The newer run completes (and frees the lock) right after the older one's first check."""
+
+        def acquire(self, name: str, owner: str, now: datetime, ttl_seconds: int) -> Lock:
+            if owner == "exec-old" and name in self.locks:
+                service.complete("exec-new", "stage", NEW)
+            return super().acquire(name, owner, now, ttl_seconds)
+
+    service = DeploymentService(RacingLocks(), FakeDeployedStateStore(), FakeClock(), lock_ttl_seconds=60)
+    service.deploy("exec-new", "stage", FakeDeployer(), NEW)
+    deployer = FakeDeployer()
+    with pytest.raises(StaleCommitError):
+        service.deploy("exec-old", "stage", deployer, OLD)
+    assert deployer.alias == "1"
+    assert "deploy-stage" not in service.locks.locks  # the refusal freed the lock it had taken
 
 
 def test_rollback_moves_back_and_releases(service: DeploymentService) -> None:
