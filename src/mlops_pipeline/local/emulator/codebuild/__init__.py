@@ -7,8 +7,10 @@ really happened and ``StopBuild`` kills the shell (``moto_patch``). Step Functio
 ``arn:aws:states:::codebuild:startBuild`` (and ``.sync``) integration (``sfn``). Settings,
 builds, log listeners and registered repositories live in one registry (``registry``).
 
-Logs: ``<state dir>/logs/codebuild/<build id>.log`` (state dir: ``MLOPS_LOCAL_STATE`` or
-``./.mlops-local``), plus any listener added with :func:`add_log_listener`.
+Logs: as on AWS, CloudWatch Logs (moto's backend) group ``/aws/codebuild/<project>``, stream
+``<build uuid>`` (``logs``); also the file ``<state dir>/logs/codebuild/<build id>.log`` (state dir:
+``MLOPS_LOCAL_STATE`` or ``./.mlops-local``), which the build record's ``logs.deepLink`` names, and
+any listener added with :func:`add_log_listener`.
 
 The Emulator calls :func:`install` when it starts and :func:`stop_all_builds` when it stops.
 """

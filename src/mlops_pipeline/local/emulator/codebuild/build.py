@@ -39,6 +39,7 @@ from mlops_pipeline.local.emulator.codebuild.environment import (
     resolve_variable,
     role_credentials,
 )
+from mlops_pipeline.local.emulator.codebuild.logs import CloudWatchSink, log_target
 from mlops_pipeline.local.emulator.codebuild.registry import REGISTRY, CodeBuildRegistry
 from mlops_pipeline.local.emulator.codebuild.source import checkout, load_buildspec
 from mlops_pipeline.local.emulator.image_store import state_dir
@@ -84,6 +85,9 @@ class LocalBuild:
         self._process: subprocess.Popen[bytes] | None = None
         self.workdir = state_dir() / "codebuild" / self.id.replace(":", "_")
         self.log_file = log_path(self.id)
+        self._log_target = log_target(request.account_id, request.region, project, self.id)
+        self._cloudwatch = CloudWatchSink(self._log_target)
+        self._log_lock = threading.Lock()  # the output pump and the build thread both log
         timeout = request.timeout_minutes or project.get("timeoutInMinutes") or DEFAULT_TIMEOUT_MINUTES
         now = self.registry.now()
         source = dict(project.get("source") or {})
@@ -110,7 +114,7 @@ class LocalBuild:
             "artifacts": {"location": ""},
             "environment": copy.deepcopy(project.get("environment") or {}),
             "serviceRole": project.get("serviceRole", ""),
-            "logs": {"groupName": "local", "streamName": self.id, "deepLink": self.log_file.as_uri()},
+            "logs": self._log_target.record(self.log_file),
             "timeoutInMinutes": int(timeout),
             "queuedTimeoutInMinutes": project.get("queuedTimeoutInMinutes") or 480,
             "buildComplete": False,
@@ -168,9 +172,11 @@ class LocalBuild:
         # Like CodeBuild, values of Parameter Store / Secrets Manager variables are masked.
         for secret in self._secrets:
             line = line.replace(secret, "***")
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        with self._log_lock:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            with self.log_file.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+            self._cloudwatch.write(line)
         for listener in list(self.registry.listeners):
             try:
                 listener(self.id, line)
