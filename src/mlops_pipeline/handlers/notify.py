@@ -2,6 +2,8 @@
 
 A run that ended ABORTED, FAILED or TIMED_OUT also ends its pending approvals (EXPIRED for a
 timeout, CANCELLED otherwise), so nobody is asked to decide for a run that no longer waits.
+An ended run holds no deployment lock: a lease it still holds (its deploy was killed by the
+function's timeout, its rollback never ran) is released, so the next run need not wait for it.
 
 The run's thread is caught up first (steps whose posts failed while Slack was down); while
 it cannot be, the invocation fails after doing everything else, for Lambda to retry it.
@@ -16,7 +18,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops_pipeline.domain.deployment import lock_name
 from mlops_pipeline.domain.errors import InvalidEventError, ThreadNotCaughtUpError
+from mlops_pipeline.functions import ENVIRONMENTS
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
@@ -41,6 +45,14 @@ def status_changes(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return out
 
 
+def free_locks(deps: Deps, execution: str) -> list[str]:
+    """Release the deployment locks ``execution`` still holds (the release is conditional on the owner)."""
+    freed = [env for env in ENVIRONMENTS if deps.locks.release(lock_name(env), execution)]
+    if freed:
+        logger.warning("deployment locks freed with the run", extra={"environments": freed})
+    return freed
+
+
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     posted = 0
     behind: list[str] = []
@@ -48,6 +60,7 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         execution, status = str(detail.get("executionArn", "")), str(detail.get("status", ""))
         if not execution or status not in FINAL:
             continue
+        free_locks(deps, execution)
         run = deps.runs.get(execution)
         if status in ENDS_APPROVALS and run is not None and run.model:
             # A dead run waits for nobody: its pending approvals end, their cards say so.

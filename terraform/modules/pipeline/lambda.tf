@@ -144,9 +144,13 @@ locals {
       features       = ["slack"]
       assume         = []
       task_callbacks = []
-      # A run that ended ends its pending approvals (no callback: nothing waits for them).
-      table = [local.table_runs, local.table_decisions, local.table_by_model]
-      env   = {}
+      # A run that ended ends its pending approvals (no callback: nothing waits for them) and
+      # frees the deployment locks it still holds (a delete conditional on the owner).
+      table = [
+        local.table_runs, local.table_decisions, local.table_by_model,
+        { sid = "DeploymentLocks", index = false, keys = [for e in local.environments : "LOCK#deploy-${e}"], actions = ["dynamodb:DeleteItem"] },
+      ]
+      env = {}
     }
   }
 

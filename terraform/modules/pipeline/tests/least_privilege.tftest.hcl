@@ -173,8 +173,8 @@ run "table_access_is_scoped_to_the_keys_each_function_uses" {
       evaluate        = ["dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*"]
       expire_approval = ["dynamodb:GetItem APPROVAL#*", "dynamodb:Query APPROVALS#*", "dynamodb:UpdateItem APPROVAL#*"]
       notify = [
-        "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:Query APPROVALS#*",
-        "dynamodb:UpdateItem APPROVAL#*", "dynamodb:UpdateItem RUN#*",
+        "dynamodb:DeleteItem LOCK#deploy-prod", "dynamodb:DeleteItem LOCK#deploy-stage", "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem RUN#*",
+        "dynamodb:PutItem RUN#*", "dynamodb:Query APPROVALS#*", "dynamodb:UpdateItem APPROVAL#*", "dynamodb:UpdateItem RUN#*",
       ]
       promote = [
         "dynamodb:DeleteItem LOCK#deploy-prod", "dynamodb:DeleteItem LOCK#deploy-stage", "dynamodb:GetItem RUN#*", "dynamodb:PutItem ENV#prod",
