@@ -30,7 +30,7 @@ from botocore.client import BaseClient
 from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from mlops_pipeline.local.emulator import lambda_code, lambda_runtime, moto_fixes
+from mlops_pipeline.local.emulator import lambda_code, lambda_faults, lambda_runtime, moto_fixes
 from mlops_pipeline.local.emulator.errors import EmulatorError
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,13 @@ class Emulator:
         if self._server is None:
             raise EmulatorError("the emulator is not running (call start())")
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def lambda_faults(self) -> lambda_faults.LambdaFaults:
+        """The Lambda runtime's fault switch (fault-injection tests)."""
+        if self._runtime is None:
+            raise EmulatorError("the emulator is not running (call start())")
+        return self._runtime.faults
 
     def start(self) -> Emulator:
         """Apply the extensions, serve, create the accounts' admin users."""

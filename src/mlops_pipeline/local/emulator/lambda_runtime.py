@@ -49,6 +49,7 @@ from moto.awslambda.responses import LambdaResponse
 
 from mlops_pipeline.domain.errors import PipelineError
 from mlops_pipeline.local.emulator.image_store import ImageStore
+from mlops_pipeline.local.emulator.lambda_faults import LambdaFaults
 
 LOG_TAIL_BYTES = 4096
 PYTHON_RUNTIME = "python3.11"
@@ -116,6 +117,7 @@ class LambdaRuntime:
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._procs_lock = threading.Lock()
         self._async: list[threading.Thread] = []
+        self.faults = LambdaFaults()  # fault injection (tests): lambda_faults.py
 
     # -- code ------------------------------------------------------------------------------------
 
@@ -207,7 +209,17 @@ class LambdaRuntime:
     # -- invoke ----------------------------------------------------------------------------------
 
     def invoke(self, fn: LambdaFunction, payload: bytes, invoked_arn: str | None = None) -> Invocation:
-        """Run one invocation synchronously and return its outcome."""
+        """Run one invocation synchronously and return its outcome (or the injected fault's error)."""
+        fault = self.faults.take(fn.function_name)
+        if fault is None:
+            return self._run(fn, payload, invoked_arn)
+        started = time.monotonic()
+        logs = self._run(fn, payload, invoked_arn).logs if fault.after_run else ""
+        request_id = str(uuid.uuid4())
+        error = fault.error(request_id)
+        return self._finish(fn, request_id, started, error_payload=error, logs=f"{logs}{error}\n")
+
+    def _run(self, fn: LambdaFunction, payload: bytes, invoked_arn: str | None) -> Invocation:
         request_id = str(uuid.uuid4())
         started = time.monotonic()
         try:
