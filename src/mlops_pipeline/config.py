@@ -78,14 +78,46 @@ SETTINGS: tuple[Setting, ...] = (
         ("all that post to Slack",),
     ),
     Setting(
-        "GATE_METRIC", "Default gate metric (the model project's mlops.toml wins).", "rmse", ("evaluate",)
+        "GATE_METRIC",
+        "The gate metric every model project must use (mlops.toml `gate.metric` may only repeat it); "
+        "`*`: the project chooses its metric and direction (`rmse` if it names none).",
+        "rmse",
+        ("build", "evaluate"),
     ),
-    Setting("GATE_DIRECTION", "Default direction: `lower` or `higher` is better.", "lower", ("evaluate",)),
+    Setting(
+        "GATE_DIRECTION",
+        "`lower` or `higher`: which way `GATE_METRIC` is better; a project may not flip it "
+        "(with `GATE_METRIC` `*`, only the default of a project that sets none).",
+        "lower",
+        ("build", "evaluate"),
+    ),
     Setting(
         "GATE_TOLERANCE",
-        "Default relative tolerance: how much worse than the champion a candidate may be (0.05 = 5 %).",
+        "Relative tolerance of a project whose mlops.toml sets none: how much worse than the champion "
+        "a candidate may be (0.05 = 5 %); at most `GATE_MAX_TOLERANCE`.",
         "0.0",
-        ("evaluate",),
+        ("build", "evaluate"),
+    ),
+    Setting(
+        "GATE_MAX_TOLERANCE",
+        "Cap on mlops.toml `gate.tolerance`: a larger one is refused by the build and by Evaluate "
+        "(a smaller one tightens the gate).",
+        "0.0",
+        ("build", "evaluate"),
+    ),
+    Setting(
+        "SERVING_MAX_ROWS_CAP",
+        "Cap on mlops.toml `serving.max_rows` (rows per inference request), and its value when the "
+        "project sets none; a larger one is refused.",
+        "10000",
+        ("build",),
+    ),
+    Setting(
+        "SERVING_MAX_ROWS_FLOOR",
+        "Floor of mlops.toml `serving.max_rows`: a project may not accept fewer rows per request "
+        "than this (what the model's callers may rely on).",
+        "1",
+        ("build",),
     ),
     Setting(
         "DEPLOY_TARGETS",

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_pipeline.domain.errors import InvalidEventError, ModelNotFoundError
-from mlops_pipeline.domain.gate import GatePolicy, evaluate
+from mlops_pipeline.domain.gate import evaluate
+from mlops_pipeline.domain.gate_limits import GateLimits, gate_from_tags
 from mlops_pipeline.domain.models import Artifact, artifact_kind
 from mlops_pipeline.domain.trigger import push_time
 from mlops_pipeline.ports import ModelRegistry
@@ -54,15 +55,6 @@ def parse_build_exports(exported: Sequence[Mapping[str, Any]] | None) -> BuildOu
     )
 
 
-def policy_for(tags: Mapping[str, str], default: GatePolicy) -> GatePolicy:
-    """The model project's gate (version tags written by the build) over the pipeline default."""
-    return GatePolicy.from_values(
-        tags.get("gate_metric") or default.metric,
-        tags.get("gate_direction") or default.direction,
-        tags.get("gate_tolerance") or default.tolerance,
-    )
-
-
 def _smoke_input(raw: str | None) -> Any:
     if not raw:
         return None
@@ -76,9 +68,12 @@ def evaluate_candidate(
     registry: ModelRegistry,
     build: BuildOutput,
     trigger: Mapping[str, Any],
-    default_policy: GatePolicy,
+    limits: GateLimits,
 ) -> dict[str, Any]:
-    """Everything later steps need about the candidate, plus the gate's verdict."""
+    """Everything later steps need about the candidate, plus the gate's verdict.
+
+    ConfigError when the version's gate tags loosen ``limits``: such a candidate is not compared.
+    """
     candidate = registry.get_version(build.model_name, build.model_version)
     commit = str(trigger.get("commit") or "")
     tagged_commit = candidate.tags.get("git_commit")
@@ -94,10 +89,11 @@ def evaluate_candidate(
             f"{build.model_name} v{build.model_version} records artifact sha256 {recorded[:12]}..., "
             f"the build exported {build.artifact.sha256[:12]}..."
         )
+    # Before any comparison: a gate that loosens the pipeline's limits is refused, not judged.
+    policy = gate_from_tags(candidate.tags, limits, build.model_name, build.model_version)
     champion = registry.get_champion(build.model_name)
     if champion is not None and champion.version == candidate.version:
         champion = None  # re-running the champion's own commit compares with nothing
-    policy = policy_for(candidate.tags, default_policy)
     result = evaluate(
         policy,
         candidate.metrics,

@@ -17,11 +17,12 @@ from mlops_pipeline import config
 from mlops_pipeline.domain.approvals import ApprovalService
 from mlops_pipeline.domain.deployment import DeploymentService
 from mlops_pipeline.domain.errors import ConfigError
-from mlops_pipeline.domain.gate import GatePolicy
+from mlops_pipeline.domain.gate_limits import GateLimits
 from mlops_pipeline.domain.identity import IdentityResolver, parse_identity_map
 from mlops_pipeline.domain.models import Approval
 from mlops_pipeline.domain.policy import ApprovalPolicy, check_required_approvals
 from mlops_pipeline.domain.reporting import Reporter
+from mlops_pipeline.model_build.policy import PipelinePolicy
 from mlops_pipeline.ports import (
     ApprovalStore,
     ChatNotifier,
@@ -240,10 +241,9 @@ class Deps:
             required_approvals=self.required_approvals(),
         )
 
-    def default_gate(self) -> GatePolicy:
-        return GatePolicy.from_values(
-            self.setting("GATE_METRIC"), self.setting("GATE_DIRECTION"), self.setting("GATE_TOLERANCE")
-        )
+    def gate_limits(self) -> GateLimits:
+        """The pipeline's gate policy (the same settings the build enforces on mlops.toml)."""
+        return PipelinePolicy.from_env(self.env).gate
 
 
 _deps: Deps | None = None

@@ -22,7 +22,7 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         f"{build.model_name} v{build.model_version} registered, {build.artifact.kind} `{build.artifact.uri}`",
         trigger=trigger,
     )
-    result = evaluate_candidate(deps.registry, build, trigger, deps.default_gate())
+    result = evaluate_candidate(deps.registry, build, trigger, deps.gate_limits())
     deps.runs.update(execution, model=build.model_name, version=build.model_version)
     deps.reporter.step(execution, "Evaluate", "SUCCEEDED" if result["passed"] else "FAILED", result["reason"])
     logger.info("gate evaluated", extra={"passed": result["passed"], "metric": result["metric"]})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ class ProjectConfig:
     smoke_input: dict[str, Any] | None = None
     max_rows: int = 10_000
     serving_artifact: str = "zip"
+    # The "section.key"s mlops.toml set (the rest are defaults, which the pipeline's policy
+    # replaces, see policy.enforce); None: every field counts as set.
+    explicit_keys: frozenset[str] | None = field(default=None, compare=False)
 
 
 def default_model_name(project_dir: Path, repository: str | None = None) -> str:
@@ -145,6 +148,7 @@ def parse_config(data: dict[str, Any], project_dir: Path, repository: str | None
         smoke_input=json.loads(json.dumps(smoke_input)) if smoke_input is not None else None,
         max_rows=_positive_int(serving.get("max_rows", 10_000), "serving.max_rows"),
         serving_artifact=artifact,
+        explicit_keys=frozenset(f"{section}.{key}" for section in _ALLOWED for key in data.get(section, {})),
     )
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from mlops_pipeline.domain.errors import InvalidEventError, ModelNotFoundError
 from mlops_pipeline.domain.evaluation import evaluate_candidate, parse_build_exports
-from mlops_pipeline.domain.gate import GatePolicy
+from mlops_pipeline.domain.gate_limits import GateLimits
 from mlops_pipeline.domain.models import Artifact, ArtifactKind, InvokeResult
 from mlops_pipeline.domain.reporting import Reporter
 from mlops_pipeline.domain.smoke import check, expected_rows
@@ -79,7 +79,8 @@ def test_evaluate_uses_project_gate_and_champion() -> None:
         smoke_input=json.dumps({"inputs": [{"a": 1}]}),
     )
     trigger = {"commit": "bbb", "pushed_at": "2026-11-26T12:00:00Z"}
-    out = evaluate_candidate(registry, parse_build_exports(EXPORTS), trigger, GatePolicy("rmse"))
+    # A pipeline that lets the project choose its metric (GATE_METRIC `*`).
+    out = evaluate_candidate(registry, parse_build_exports(EXPORTS), trigger, GateLimits(metric=None))
     assert out["passed"] is True and out["metric"] == "r2" and out["champion_version"] == "1"
     # Commit order is the push's time from the trigger, never the commit date the pusher wrote.
     assert out["commit_time"] == 1_795_694_400 and out["smoke_input"] == {"inputs": [{"a": 1}]}
@@ -88,7 +89,8 @@ def test_evaluate_uses_project_gate_and_champion() -> None:
     # With the default (rmse, lower) the same candidate fails.
     registry.set_tags("ships", "2", {"gate_metric": "rmse", "gate_direction": "lower"})
     assert (
-        evaluate_candidate(registry, parse_build_exports(EXPORTS), {}, GatePolicy("rmse"))["passed"] is False
+        evaluate_candidate(registry, parse_build_exports(EXPORTS), {}, GateLimits(metric=None))["passed"]
+        is False
     )
 
 
@@ -96,16 +98,16 @@ def test_evaluate_refuses_version_of_another_commit() -> None:
     registry = FakeRegistry()
     registry.add("ships", "2", {"rmse": 1.0}, git_commit="other")
     with pytest.raises(ModelNotFoundError, match="built from other"):
-        evaluate_candidate(registry, parse_build_exports(EXPORTS), {"commit": "bbb"}, GatePolicy("rmse"))
+        evaluate_candidate(registry, parse_build_exports(EXPORTS), {"commit": "bbb"}, GateLimits())
 
 
 def test_evaluate_refuses_exports_that_disagree_with_the_registered_artifact() -> None:
     registry = FakeRegistry()
     registry.add("ships", "2", {"rmse": 1.0}, git_commit="bbb", artifact_sha256="cd" * 32)
     with pytest.raises(InvalidEventError, match="records artifact sha256 cdcdcdcdcdcd"):
-        evaluate_candidate(registry, parse_build_exports(EXPORTS), {"commit": "bbb"}, GatePolicy("rmse"))
+        evaluate_candidate(registry, parse_build_exports(EXPORTS), {"commit": "bbb"}, GateLimits())
     registry.set_tags("ships", "2", {"artifact_sha256": SHA})
-    assert evaluate_candidate(registry, parse_build_exports(EXPORTS), {"commit": "bbb"}, GatePolicy("rmse"))
+    assert evaluate_candidate(registry, parse_build_exports(EXPORTS), {"commit": "bbb"}, GateLimits())
 
 
 @pytest.mark.parametrize(
