@@ -309,3 +309,12 @@ class TaskCallbacks(Protocol):
         """Fail the waiting task with ``error`` (a stable name the ASL catches); TaskGoneError
         if it is gone."""
         ...
+
+
+class BuildLogReader(Protocol):
+    """CloudWatch Logs, as far as reporting a failed build needs it (read only)."""
+
+    def tail(self, group: str, stream: str, limit: int) -> Sequence[str]:
+        """The last ``limit`` (>= 1) lines of the stream, oldest first (an empty stream: []);
+        LogUnavailableError if the group or stream does not exist or cannot be read."""
+        ...

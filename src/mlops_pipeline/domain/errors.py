@@ -114,6 +114,10 @@ class ChatError(PipelineError):
         self.code = code
 
 
+class LogUnavailableError(PipelineError):
+    """A build's log could not be read (BuildLogReader): no such group or stream, or no access."""
+
+
 class InvalidEventError(PipelineError):
     """A handler's input event (or a build's exports) is malformed or incomplete."""
 

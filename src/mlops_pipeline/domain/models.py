@@ -215,11 +215,25 @@ class MessageRef:
 
 
 @dataclass(frozen=True)
+class StepLog:
+    """The end of a failed step's log and where the whole log is.
+
+    ``location``: the CloudWatch console link on AWS, the log file's path locally ("" unknown).
+    ``error``: why ``lines`` could not be read ("" when they were).
+    """
+
+    location: str = ""
+    lines: tuple[str, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class StepStatus:
     step: str
     status: str  # STARTED | SUCCEEDED | FAILED | SKIPPED
     at: datetime
     detail: str = ""
+    log: StepLog | None = None  # a failed CodeBuild step's last log lines
 
 
 @dataclass(frozen=True)

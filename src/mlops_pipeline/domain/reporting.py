@@ -13,17 +13,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from mlops_pipeline.domain.delivery import Retry
-from mlops_pipeline.domain.models import MessageRef, RunRecord, StepStatus
+from mlops_pipeline.domain.models import MessageRef, RunRecord, StepLog, StepStatus
 from mlops_pipeline.ports import ChatNotifier, Clock, RunStore
 
 LOG = logging.getLogger(__name__)
 
 # (text, blocks) builders; the Slack adapter provides them, tests may pass simpler ones.
 HeaderView = Callable[[RunRecord], tuple[str, Sequence[Mapping[str, Any]]]]
-ProgressView = Callable[[str, str, str], tuple[str, Sequence[Mapping[str, Any]]]]
+
+
+class ProgressView(Protocol):
+    def __call__(
+        self, step: str, status: str, detail: str, log: StepLog | None = None
+    ) -> tuple[str, Sequence[Mapping[str, Any]]]: ...
+
 
 FINAL_STATUSES = {"SUCCEEDED", "FAILED", "REJECTED", "EXPIRED", "SUPERSEDED", "ABORTED", "TIMED_OUT"}
 POST_ATTEMPTS = 2  # per message and report; the rest is deferred to the run's next report
@@ -34,8 +40,14 @@ def _plain_header(run: RunRecord) -> tuple[str, Sequence[Mapping[str, Any]]]:
     return (f"Pipeline run for {run.commit[:8]} on {run.repository}/{run.branch} by {run.author}", [])
 
 
-def _plain_progress(step: str, status: str, detail: str) -> tuple[str, Sequence[Mapping[str, Any]]]:
-    return (f"{step}: {status}" + (f" - {detail}" if detail else ""), [])
+def _plain_progress(
+    step: str, status: str, detail: str, log: StepLog | None = None
+) -> tuple[str, Sequence[Mapping[str, Any]]]:
+    text = f"{step}: {status}" + (f" - {detail}" if detail else "")
+    if log is not None:
+        text += "".join(f"\n{line}" for line in log.lines) + (f"\n{log.error}" if log.error else "")
+        text += f"\nfull log: {log.location}" if log.location else ""
+    return (text, [])
 
 
 class Reporter:
@@ -77,13 +89,15 @@ class Reporter:
         status: str,
         detail: str = "",
         trigger: Mapping[str, Any] | None = None,
+        log: StepLog | None = None,
     ) -> bool:
-        """Record a step's status, then catch the thread up; True when the thread shows every
-        recorded step (False: the rest waits for a later report)."""
+        """Record a step's status (with a failed build's ``log``), then catch the thread up; True
+        when the thread shows every recorded step (False: the rest waits for a later report)."""
         try:
             self._open(execution, trigger)
             self.runs.record_step(
-                execution, StepStatus(step=step, status=status, at=self.clock.now(), detail=detail)
+                execution,
+                StepStatus(step=step, status=status, at=self.clock.now(), detail=detail, log=log),
             )
             if status in FINAL_STATUSES and (step == "Pipeline" or status != "SUCCEEDED"):
                 self.runs.update(execution, status=status)
@@ -105,7 +119,7 @@ class Reporter:
                 return False
             for index in range(run.posted, len(run.steps)):
                 done = run.steps[index]
-                text, blocks = self.progress_view(done.step, done.status, done.detail)
+                text, blocks = self.progress_view(done.step, done.status, done.detail, done.log)
                 if self._post(root.channel, text, blocks, root.ts) is None:
                     return False
                 if not self.runs.mark_posted(execution, index, index + 1):

@@ -25,6 +25,7 @@ from mlops_pipeline.domain.reporting import Reporter
 from mlops_pipeline.model_build.policy import PipelinePolicy
 from mlops_pipeline.ports import (
     ApprovalStore,
+    BuildLogReader,
     ChatNotifier,
     Clock,
     DeployedStateStore,
@@ -58,6 +59,7 @@ class Deps:
         registry: ModelRegistry | None = None,
         callbacks: TaskCallbacks | None = None,
         deployer_factory: DeployerFactory | None = None,
+        build_logs: BuildLogReader | None = None,
         slack_bot_token: str | None = None,
         slack_signing_secret: str | None = None,
     ) -> None:
@@ -72,6 +74,7 @@ class Deps:
             "registry": registry,
             "callbacks": callbacks,
             "deployer_factory": deployer_factory,
+            "build_logs": build_logs,
             "slack_bot_token": slack_bot_token,
             "slack_signing_secret": slack_signing_secret,
         }
@@ -159,6 +162,12 @@ class Deps:
             return LambdaDeployer.for_target(target, session_name=session_name)
 
         return deployer
+
+    @cached_property
+    def build_logs(self) -> BuildLogReader:
+        from mlops_pipeline.adapters.aws.build_logs import CloudWatchBuildLogs
+
+        return CloudWatchBuildLogs()
 
     def require_environment(self, environment: str) -> str:
         """``environment`` if this function's DEPLOY_TARGETS names it, else ConfigError.

@@ -11,6 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from mlops_pipeline.domain.build_logs import build_summary, failed_build
+
 _ENVIRONMENT_LABELS = {"stage": "Stage", "prod": "Prod"}
 _SUMMARY_MAX = 600
 
@@ -25,6 +27,9 @@ def error_summary(error: Mapping[str, Any] | None) -> str:
     if not error:
         return ""
     name = str(error.get("Error", "Error"))
+    build = failed_build(error)
+    if build is not None:  # a CodeBuild task's Cause is the whole build: say what failed, not the JSON
+        return f"{name}: {build_summary(build)}"[:_SUMMARY_MAX]
     cause = error.get("Cause", "")
     message = cause
     if isinstance(cause, str) and cause.startswith("{"):

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from mlops_pipeline.domain.errors import RunNotFoundError
-from mlops_pipeline.domain.models import MessageRef, StepStatus
+from mlops_pipeline.domain.models import MessageRef, StepLog, StepStatus
 from mlops_pipeline.ports import RunStore
 
 from .samples import T0, run
@@ -117,3 +117,17 @@ def test_list_recent_newest_first(run_store: RunStore) -> None:
     assert [r.execution for r in run_store.list_recent(limit=2)] == ["exec-3", "exec-2"]
     assert run_store.list_recent(limit=0) == []
     assert run_store.list_recent(limit=-1) == []
+
+
+def test_a_steps_build_log_is_kept(run_store: RunStore) -> None:
+    run_store.create_if_absent(run())
+    log = StepLog(
+        "/state/logs/codebuild/b.log", ("Traceback (most recent call last):", "ModuleNotFoundError: x")
+    )
+    unread = StepLog("https://console.aws.amazon.com/cloudwatch/home", error="the log could not be read")
+    run_store.record_step("exec-1", StepStatus("Build", "FAILED", T0, "States.TaskFailed", log=log))
+    run_store.record_step("exec-1", StepStatus("Train", "FAILED", T0, log=unread))
+    run_store.record_step("exec-1", StepStatus("Pipeline", "FAILED", T0))
+    stored = run_store.get("exec-1")
+    assert stored is not None
+    assert [s.log for s in stored.steps] == [log, unread, None]

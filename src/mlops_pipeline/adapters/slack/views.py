@@ -29,7 +29,7 @@ from slack_sdk.models.blocks import (
 )
 
 from mlops_pipeline.adapters.slack.ids import APPROVAL_ACTIONS_BLOCK_ID, APPROVE_ACTION_ID, REJECT_ACTION_ID
-from mlops_pipeline.domain.models import Approval, ApprovalStatus, RunRecord
+from mlops_pipeline.domain.models import Approval, ApprovalStatus, RunRecord, StepLog
 
 View = tuple[str, list[dict[str, Any]]]
 
@@ -54,6 +54,7 @@ _HEADER_MAX = 150  # Slack's limit for header text
 _SECTION_MAX = 3000  # Slack's limit for a section's text
 _FIELD_MAX = 2000
 _CONFIRM_MAX = 300  # a confirm dialog's text
+_LOG_MAX = 2500  # a failed build's log lines: bounded, inside one section
 
 
 def escape(text: object) -> str:
@@ -387,15 +388,43 @@ def run_header(run: RunRecord, mlflow_url: str | None = None) -> View:
     return text, _dicts(blocks)
 
 
-def progress(step: str, status: str, detail: str = "") -> View:
-    """One line per step: emoji, step, status and an optional detail."""
+def progress(step: str, status: str, detail: str = "", log: StepLog | None = None) -> View:
+    """One line per step: emoji, step, status and an optional detail; for a failed build also
+    its log's last lines (a code block) and where the whole log is."""
     status_key = status.upper()
     emoji = STATUS_EMOJI.get(status_key, "❔")
     line = f"{emoji} *{escape(step)}* {escape(status_key.lower().replace('_', ' '))}"
     if detail:
         line += f": {escape(detail)}"
     plain = f"{emoji} {escape(step)} {escape(status_key.lower())}" + (f": {escape(detail)}" if detail else "")
-    return _clip(plain, 3000), _dicts([SectionBlock(text=_md(line))])
+    blocks: list[Block] = [SectionBlock(text=_md(line))]
+    if log is not None:
+        code = _code_block(log.lines)
+        where = _log_location(log.location)
+        if code:
+            blocks.append(SectionBlock(text=_md(f"Last lines of the log:\n{code}")))
+        if log.error:
+            blocks.append(SectionBlock(text=_md(f"⚠️ {escape(log.error)}")))
+        if where:
+            blocks.append(ContextBlock(elements=[_md(f"Full log: {where}")]))
+        plain += (f"\n{code}" if code else "") + (f"\n{escape(log.error)}" if log.error else "")
+        plain += f"\nFull log: {where}" if where else ""
+    return _clip(plain, _SECTION_MAX), _dicts(blocks)
+
+
+def _code_block(lines: Sequence[str], limit: int = _LOG_MAX) -> str:
+    """The lines as a mrkdwn code block of at most ``limit`` characters, keeping the last lines."""
+    # A line's own ``` would close the block early (a zero-width space breaks it up); mrkdwn's
+    # control characters stay escaped.
+    cleaned = [escape(line).replace("```", "`\u200b``") for line in lines]
+    while cleaned and sum(len(c) + 1 for c in cleaned) + 8 > limit:
+        cleaned.pop(0)
+    return f"```\n{chr(10).join(cleaned)}\n```" if cleaned else ""
+
+
+def _log_location(location: str) -> str:
+    """A link to the CloudWatch console, or the local log file's path as code."""
+    return _link(location, "CloudWatch Logs") or (f"`{escape(location)}`" if location else "")
 
 
 def final_status(execution: str, status: str, detail: str = "") -> View:

@@ -36,6 +36,7 @@ from mlops_pipeline.domain.models import (
     DeployedState,
     Lock,
     RunRecord,
+    StepLog,
     StepStatus,
 )
 
@@ -160,7 +161,26 @@ def approval_from_item(item: Mapping[str, Any]) -> Approval:
 
 
 def step_to_map(step: StepStatus) -> dict[str, Any]:
-    return {"step": step.step, "status": step.status, "at": to_iso(step.at), "detail": step.detail}
+    item: dict[str, Any] = {
+        "step": step.step,
+        "status": step.status,
+        "at": to_iso(step.at),
+        "detail": step.detail,
+    }
+    if step.log is not None:
+        log = step.log
+        item["log"] = {"location": log.location, "lines": list(log.lines), "error": log.error}
+    return item
+
+
+def _step_log(value: Any) -> StepLog | None:
+    if not isinstance(value, Mapping):
+        return None
+    return StepLog(
+        location=str(value.get("location", "")),
+        lines=tuple(str(line) for line in value.get("lines", [])),
+        error=str(value.get("error", "")),
+    )
 
 
 def run_to_item(record: RunRecord) -> dict[str, Any]:
@@ -208,6 +228,7 @@ def run_from_item(item: Mapping[str, Any]) -> RunRecord:
                 status=str(s["status"]),
                 at=from_iso(str(s["at"])),
                 detail=str(s["detail"]),
+                log=_step_log(s.get("log")),
             )
             for s in item.get("steps", [])
         ),
