@@ -78,9 +78,12 @@ class Outcome:
     decided_now: bool = False  # this click decided the approval and the run was told
 
 
-def _pushed_after(a: Approval, b: Approval) -> bool:
-    """``a``'s commit was pushed after ``b``'s (unknown times: no order, arrival decides)."""
-    return a.pushed_at is not None and b.pushed_at is not None and a.pushed_at > b.pushed_at
+def _newer(a: Approval, b: Approval) -> bool:
+    """``a`` supersedes ``b``: its commit was pushed later; with equal or unknown push times the
+    later request does (then the id), so of two requests exactly one is the newer."""
+    if a.pushed_at is not None and b.pushed_at is not None and a.pushed_at != b.pushed_at:
+        return a.pushed_at > b.pushed_at
+    return (a.requested_at, a.id) > (b.requested_at, b.id)
 
 
 def _run_name(execution: str) -> str:
@@ -114,7 +117,9 @@ class ApprovalService:
         """Resolve the author, supersede older commits' approvals, store this one, post its card.
 
         If a commit pushed later already waits for approval, this request ends SUPERSEDED at
-        once (its own task is failed with ApprovalSuperseded) and posts a card saying so.
+        once (its own task is failed with ApprovalSuperseded) and posts a card saying so. The
+        record is stored before the others are compared with it, so that concurrent requests
+        cannot both miss each other and both stay pending.
 
         The record (with the task token) is what lets anybody decide: if it cannot be stored,
         ApprovalRequestFailed (the run ends ApprovalNotRequested). The card is only one way to
@@ -143,7 +148,6 @@ class ApprovalService:
                 request.required_approvals, resolution.slack_id is not None
             ),
         )
-        newer = self._supersede_older(approval)
         try:
             self.store.put(approval)
         except Exception as exc:
@@ -153,13 +157,22 @@ class ApprovalService:
             raise ApprovalRequestFailed(
                 f"the approval of {approval.model} v{approval.version} could not be stored: {exc}"
             ) from exc
+        # Stored first, compared second: of two requests racing here, each stored before either
+        # lists, at least one sees the other, and _newer picks the same survivor for both.
+        newer = self._supersede_older(approval)
         if newer is not None:
             return self._superseded_on_arrival(approval, newer, request.thread)
         ref = self._post_card(approval, request.thread, self.card_view)
         if ref is None:
             return approval  # PENDING, no card: the run waits all the same
         self.store.set_message(approval.id, ref)
-        return replace(approval, slack_channel=ref.channel, slack_ts=ref.ts)
+        posted = replace(approval, slack_channel=ref.channel, slack_ts=ref.ts)
+        current = self.store.get(approval.id)
+        if current is not None and current.status is not ApprovalStatus.PENDING:
+            # Superseded while its card was being posted: the card must not keep its buttons.
+            self._refresh_card(current)
+            return current
+        return posted
 
     def _post_card(self, approval: Approval, thread: MessageRef | None, view: CardView) -> MessageRef | None:
         """Post ``view`` of the approval into the run's thread (retried); None if it cannot be."""
@@ -177,12 +190,13 @@ class ApprovalService:
             return None
 
     def _supersede_older(self, approval: Approval) -> Approval | None:
-        """Supersede the pending approvals of commits pushed no later; return one pushed later."""
+        """Supersede the other pending approvals of the model that ``approval`` is newer than
+        (``_newer``); return one that is newer than ``approval``, if any."""
         newer = None
         for other in self.store.list_pending(approval.model):
-            if other.execution == approval.execution:
+            if other.execution == approval.execution or other.id == approval.id:
                 continue
-            if _pushed_after(other, approval):
+            if _newer(other, approval):
                 newer = other
                 continue
             reason = f"superseded by {approval.model} v{approval.version} ({_run_name(approval.execution)})"
@@ -196,7 +210,10 @@ class ApprovalService:
             f"commit {newer.commit[:8]} (v{newer.version}), pushed later, already waits for approval; "
             "an older commit never replaces it"
         )
-        decided = self._end(approval, ApprovalStatus.SUPERSEDED, reason) or approval
+        # None: a racing newer request ended it first; the stored record is what the card shows.
+        decided = (
+            self._end(approval, ApprovalStatus.SUPERSEDED, reason) or self.store.get(approval.id) or approval
+        )
         ref = self._post_card(decided, thread, self.decided_view)
         try:
             if ref is not None:

@@ -226,6 +226,7 @@ def test_superseding_tolerates_a_gone_older_run() -> None:
     env = make_env()
     old = request(env, execution="arn:exec:1", token="token-1")
     env["callbacks"].gone.add("token-1")
+    env["clock"].advance(1)  # pushed at the same time: the later request is the newer
     request(env, execution="arn:exec:2", token="token-2")
     assert stored(env, old).status is ApprovalStatus.SUPERSEDED
 

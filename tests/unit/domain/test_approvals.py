@@ -342,9 +342,51 @@ def test_an_older_commit_arriving_later_is_superseded_itself_at_once(env: dict[s
 
 def test_without_push_times_arrival_order_decides(env: dict[str, Any]) -> None:
     old = request(env, execution="arn:exec:1", token="token-1", pushed_at=None)
+    env["clock"].advance(1)
     new = request(env, execution="arn:exec:2", token="token-2", pushed_at=PUSHED)
     assert stored(env, old).status is ApprovalStatus.SUPERSEDED
     assert stored(env, new).status is ApprovalStatus.PENDING
+
+
+class ListsAfterBothStored(FakeApprovalStore):
+    """Two requests race: both reach the listing of pending approvals, then both have listed,
+    before either goes on (whatever each stored before its listing is all the other can see)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.together = threading.Barrier(2, timeout=10)
+
+    def list_pending(self, model_name: str) -> list[Approval]:
+        self.together.wait()
+        listed = list(super().list_pending(model_name))
+        self.together.wait()
+        return listed
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_two_requests_racing_leave_exactly_the_newer_commit_pending(newest_first: bool) -> None:
+    store, callbacks = ListsAfterBothStored(), FakeCallbacks()
+    service = ApprovalService(
+        store, FakeNotifier(), callbacks, FakeClock(), card, decided, retry=Retry(3, 0.2, Sleeps())
+    )
+    env = {"service": service, "store": store}
+    pushes = [
+        ("arn:exec:old", "token-old", PUSHED),
+        ("arn:exec:new", "token-new", PUSHED + timedelta(seconds=1)),
+    ]
+    results: dict[str, Approval] = {}
+
+    def run(execution: str, token: str, at: datetime) -> None:
+        results[execution] = request(env, execution=execution, token=token, pushed_at=at)
+
+    threads = [threading.Thread(target=run, args=p) for p in (pushes[::-1] if newest_first else pushes)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert stored(env, results["arn:exec:new"]).status is ApprovalStatus.PENDING
+    assert stored(env, results["arn:exec:old"]).status is ApprovalStatus.SUPERSEDED
+    assert [f[:2] for f in callbacks.failures] == [("token-old", "ApprovalSuperseded")]
 
 
 # -- ending -----------------------------------------------------------------------------------
