@@ -91,7 +91,7 @@ def show(
     state_dir: StateDir = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """One run: trigger, model, Slack thread and every step."""
+    """One run: trigger, model, Slack thread and every step (a failed build's last log lines)."""
     store = _store(table, state_dir)
     arn = execution
     if not execution.startswith("arn:"):
@@ -113,6 +113,14 @@ def show(
         typer.echo(f"{key:16s} {value if value is not None else ''}")
     for step in steps:
         typer.echo(f"  {step['at']}  {step['step']:24s} {step['status']:10s} {step['detail']}")
+        log = step.get("log")
+        if log:  # a failed build: the end of its log, and where the whole log is
+            for line in log["lines"]:
+                typer.echo(f"      | {line}")
+            if log["error"]:
+                typer.echo(f"      {log['error']}")
+            if log["location"]:
+                typer.echo(f"      full log: {log['location']}")
 
 
 def _as_dict(record: Any) -> dict[str, Any]:
@@ -128,11 +136,15 @@ def _as_dict(record: Any) -> dict[str, Any]:
         "version": record.version,
         "slack_channel": record.slack_channel,
         "slack_thread_ts": record.slack_thread_ts,
-        "steps": [
-            {"step": s.step, "status": s.status, "at": s.at.isoformat(), "detail": s.detail}
-            for s in record.steps
-        ],
+        "steps": [_step_dict(s) for s in record.steps],
     }
+
+
+def _step_dict(step: Any) -> dict[str, Any]:
+    data = {"step": step.step, "status": step.status, "at": step.at.isoformat(), "detail": step.detail}
+    if step.log is not None:
+        data["log"] = {"lines": list(step.log.lines), "location": step.log.location, "error": step.log.error}
+    return data
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from mlops_pipeline.adapters.aws.dynamodb import DynamoRunStore, create_table
 from mlops_pipeline.cli.main import app
-from mlops_pipeline.domain.models import RunRecord, StepStatus
+from mlops_pipeline.domain.models import RunRecord, StepLog, StepStatus
 
 pytestmark = pytest.mark.functional
 
@@ -88,3 +88,19 @@ def test_without_table_or_stack(tmp_path: object, monkeypatch: pytest.MonkeyPatc
     result = CliRunner().invoke(app, ["runs", "list", "--state-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "no local stack is running" in result.output
+
+
+def test_show_prints_a_failed_builds_last_log_lines_and_where_the_log_is(store: DynamoRunStore) -> None:
+    log = StepLog(
+        "/state/logs/codebuild/mlops-train:1.log",
+        ("Traceback (most recent call last):", "ModuleNotFoundError: No module named 'sklearn_but_misspelt'"),
+    )
+    store.record_step(
+        ARN + "first-aaaa", StepStatus("Train", "FAILED", T0, "States.TaskFailed: build", log=log)
+    )
+    text = CliRunner().invoke(app, ["runs", "show", "first", "--table", TABLE])
+    assert text.exit_code == 0, text.output
+    assert "      | ModuleNotFoundError: No module named 'sklearn_but_misspelt'" in text.output
+    assert "      full log: /state/logs/codebuild/mlops-train:1.log" in text.output
+    shown = json.loads(CliRunner().invoke(app, ["runs", "show", "first", "--table", TABLE, "--json"]).output)
+    assert shown["steps"][-1]["log"] == {"lines": list(log.lines), "location": log.location, "error": ""}

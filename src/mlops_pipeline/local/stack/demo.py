@@ -28,6 +28,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from mlops_pipeline.domain.models import StepLog
 from mlops_pipeline.local.stack.client import StackClient
 from mlops_pipeline.local.stack.errors import DemoError
 from mlops_pipeline.local.stack.state import APPROVER, StackInfo, slack_location
@@ -254,6 +255,7 @@ class DemoResult:
     error: str | None = None
     cause: str | None = None
     prediction: dict[str, Any] | None = None
+    failed_log: tuple[str, StepLog] | None = None  # (step, its log) of a failed build
 
     def last_line(self) -> str:
         return (
@@ -311,6 +313,8 @@ def summarize(client: StackClient, execution: str, commit: str, view: RunView) -
         error=view.error,
         cause=view.cause,
     )
+    if outcome == "failed":
+        result.failed_log = failed_build_log(client, execution)
     if outcome == "succeeded" and model.get("smoke_input"):
         request = model["smoke_input"]
         result.prediction = {"request": request, "response": predict(client, "prod", request)}
@@ -422,6 +426,10 @@ def print_summary(result: DemoResult, info: StackInfo, console: Console) -> None
         table.add_row("approved by", result.approver)
     if result.outcome != "succeeded" and result.error:
         table.add_row("error", f"{result.error}: {result.cause or ''}"[:300])
+    if result.failed_log is not None:
+        failed_step, log = result.failed_log
+        table.add_row(f"{failed_step} log", Text("\n".join(log.lines) or log.error))  # Text: no markup
+        table.add_row("full log", Text(log.location or "-"))
     for step in result.steps:
         table.add_row(f"  {step.name}", f"{step.seconds or 0:.1f}s {step.status}")
     table.add_row("total", f"{result.total_seconds:.1f}s")
@@ -435,6 +443,16 @@ def print_summary(result: DemoResult, info: StackInfo, console: Console) -> None
             + Text(json.dumps(response.get("predictions", response))),
             highlight=False,
         )
+
+
+def failed_build_log(client: StackClient, execution: str) -> tuple[str, StepLog] | None:
+    """The last step of the run record that carries a build's log (None: none, or unreadable)."""
+    try:
+        record = client.runs().get(execution)
+    except Exception:  # the summary goes on without it
+        return None
+    logged = [(s.step, s.log) for s in (record.steps if record else ()) if s.log is not None]
+    return logged[-1] if logged else None
 
 
 def _number(value: Any) -> str:

@@ -1,0 +1,66 @@
+"""The demo's summary of a failed build shows the end of its log and where the whole log is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from rich.console import Console
+
+from mlops_pipeline.domain.models import RunRecord, StepLog, StepStatus
+from mlops_pipeline.local.stack import demo
+from mlops_pipeline.local.stack.client import StackClient
+from mlops_pipeline.local.stack.state import StackInfo
+from tests.fakes import FakeRunStore
+
+EXECUTION = "arn:aws:states:us-east-1:111111111111:execution:mlops-pipeline:run-3"
+T0 = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+LOG = StepLog(
+    "/state/logs/codebuild/mlops-train:3.log",
+    ("[Container] Running command python train.py", "ModuleNotFoundError: No module named 'skleran'"),
+)
+
+
+class Client:
+    """The StackClient's run records only."""
+
+    def __init__(self, runs: FakeRunStore) -> None:
+        self._runs = runs
+
+    def runs(self) -> FakeRunStore:
+        return self._runs
+
+
+def info() -> StackInfo:
+    fields: dict[str, Any] = {name: "" for name in StackInfo.__dataclass_fields__}
+    fields.update(
+        pid=1, mlflow_pid=None, credentials={}, approvers=[], ports={}, timings={}, slack_mode="local"
+    )
+    return StackInfo(**fields)
+
+
+def test_the_summary_of_a_failed_build_shows_its_last_log_lines_and_the_log_file() -> None:
+    runs = FakeRunStore()
+    runs.create_if_absent(RunRecord(execution=EXECUTION, started_at=T0))
+    runs.record_step(EXECUTION, StepStatus("Pipeline", "STARTED", T0))
+    runs.record_step(EXECUTION, StepStatus("Train", "FAILED", T0, "States.TaskFailed", log=LOG))
+    client = cast(StackClient, Client(runs))
+    assert demo.failed_build_log(client, EXECUTION) == ("Train", LOG)
+
+    result = demo.DemoResult(
+        outcome="failed", execution=EXECUTION, commit="c0ffee", total_seconds=12.0, failed_log=("Train", LOG)
+    )
+    console = Console(record=True, width=200)
+    demo.print_summary(result, info(), console)
+    shown = console.export_text()
+    assert "[Container] Running command python train.py" in shown  # printed as text, not markup
+    assert "ModuleNotFoundError: No module named 'skleran'" in shown
+    assert "full log" in shown and "/state/logs/codebuild/mlops-train:3.log" in shown
+
+
+def test_a_run_without_a_build_log_has_none() -> None:
+    runs = FakeRunStore()
+    runs.create_if_absent(RunRecord(execution=EXECUTION, started_at=T0))
+    runs.record_step(EXECUTION, StepStatus("Evaluate", "FAILED", T0, "gate"))
+    assert demo.failed_build_log(cast(StackClient, Client(runs)), EXECUTION) is None
+    assert demo.failed_build_log(cast(StackClient, Client(FakeRunStore())), "missing") is None
