@@ -32,6 +32,9 @@ locals {
       ARCHITECTURE         = var.lambda_architecture
       SERVING_PACKAGE_TYPE = var.serving_package_type
     },
+    # The policy caps over mlops.toml (codebuild_environment may not set them).
+    local.gate_env,
+    { SERVING_MAX_ROWS_FLOOR = tostring(var.serving_max_rows.floor), SERVING_MAX_ROWS_CAP = tostring(var.serving_max_rows.cap) },
     var.codebuild_environment,
   )
 }

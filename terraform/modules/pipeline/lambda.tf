@@ -27,6 +27,14 @@ locals {
     MLFLOW_UI_URL           = var.mlflow_ui_url
     POWERTOOLS_SERVICE_NAME = "mlops-pipeline"
   }
+  # The gate policy (src/mlops_pipeline/model_build/policy.py): the build enforces it on the model
+  # project's mlops.toml, Evaluate again on the version's gate tags.
+  gate_env = {
+    GATE_METRIC        = var.gate.metric
+    GATE_DIRECTION     = var.gate.direction
+    GATE_TOLERANCE     = tostring(var.gate.tolerance)
+    GATE_MAX_TOLERANCE = tostring(var.gate.max_tolerance)
+  }
   # Functions with the "slack" feature post to Slack: the bot token, never the signing secret.
   slack_env = {
     SLACK_SECRET_ARN = aws_secretsmanager_secret.slack.arn
@@ -64,11 +72,8 @@ locals {
       assume         = []
       task_callbacks = []
       table          = [local.table_runs]
-      env = merge(local.mlflow_env, {
-        GATE_METRIC    = var.gate.metric
-        GATE_DIRECTION = var.gate.direction
-        GATE_TOLERANCE = tostring(var.gate.tolerance)
-      })
+      # Refuses a version whose gate tags loosen the policy (the build wrote them).
+      env = merge(local.mlflow_env, local.gate_env)
     }
     promote = {
       handler        = "promote"

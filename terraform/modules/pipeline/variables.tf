@@ -204,17 +204,42 @@ variable "approval_timeout_seconds" {
 }
 
 variable "gate" {
-  description = "Default promotion gate: metric, direction (lower|higher) and relative tolerance (the model project's mlops.toml wins)."
+  description = "Promotion gate policy, which a model project's mlops.toml may tighten but not loosen (checked by the build and again by Evaluate): metric (the one every project must use; \"*\": the project chooses metric and direction), direction (lower|higher, which way metric is better), tolerance (relative regression allowed when mlops.toml sets none) and max_tolerance (the most mlops.toml gate.tolerance may allow)."
   type = object({
-    metric    = optional(string, "rmse")
-    direction = optional(string, "lower")
-    tolerance = optional(number, 0)
+    metric        = optional(string, "rmse")
+    direction     = optional(string, "lower")
+    tolerance     = optional(number, 0)
+    max_tolerance = optional(number, 0)
   })
   default = {}
 
   validation {
     condition     = contains(["lower", "higher"], var.gate.direction)
     error_message = "gate.direction must be lower or higher."
+  }
+
+  validation {
+    condition     = trimspace(var.gate.metric) != ""
+    error_message = "gate.metric must be a metric name, or \"*\" to let each project choose its metric and direction."
+  }
+
+  validation {
+    condition     = var.gate.tolerance >= 0 && var.gate.tolerance <= var.gate.max_tolerance
+    error_message = "gate.tolerance must be between 0 and gate.max_tolerance (a project may tighten the gate, never loosen it)."
+  }
+}
+
+variable "serving_max_rows" {
+  description = "Bounds of a model project's mlops.toml serving.max_rows (rows per inference request), enforced by the build: floor (callers may rely on at least this many) and cap (also the value of a project that sets none)."
+  type = object({
+    floor = optional(number, 1)
+    cap   = optional(number, 10000)
+  })
+  default = {}
+
+  validation {
+    condition     = floor(var.serving_max_rows.floor) == var.serving_max_rows.floor && floor(var.serving_max_rows.cap) == var.serving_max_rows.cap && var.serving_max_rows.floor >= 1 && var.serving_max_rows.floor <= var.serving_max_rows.cap
+    error_message = "serving_max_rows.floor and .cap must be whole numbers with 1 <= floor <= cap."
   }
 }
 
@@ -273,8 +298,9 @@ variable "lambda_environment_overrides" {
     condition = length(setintersection(keys(var.lambda_environment_overrides), [
       "APPROVERS", "APPROVER_GROUP", "ALLOW_SELF_APPROVAL", "REQUIRED_APPROVALS", "IDENTITY_MAP", "IDENTITY_LOOKUP",
       "SIGNATURE_MAX_AGE_SECONDS", "SLACK_SECRET_ARN", "SLACK_SIGNING_SECRET_ARN", "DEPLOY_TARGETS",
+      "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "GATE_MAX_TOLERANCE",
     ])) == 0
-    error_message = "lambda_environment_overrides may not set the security settings APPROVERS, APPROVER_GROUP, ALLOW_SELF_APPROVAL, REQUIRED_APPROVALS, IDENTITY_MAP, IDENTITY_LOOKUP, SIGNATURE_MAX_AGE_SECONDS, SLACK_SECRET_ARN, SLACK_SIGNING_SECRET_ARN or DEPLOY_TARGETS (an override would reach every function, and these decide who may approve, which requests are genuine and where a function deploys)."
+    error_message = "lambda_environment_overrides may not set the security settings APPROVERS, APPROVER_GROUP, ALLOW_SELF_APPROVAL, REQUIRED_APPROVALS, IDENTITY_MAP, IDENTITY_LOOKUP, SIGNATURE_MAX_AGE_SECONDS, SLACK_SECRET_ARN, SLACK_SIGNING_SECRET_ARN, DEPLOY_TARGETS or the gate policy GATE_* (an override would reach every function, and these decide who may approve, which requests are genuine, where a function deploys and what passes the gate; set the gate through var.gate)."
   }
 }
 
@@ -313,9 +339,16 @@ variable "serving_package_type" {
 }
 
 variable "codebuild_environment" {
-  description = "Extra plaintext environment variables of the build (local mode: the Python to run, the state dir). Never secrets."
+  description = "Extra plaintext environment variables of the build (local mode: the Python to run, the state dir). Never secrets, never the policy caps (set those through gate and serving_max_rows)."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition = length(setintersection(keys(var.codebuild_environment), [
+      "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "GATE_MAX_TOLERANCE", "SERVING_MAX_ROWS_FLOOR", "SERVING_MAX_ROWS_CAP",
+    ])) == 0
+    error_message = "codebuild_environment may not set the policy caps GATE_METRIC, GATE_DIRECTION, GATE_TOLERANCE, GATE_MAX_TOLERANCE, SERVING_MAX_ROWS_FLOOR or SERVING_MAX_ROWS_CAP (set them through gate and serving_max_rows, which Evaluate sees too)."
+  }
 }
 
 variable "buildspec" {

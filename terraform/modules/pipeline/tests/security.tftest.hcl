@@ -202,7 +202,7 @@ run "functions_follow_the_contract" {
   assert {
     condition = alltrue([for f in aws_lambda_function.this : alltrue([for name in keys(f.environment[0].variables) : contains([
       "MLOPS_TABLE", "MLFLOW_TRACKING_URI", "MLFLOW_CREDENTIALS_SECRET_ARN", "SLACK_SECRET_ARN", "SLACK_SIGNING_SECRET_ARN", "SLACK_CHANNEL", "SLACK_API_URL",
-      "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "DEPLOY_TARGETS", "SMOKE_MAX_LATENCY_MS", "LOCK_TTL_SECONDS", "APPROVERS",
+      "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "GATE_MAX_TOLERANCE", "DEPLOY_TARGETS", "SMOKE_MAX_LATENCY_MS", "LOCK_TTL_SECONDS", "APPROVERS",
       "APPROVER_GROUP", "ALLOW_SELF_APPROVAL", "REQUIRED_APPROVALS", "IDENTITY_MAP", "IDENTITY_LOOKUP", "APPROVAL_TIMEOUT_SECONDS",
       "SIGNATURE_MAX_AGE_SECONDS", "MLFLOW_UI_URL", "POWERTOOLS_SERVICE_NAME",
     ], name)])])
@@ -656,4 +656,58 @@ run "rejects_an_unknown_architecture" {
   }
 
   expect_failures = [var.lambda_architecture]
+}
+
+# The policy caps over a model project's mlops.toml reach the build (all of them) and Evaluate
+# (the gate), which both refuse a loosened gate; no override may replace them.
+run "policy_caps_reach_the_build_and_evaluate" {
+  command = apply
+
+  variables {
+    gate             = { metric = "r2", direction = "higher", tolerance = 0.01, max_tolerance = 0.03 }
+    serving_max_rows = { floor = 5, cap = 500 }
+  }
+
+  assert {
+    condition = alltrue([for k, v in { GATE_METRIC = "r2", GATE_DIRECTION = "higher", GATE_TOLERANCE = "0.01", GATE_MAX_TOLERANCE = "0.03", SERVING_MAX_ROWS_FLOOR = "5", SERVING_MAX_ROWS_CAP = "500" } :
+    contains([for e in aws_codebuild_project.this.environment[0].environment_variable : "${e.name}=${e.value}"], "${k}=${v}")])
+    error_message = "The build gets every policy cap."
+  }
+
+  assert {
+    condition = alltrue([for k, v in { GATE_METRIC = "r2", GATE_DIRECTION = "higher", GATE_TOLERANCE = "0.01", GATE_MAX_TOLERANCE = "0.03" } :
+    aws_lambda_function.this["evaluate"].environment[0].variables[k] == v])
+    error_message = "Evaluate gets the gate policy."
+  }
+}
+
+run "rejects_a_default_tolerance_above_the_cap" {
+  command = plan
+
+  variables {
+    gate = { tolerance = 0.05, max_tolerance = 0.01 }
+  }
+
+  expect_failures = [var.gate]
+}
+
+run "rejects_max_rows_floor_above_the_cap" {
+  command = plan
+
+  variables {
+    serving_max_rows = { floor = 100, cap = 10 }
+  }
+
+  expect_failures = [var.serving_max_rows]
+}
+
+run "rejects_policy_caps_in_overrides" {
+  command = plan
+
+  variables {
+    lambda_environment_overrides = { GATE_MAX_TOLERANCE = "1" }
+    codebuild_environment        = { SERVING_MAX_ROWS_CAP = "1000000" }
+  }
+
+  expect_failures = [var.lambda_environment_overrides, var.codebuild_environment]
 }
