@@ -80,6 +80,7 @@ class StackSettings:
     gate_metric: str = "rmse"
     gate_direction: str = "lower"
     gate_tolerance: float = 0.0
+    gate_max_tolerance: float = 0.0
     lambda_timeout: int = 120
     identity_map: dict[str, str] = field(default_factory=lambda: {LOCAL_PUSHER: LOCAL_AUTHOR})
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -222,6 +223,17 @@ class PipelineStack:
         version = client.publish_version(FunctionName=self.inference_function)["Version"]
         client.create_alias(FunctionName=self.inference_function, Name="live", FunctionVersion=version)
 
+    def gate_environment(self) -> dict[str, str]:
+        """The gate policy, for Evaluate and the build as Terraform gives it (the serving
+        max_rows bounds keep their defaults)."""
+        s = self.settings
+        return {
+            "GATE_METRIC": s.gate_metric,
+            "GATE_DIRECTION": s.gate_direction,
+            "GATE_TOLERANCE": str(s.gate_tolerance),
+            "GATE_MAX_TOLERANCE": str(s.gate_max_tolerance),
+        }
+
     def lambda_environment(self, function: str) -> dict[str, str]:
         """One function's settings, as Terraform's lambda.tf gives them: DEPLOY_TARGETS of its own
         environment only (the smoke test's with the invoke role) and the signing secret's ARN for
@@ -242,9 +254,7 @@ class PipelineStack:
             "SLACK_API_URL": self.slack_api_url,
             "MLFLOW_TRACKING_URI": self.mlflow_url,
             "MLFLOW_UI_URL": self.mlflow_url,
-            "GATE_METRIC": s.gate_metric,
-            "GATE_DIRECTION": s.gate_direction,
-            "GATE_TOLERANCE": str(s.gate_tolerance),
+            **self.gate_environment(),
             "SMOKE_MAX_LATENCY_MS": str(s.smoke_max_latency_ms),
             "APPROVERS": ",".join(s.approvers),
             "IDENTITY_MAP": json.dumps(s.identity_map),
@@ -295,6 +305,7 @@ class PipelineStack:
             "ARTIFACTS_BUCKET": self.artifacts_bucket,
             "ARCHITECTURE": "arm64",  # what AWS would build for; locally the zip holds host packages
             "SERVING_PACKAGE_TYPE": "Zip",
+            **self.gate_environment(),
         }
         self.emu.client("codebuild").create_project(
             name=self.project,
