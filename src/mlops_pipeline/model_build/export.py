@@ -2,7 +2,10 @@
 
 The ONNX export must reproduce the estimator on the parity rows; anything that does not
 convert or does not match falls back to the estimator itself (skops), and the reason is
-returned so the build can record it on the model version.
+returned so the build can record it on the model version. The converters skl2onnx lacks in
+float64 (trees, SVR, TransformedTargetRegressor, LightGBM/XGBoost) are in ``onnx_converters``.
+The parity figures (rows, max |diff|, tolerance, precision, k-NN tied rows) are recorded in
+``serving.json``.
 """
 
 from __future__ import annotations
@@ -10,20 +13,32 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mlops_pipeline.model_build import skops_types
+from mlops_pipeline.model_build import onnx_converters, onnx_trees, skops_types
 from mlops_pipeline.model_build.errors import ExportError
-from mlops_pipeline.model_build.parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, check_parity
+from mlops_pipeline.model_build.parity import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    FLOAT32_RTOL,
+    KnnTies,
+    ParityReport,
+    check_parity,
+    float32_atol,
+    knn_ties,
+    with_ties,
+)
 from mlops_pipeline.serving.runtime import MANIFEST, Manifest, load_model
 
 ONNX_FILE = "model.onnx"
 SKOPS_FILE = "model.skops"
 INPUT_NAME = "input"
+# ai.onnx.ml goes to 5 after conversion when the graph holds a float64 TreeEnsemble (onnx_trees).
+TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 
 
 @dataclass(frozen=True)
@@ -52,11 +67,23 @@ def _converter_options(model: Any) -> dict[int, dict[str, Any]]:
         if isinstance(estimator, KNeighborsRegressor | KNeighborsClassifier):
             # cdist: one pairwise-distance op instead of a loop over training rows (faster, same values).
             opts["optim"] = "cdist"
-        if _is_classifier(estimator):
+        if _is_classifier(estimator) and _accepts(estimator, "zipmap"):
             opts["zipmap"] = False  # probabilities as a float matrix, not a list of dicts
         if opts:
             options[id(estimator)] = opts
     return options
+
+
+def _accepts(estimator: Any, option: str) -> bool:
+    """Whether skl2onnx's converter for ``estimator`` has ``option`` (LinearSVC has no zipmap)."""
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+    from skl2onnx.common._registration import get_converter
+
+    alias = sklearn_operator_name_map.get(type(estimator))
+    if alias is None:
+        return True  # unknown here: let the conversion say what it does not support
+    allowed = get_converter(alias).get_allowed_options() or {}
+    return option in allowed
 
 
 def _manifest(
@@ -85,12 +112,18 @@ def export_onnx(model: Any, columns: Sequence[str], out_dir: Path, max_rows: int
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import DoubleTensorType
 
+    onnx_converters.register()
     onnx_model = to_onnx(
         model,
         initial_types=[(INPUT_NAME, DoubleTensorType([None, len(columns)]))],
         options=_converter_options(model),
-        target_opset={"": 17, "ai.onnx.ml": 3},
+        target_opset=TARGET_OPSET,
     )
+    onnx_trees.finalize(onnx_model)
+    if _is_classifier(model) and not hasattr(model, "predict_proba"):
+        # SVC without probability=True, LinearSVC: the second output is decision scores, which
+        # the response must not call probabilities; serve the labels only.
+        del onnx_model.graph.output[1:]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / ONNX_FILE).write_bytes(onnx_model.SerializeToString())
     manifest = _manifest(model, "onnx", ONNX_FILE, columns, max_rows)
@@ -119,21 +152,74 @@ def served_predictions(model_dir: Path, rows: np.ndarray) -> tuple[np.ndarray, n
     return prediction.values, prediction.probabilities
 
 
-def parity_of(model: Any, model_dir: Path, rows: np.ndarray, rtol: float, atol: float) -> ParityReport:
-    """Serving runtime vs. the estimator's own predict (and predict_proba) on ``rows``."""
-    values, proba = served_predictions(model_dir, rows)
+@dataclass(frozen=True)
+class Expected:
+    """What the served model must answer on the parity rows, and within which tolerance."""
+
+    values: np.ndarray
+    proba: np.ndarray | None
+    rtol: float
+    atol: float
+    precision: str
+    ties: KnnTies | None
+
+
+def expected_answers(model: Any, rows: np.ndarray, flavor: str, rtol: float, atol: float) -> Expected:
+    """The estimator's own answers, with a k-NN's tied rows replaced by the deterministic tie rule
+    (``parity.knn_ties``) and the float32 tolerance for exports that compute in float32."""
     classification = _is_classifier(model)
-    return check_parity(
-        np.asarray(model.predict(rows)),
-        values,
-        expected_proba=np.asarray(model.predict_proba(rows))
-        if classification and hasattr(model, "predict_proba")
-        else None,
-        actual_proba=proba,
-        classification=classification,
-        rtol=rtol,
-        atol=atol,
+    values = np.asarray(model.predict(rows))
+    proba = (
+        np.asarray(model.predict_proba(rows)) if classification and hasattr(model, "predict_proba") else None
     )
+    ties = knn_ties(model, rows) if flavor == "onnx" else None
+    if ties is not None and ties.tied.any():
+        values = values.copy()
+        values[ties.tied] = ties.values[ties.tied]
+        if proba is not None and ties.proba is not None:
+            proba = proba.copy()
+            proba[ties.tied] = ties.proba[ties.tied]
+    precision = "float64"
+    if flavor == "onnx" and onnx_converters.float32_family(model):
+        precision = "float32"
+        rtol = max(rtol, FLOAT32_RTOL)
+        atol = max(atol, float32_atol(proba if proba is not None else values))
+    return Expected(values, proba, rtol, atol, precision, ties)
+
+
+def parity_of(model: Any, model_dir: Path, rows: np.ndarray, rtol: float, atol: float) -> ParityReport:
+    """Serving runtime vs. the estimator's answers (``expected_answers``) on ``rows``."""
+    served, proba = served_predictions(model_dir, rows)
+    expected = expected_answers(model, rows, _flavor(model_dir), rtol, atol)
+    report = check_parity(
+        expected.values,
+        served,
+        expected_proba=expected.proba,
+        actual_proba=proba,
+        classification=_is_classifier(model),
+        rtol=expected.rtol,
+        atol=expected.atol,
+    )
+    return replace(with_ties(report, expected.ties), precision=expected.precision)
+
+
+def _flavor(model_dir: Path) -> str:
+    return json.loads((model_dir / MANIFEST).read_text())["flavor"]
+
+
+def _record(model_dir: Path, report: ParityReport) -> None:
+    """Add the parity figures to ``serving.json`` (the runtime reads only its own keys)."""
+    path = model_dir / MANIFEST
+    data = json.loads(path.read_text())
+    data["parity"] = {
+        "rows": report.rows,
+        "max_abs_diff": report.max_abs_diff,
+        "rtol": report.rtol,
+        "atol": report.atol,
+        "precision": report.precision,
+        "knn_tied_rows": report.tied_rows,
+    }
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))
 
 
 def export_model(
@@ -157,6 +243,7 @@ def export_model(
             reason = f"onnx export failed: {type(exc).__name__}: {str(exc)[:300]}"
         else:
             if report.ok:
+                _record(out_dir, report)
                 return ExportResult("onnx", out_dir, report)
             reason = f"onnx parity failed: {report.reason}"
         shutil.rmtree(out_dir, ignore_errors=True)
@@ -164,4 +251,5 @@ def export_model(
     report = parity_of(model, out_dir, rows, rtol, atol)
     if not report.ok:
         raise ExportError(f"the skops export does not reproduce the model: {report.reason}")
+    _record(out_dir, report)
     return ExportResult("skops", out_dir, report, fallback_reason=reason)
