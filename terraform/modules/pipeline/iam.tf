@@ -108,8 +108,23 @@ locals {
           conditions = []
         },
       ] : [],
+      contains(local.build_log_readers, name) ? [
+        {
+          # A failed build's report shows the end of its log: read only, this pipeline's
+          # CodeBuild log streams only.
+          sid        = "ReadBuildLogs"
+          actions    = ["logs:GetLogEvents"]
+          resources  = [for arn in local.codebuild_log_group_arns : "${arn}:log-stream:*"]
+          conditions = []
+        },
+      ] : [],
     )
   }
+
+  # Who reads the CodeBuild logs (the report function), and the log groups of every CodeBuild
+  # project of this pipeline (a new project's group belongs here).
+  build_log_readers        = ["report"]
+  codebuild_log_group_arns = [aws_cloudwatch_log_group.codebuild.arn]
 }
 
 data "aws_iam_policy_document" "lambda" {

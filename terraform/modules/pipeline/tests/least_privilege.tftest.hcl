@@ -65,6 +65,11 @@ override_resource {
 }
 
 override_resource {
+  target = aws_cloudwatch_log_group.codebuild
+  values = { arn = "arn:aws:logs:us-east-1:111111111111:log-group:/aws/codebuild/mlops-build" }
+}
+
+override_resource {
   target = aws_iam_role.lambda["slack_interactions"]
   values = { arn = "arn:aws:iam::111111111111:role/mlops-slack-interactions-lambda" }
 }
@@ -249,5 +254,25 @@ run "the_codebuild_role_is_an_output" {
   assert {
     condition     = output.codebuild_role_name == aws_iam_role.codebuild.name && output.codebuild_role_arn == aws_iam_role.codebuild.arn && aws_codebuild_project.this.service_role == output.codebuild_role_arn
     error_message = "The module outputs the CodeBuild project's service role (roots attach policies to it by this name)."
+  }
+}
+
+run "only_report_reads_the_build_logs_of_this_pipelines_codebuild_projects" {
+  command = apply
+
+  assert {
+    condition = jsonencode([for k, d in data.aws_iam_policy_document.lambda : k if anytrue([for s in d.statement :
+      anytrue([for a in s.actions : startswith(a, "logs:") && a != "logs:CreateLogStream" && a != "logs:PutLogEvents"])
+    ])]) == jsonencode(["report"])
+    error_message = "Only report reads logs (every function writes its own)."
+  }
+
+  assert {
+    condition = jsonencode([for s in data.aws_iam_policy_document.lambda["report"].statement : {
+      actions   = s.actions, resources = s.resources } if contains(s.actions, "logs:GetLogEvents")]) == jsonencode([{
+      actions   = ["logs:GetLogEvents"]
+      resources = ["arn:aws:logs:us-east-1:111111111111:log-group:/aws/codebuild/mlops-build:log-stream:*"]
+    }])
+    error_message = "report may only GetLogEvents, on the streams of the pipeline's CodeBuild log groups."
   }
 }
