@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from mlops_pipeline.domain.errors import ConfigError
+from mlops_pipeline.domain.models import ModelVersionInfo
 from mlops_pipeline.handlers import evaluate
 from mlops_pipeline.handlers._runtime import Deps
 from tests.fakes import FakeClock, FakeNotifier, FakeRegistry, FakeRunStore
@@ -28,8 +29,18 @@ EXPORTS = [
 POLICY_ENV = {"GATE_METRIC": "rmse", "GATE_DIRECTION": "lower", "GATE_MAX_TOLERANCE": "0.05"}
 
 
+class ComparingRegistry(FakeRegistry):
+    """Counts reads of the champion: a refused candidate is never compared with it."""
+
+    champion_reads = 0
+
+    def get_champion(self, model_name: str) -> ModelVersionInfo | None:
+        self.champion_reads += 1
+        return super().get_champion(model_name)
+
+
 def deps_with(gate_tags: dict[str, str], env: dict[str, str]) -> Deps:
-    registry = FakeRegistry()
+    registry = ComparingRegistry()
     registry.add("ships", "1", {"rmse": 10.0, "r2": 0.9}, git_commit="old")
     registry.set_alias("ships", "production", "1")
     registry.add("ships", "2", {"rmse": 10.4, "r2": 0.1}, git_commit=COMMIT, **gate_tags)
@@ -70,14 +81,15 @@ def test_a_version_whose_tags_loosen_the_policy_is_refused_not_compared(
     with pytest.raises(ConfigError, match="ships v2's ") as refused:
         run_evaluate(deps)
     assert refusal in str(refused.value)
-    # Refused before any verdict: no Evaluate step is reported (the ASL's Catch reports the error).
-    steps = [m["text"] for m in deps.notifier.messages.values()]
-    assert not any("Evaluate" in text for text in steps)
+    # Refused before any comparison (the ASL's Catch reports the error: EvaluationFailed).
+    assert isinstance(deps.registry, ComparingRegistry) and deps.registry.champion_reads == 0
 
 
 def test_tags_within_the_policy_are_compared() -> None:
     # 10.4 is within a 5 % tolerance of 10 (the cap itself), and fails a tightened 1 %.
-    assert run_evaluate(deps_with({"gate_metric": "rmse", "gate_tolerance": "0.05"}, POLICY_ENV))["passed"]
+    deps = deps_with({"gate_metric": "rmse", "gate_tolerance": "0.05"}, POLICY_ENV)
+    assert run_evaluate(deps)["passed"]
+    assert isinstance(deps.registry, ComparingRegistry) and deps.registry.champion_reads == 1
     tightened = run_evaluate(deps_with({"gate_tolerance": "0.01"}, POLICY_ENV))
     assert tightened["passed"] is False and tightened["tolerance"] == 0.01
 
