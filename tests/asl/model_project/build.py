@@ -3,11 +3,13 @@
 It does what `mlops-pipeline build` does, minus training: registers a model version in
 MLflow with the lineage tags, uploads a serving zip to the artifacts bucket (one object
 version) and prints the exported variables. `model.json` in the commit decides the metrics
-and how the served model behaves, so each test commit drives one path of the state machine.
+and how the served model behaves (``"fail": "ModuleNotFoundError"``: the build fails importing a
+missing module), so each test commit drives one path of the state machine.
 """
 
 import contextlib
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -21,6 +23,8 @@ import boto3
 from mlflow import MlflowClient
 
 spec = json.loads(Path("model.json").read_text())
+if spec.get("fail") == "ModuleNotFoundError":  # a project whose dependency is missing: the build fails
+    importlib.import_module("sklearn_but_misspelt")
 name = spec.get("name", "ships")
 commit = os.environ["GIT_COMMIT"]
 client = MlflowClient()
