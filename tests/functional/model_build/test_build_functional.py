@@ -303,7 +303,7 @@ def test_build_refuses_clearly_and_registers_nothing(
     with pytest.raises(error, match=words):
         Builder(settings).run()
     assert mlflow_client.search_model_versions(f"name = 'broken-{case}'") == []
-    runs = mlflow_client.search_runs([mlflow_client.get_experiment_by_name(f"broken-{case}").experiment_id])
-    assert [r.info.status for r in runs] == ["FAILED"]
+    # The training step fails before the trusted step starts: the server never hears of it.
+    assert mlflow_client.get_experiment_by_name(f"broken-{case}") is None
     listed = emulator.client("s3").list_objects_v2(Bucket=ARTIFACTS_BUCKET, Prefix=f"serving/broken-{case}/")
     assert listed.get("KeyCount", 0) == 0
