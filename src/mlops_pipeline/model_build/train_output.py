@@ -190,7 +190,15 @@ def pack(directory: Path, tarball: Path) -> None:
         for path in sorted(directory.rglob("*")):
             if path.is_symlink() or not (path.is_file() or path.is_dir()):
                 continue
-            archive.add(path, arcname=path.relative_to(directory).as_posix(), recursive=False)
+            info = archive.gettarinfo(path, arcname=path.relative_to(directory).as_posix())
+            if path.is_file():
+                # A second hard link to a file would go in as a link member, which safe_extract
+                # refuses: store every file's own bytes.
+                info.type, info.linkname, info.size = tarfile.REGTYPE, "", path.stat().st_size
+                with path.open("rb") as data:
+                    archive.addfile(info, data)
+            else:
+                archive.addfile(info)
 
 
 def safe_extract(tarball: Path, dest: Path, max_bytes: int = MAX_BYTES, max_files: int = MAX_FILES) -> None:
