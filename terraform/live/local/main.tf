@@ -47,6 +47,7 @@ module "pipeline" {
   # The module's own buildspec: the emulator's CodeBuild runtime runs it on this machine, where
   # the pipeline is installed already (MLOPS_LOCAL_STATE: its install phase installs nothing).
   codebuild_environment = merge({ PYTHON = var.build_python }, var.local_state_dir == "" ? {} : { MLOPS_LOCAL_STATE = var.local_state_dir })
+  train_environment     = merge({ PYTHON = var.build_python }, var.local_state_dir == "" ? {} : { MLOPS_LOCAL_STATE = var.local_state_dir })
 
   # Throwaway state: allow terraform destroy.
   deletion_protection      = false

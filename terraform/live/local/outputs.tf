@@ -8,6 +8,11 @@ output "state_machine_arn" {
   value       = module.pipeline.state_machine_arn
 }
 
+output "train_project_name" {
+  description = "CodeBuild project of the untrusted training step."
+  value       = module.pipeline.train_project_name
+}
+
 output "codebuild_project_name" {
   description = "CodeBuild project (run by the emulator's CodeBuild runtime)."
   value       = module.pipeline.codebuild_project_name

@@ -1,5 +1,9 @@
 locals {
-  buildspec = coalesce(var.buildspec, templatefile("${path.module}/buildspec.yml", {}))
+  buildspec       = coalesce(var.buildspec, templatefile("${path.module}/buildspec.yml", {}))
+  train_buildspec = coalesce(var.train_buildspec, templatefile("${path.module}/buildspec_train.yml", {}))
+  # Where each execution's training output goes (the state machine names the key; both
+  # projects' roles are scoped to this prefix).
+  train_key_prefix = "train/"
 
   # lambda_architecture drives every architecture-dependent setting: the functions, the build's
   # wheels (ARCHITECTURE), the CodeBuild machine and the image --platform (from ARCHITECTURE).
@@ -130,4 +134,70 @@ resource "aws_codebuild_project" "this" {
       error_message = "codebuild.type and codebuild.image must match lambda_architecture (arm64: ARM_CONTAINER and an aarch64 image; x86_64: LINUX_CONTAINER and an x86_64 image)."
     }
   }
+}
+
+# --- The untrusted training step -------------------------------------------------------
+# It runs the model author's train.py: its own project and role, no MLflow address or
+# credentials, no ECR, no Docker or privileged mode, and nothing but the training output to write.
+
+resource "aws_cloudwatch_log_group" "train" {
+  name              = "/aws/codebuild/${var.name_prefix}-train"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+  #checkov:skip=CKV_AWS_338:Retention is a variable (default 30 days) to keep the idle cost low.
+  tags = var.tags
+}
+
+resource "aws_codebuild_project" "train" {
+  name           = "${var.name_prefix}-train"
+  description    = "mlops-pipeline train: the model's train.py without the pipeline's keys; writes the training output."
+  service_role   = aws_iam_role.train.arn
+  encryption_key = aws_kms_key.this.arn
+  build_timeout  = var.codebuild.timeout_minutes
+
+  artifacts {
+    type = "NO_ARTIFACTS"
+  }
+
+  environment {
+    compute_type                = var.codebuild.compute_type
+    image                       = local.codebuild_image
+    type                        = local.codebuild_type
+    privileged_mode             = false
+    image_pull_credentials_type = "CODEBUILD"
+
+    dynamic "environment_variable" {
+      # Plain values only: this project never gets a secret, an MLflow address or ECR.
+      for_each = merge(
+        {
+          ARTIFACTS_BUCKET    = module.artifacts_bucket.id
+          PIPELINE_SOURCE_KEY = local.build_source_key
+        },
+        local.gate_env,
+        var.train_environment,
+      )
+
+      content {
+        name  = environment_variable.key
+        value = environment_variable.value
+        type  = "PLAINTEXT"
+      }
+    }
+  }
+
+  source {
+    type            = local.build_source.type
+    location        = local.build_source.location
+    buildspec       = local.train_buildspec
+    git_clone_depth = 1
+  }
+
+  logs_config {
+    cloudwatch_logs {
+      group_name = aws_cloudwatch_log_group.train.name
+      status     = "ENABLED"
+    }
+  }
+
+  tags = var.tags
 }

@@ -124,7 +124,7 @@ locals {
   # Who reads the CodeBuild logs (the report function), and the log groups of every CodeBuild
   # project of this pipeline (a new project's group belongs here).
   build_log_readers        = ["report"]
-  codebuild_log_group_arns = [aws_cloudwatch_log_group.codebuild.arn]
+  codebuild_log_group_arns = [aws_cloudwatch_log_group.train.arn, aws_cloudwatch_log_group.codebuild.arn]
 }
 
 data "aws_iam_policy_document" "lambda" {
@@ -196,7 +196,7 @@ data "aws_iam_policy_document" "states" {
   statement {
     sid       = "RunBuild"
     actions   = ["codebuild:StartBuild", "codebuild:StopBuild", "codebuild:BatchGetBuilds"]
-    resources = [aws_codebuild_project.this.arn]
+    resources = [aws_codebuild_project.train.arn, aws_codebuild_project.this.arn]
   }
 
   statement {
@@ -279,6 +279,13 @@ data "aws_iam_policy_document" "codebuild" {
   }
 
   statement {
+    # The untrusted training step's output, verified before anything of it is registered.
+    sid       = "ReadTrainingOutput"
+    actions   = ["s3:GetObject"]
+    resources = ["${module.artifacts_bucket.arn}/${local.train_key_prefix}*"]
+  }
+
+  statement {
     # The serving zips: written once per model version, never read back or deleted by the build.
     sid       = "PublishServingZips"
     actions   = ["s3:PutObject"]
@@ -341,6 +348,56 @@ resource "aws_iam_role_policy" "codebuild" {
   name   = "least-privilege"
   role   = aws_iam_role.codebuild.id
   policy = data.aws_iam_policy_document.codebuild.json
+}
+
+# The training step's role: read the model code and the pipeline's source, write the training
+# output. No secret, no MLflow, no ECR, no other object of the bucket.
+resource "aws_iam_role" "train" {
+  name               = "${var.name_prefix}-pipeline-train"
+  assume_role_policy = data.aws_iam_policy_document.codebuild_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "train" {
+  statement {
+    sid       = "OwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.train.arn}:*"]
+  }
+
+  dynamic "statement" {
+    for_each = local.repository_arn == null ? [] : [local.repository_arn]
+
+    content {
+      sid       = "PullModelCode"
+      actions   = ["codecommit:GitPull"]
+      resources = [statement.value]
+    }
+  }
+
+  statement {
+    sid       = "ReadPipelineSource"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${module.artifacts_bucket.arn}/pipeline/*"]
+  }
+
+  statement {
+    sid       = "WriteTrainingOutput"
+    actions   = ["s3:PutObject"]
+    resources = ["${module.artifacts_bucket.arn}/${local.train_key_prefix}*"]
+  }
+
+  statement {
+    sid       = "UsePipelineKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "train" {
+  name   = "least-privilege"
+  role   = aws_iam_role.train.id
+  policy = data.aws_iam_policy_document.train.json
 }
 
 # --- EventBridge -> Step Functions -----------------------------------------------------

@@ -19,8 +19,18 @@ output "state_machine_name" {
 }
 
 output "codebuild_project_name" {
-  description = "CodeBuild project that runs `mlops-pipeline build`."
+  description = "CodeBuild project of the trusted registration step (`mlops-pipeline register`)."
   value       = aws_codebuild_project.this.name
+}
+
+output "train_project_name" {
+  description = "CodeBuild project of the untrusted training step (`mlops-pipeline train`): no secrets, no MLflow, no ECR."
+  value       = aws_codebuild_project.train.name
+}
+
+output "train_role_name" {
+  description = "Service role of the training project (it may write only the training output)."
+  value       = aws_iam_role.train.name
 }
 
 output "codebuild_role_name" {

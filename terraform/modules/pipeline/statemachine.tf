@@ -12,6 +12,7 @@ locals {
     { for f in local.asl_functions : "${f}_function_arn" => aws_lambda_function.this[f].arn },
     {
       codebuild_project        = aws_codebuild_project.this.name
+      train_project            = aws_codebuild_project.train.name
       approval_timeout_seconds = tostring(var.approval_timeout_seconds)
     },
   )

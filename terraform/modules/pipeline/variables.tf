@@ -352,7 +352,24 @@ variable "codebuild_environment" {
 }
 
 variable "buildspec" {
-  description = "Buildspec override (YAML). Null: the pipeline-owned buildspec.yml of this module."
+  description = "Buildspec override of the trusted registration project (YAML). Null: the pipeline-owned buildspec.yml of this module."
+  type        = string
+  default     = null
+}
+
+variable "train_environment" {
+  description = "Extra plain environment variables of the untrusted training project (e.g. where train.py finds its data). Never MLflow settings or the policy caps."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.train_environment) : !startswith(k, "MLFLOW_") && !startswith(k, "GATE_") && !startswith(k, "SERVING_MAX_ROWS_")])
+    error_message = "train_environment may not set MLFLOW_* (the training step talks to no MLflow server), GATE_* or SERVING_MAX_ROWS_* (the policy caps)."
+  }
+}
+
+variable "train_buildspec" {
+  description = "Buildspec override of the untrusted training project (YAML). Null: the pipeline-owned buildspec_train.yml of this module."
   type        = string
   default     = null
 }

@@ -70,6 +70,26 @@ override_resource {
 }
 
 override_resource {
+  target = aws_cloudwatch_log_group.train
+  values = { arn = "arn:aws:logs:us-east-1:111111111111:log-group:/aws/codebuild/mlops-train" }
+}
+
+override_resource {
+  target = aws_iam_role.train
+  values = { arn = "arn:aws:iam::111111111111:role/mlops-pipeline-train" }
+}
+
+override_resource {
+  target = aws_iam_role.codebuild
+  values = { arn = "arn:aws:iam::111111111111:role/mlops-pipeline-build" }
+}
+
+override_resource {
+  target = aws_codebuild_project.train
+  values = { arn = "arn:aws:codebuild:us-east-1:111111111111:project/mlops-train" }
+}
+
+override_resource {
   target = aws_iam_role.lambda["slack_interactions"]
   values = { arn = "arn:aws:iam::111111111111:role/mlops-slack-interactions-lambda" }
 }
@@ -271,8 +291,49 @@ run "only_report_reads_the_build_logs_of_this_pipelines_codebuild_projects" {
     condition = jsonencode([for s in data.aws_iam_policy_document.lambda["report"].statement : {
       actions   = s.actions, resources = s.resources } if contains(s.actions, "logs:GetLogEvents")]) == jsonencode([{
       actions   = ["logs:GetLogEvents"]
-      resources = ["arn:aws:logs:us-east-1:111111111111:log-group:/aws/codebuild/mlops-build:log-stream:*"]
+      resources = ["arn:aws:logs:us-east-1:111111111111:log-group:/aws/codebuild/mlops-build:log-stream:*", "arn:aws:logs:us-east-1:111111111111:log-group:/aws/codebuild/mlops-train:log-stream:*"]
     }])
     error_message = "report may only GetLogEvents, on the streams of the pipeline's CodeBuild log groups."
+  }
+}
+
+run "the_training_step_holds_no_pipeline_keys" {
+  command = apply
+
+  variables {
+    mlflow_credentials_secret_arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:mlops/mlflow-AbCdEf"
+    serving_package_type          = "Image"
+  }
+
+  assert {
+    condition     = aws_codebuild_project.train.service_role == aws_iam_role.train.arn && aws_iam_role.train.arn != aws_iam_role.codebuild.arn
+    error_message = "The training project runs as its own role."
+  }
+
+  assert {
+    condition     = !aws_codebuild_project.train.environment[0].privileged_mode && alltrue([for e in aws_codebuild_project.train.environment[0].environment_variable : e.type == "PLAINTEXT" && !startswith(e.name, "MLFLOW_") && e.name != "ECR_REPOSITORY_URI"])
+    error_message = "The training project gets no secret, no MLflow setting, no ECR and no Docker, even when the trusted project has them."
+  }
+
+  assert {
+    condition     = anytrue([for e in aws_codebuild_project.this.environment[0].environment_variable : e.type == "SECRETS_MANAGER"]) && aws_codebuild_project.this.environment[0].privileged_mode
+    error_message = "(Sanity) the trusted project does get the MLflow credentials and Docker in this configuration."
+  }
+
+  assert {
+    condition = alltrue([for s in data.aws_iam_policy_document.train.statement : alltrue([for a in s.actions :
+      startswith(a, "logs:") || a == "codecommit:GitPull" || a == "s3:GetObject" || a == "s3:GetObjectVersion" || a == "s3:PutObject" || startswith(a, "kms:")
+    ])])
+    error_message = "The training role may only log, pull the model code, read the pipeline source, write its output and use the bucket's key: no secretsmanager, ecr, codebuild, states or sts."
+  }
+
+  assert {
+    condition     = jsonencode(one([for s in data.aws_iam_policy_document.train.statement : s.resources if contains(s.actions, "s3:PutObject")])) == jsonencode(["${module.artifacts_bucket.arn}/train/*"])
+    error_message = "The training role writes only under train/ (the training outputs)."
+  }
+
+  assert {
+    condition     = contains(one([for s in data.aws_iam_policy_document.states.statement : s.resources if s.sid == "RunBuild"]), aws_codebuild_project.train.arn)
+    error_message = "The state machine may start the training project."
   }
 }
