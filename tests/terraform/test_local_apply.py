@@ -68,7 +68,7 @@ def test_state_machine_matches_the_python_rendering(applied: Applied) -> None:
     sfn = emu.client("stepfunctions", "tooling")
     deployed = sfn.describe_state_machine(stateMachineArn=outputs["state_machine_arn"])["definition"]
     values = {f"{f}_function_arn": outputs["function_arns"][f] for f in statemachine.ASL_FUNCTIONS}
-    values |= {"codebuild_project": outputs["codebuild_project_name"], "approval_timeout_seconds": "86400"}
+    values |= {"codebuild_project": outputs["codebuild_project_name"], "train_project": outputs["train_project_name"], "approval_timeout_seconds": "86400"}
     assert json.loads(deployed) == json.loads(statemachine.render(values))
 
 

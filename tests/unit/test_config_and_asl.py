@@ -14,7 +14,7 @@ def values() -> dict[str, str]:
         f"{n}_function_arn": f"arn:aws:lambda:us-east-1:111111111111:function:mlops-{n}"
         for n in statemachine.ASL_FUNCTIONS
     }
-    out.update(codebuild_project="mlops-build", approval_timeout_seconds="60")
+    out.update(codebuild_project="mlops-build", train_project="mlops-train", approval_timeout_seconds="60")
     return out
 
 

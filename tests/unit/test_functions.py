@@ -42,7 +42,7 @@ def test_each_environment_s_states_invoke_that_environment_s_functions() -> None
         f"{n}_function_arn": f"arn:aws:lambda:us-east-1:111111111111:function:mlops-{n}"
         for n in statemachine.ASL_FUNCTIONS
     }
-    states = statemachine.definition({**values, "codebuild_project": "p", "approval_timeout_seconds": "60"})[
+    states = statemachine.definition({**values, "codebuild_project": "p", "train_project": "t", "approval_timeout_seconds": "60"})[
         "States"
     ]
     for environment, label in (("stage", "Stage"), ("prod", "Prod")):

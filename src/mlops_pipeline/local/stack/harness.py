@@ -25,12 +25,17 @@ from mlops_pipeline.local.stack.errors import HarnessError
 from mlops_pipeline.local.stack.status_events import route_status_changes
 
 ASL_HANDLERS = statemachine.ASL_FUNCTIONS
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
+
+
+def service_trust(service: str) -> dict[str, Any]:
+    """A role trust policy for one AWS service principal."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
+LAMBDA_TRUST = service_trust("lambda.amazonaws.com")
 BUILDSPEC = """version: 0.2
 env:
   exported-variables: [MODEL_NAME, MODEL_VERSION, ARTIFACT_URI, ARTIFACT_KIND, ARTIFACT_SHA256, RUN_ID]
@@ -39,6 +44,13 @@ phases:
     commands:
       - '"$PYTHON" build.py > exports.env'
       - set -a; . ./exports.env; set +a
+"""
+# The tests' training step: the commit's train.py when it has one (a fault test's), else nothing.
+TRAIN_BUILDSPEC = """version: 0.2
+phases:
+  build:
+    commands:
+      - if [ -f train.py ]; then "$PYTHON" train.py; fi
 """
 
 
@@ -85,6 +97,7 @@ class StackSettings:
     identity_map: dict[str, str] = field(default_factory=lambda: {LOCAL_PUSHER: LOCAL_AUTHOR})
     extra_env: dict[str, str] = field(default_factory=dict)
     buildspec: str | None = None  # the CodeBuild project's inline buildspec; None: BUILDSPEC
+    train_buildspec: str | None = None  # the training project's; None: TRAIN_BUILDSPEC
 
 
 def source_zip() -> bytes:
@@ -134,6 +147,7 @@ class PipelineStack:
         p = self.settings.prefix
         self.table = f"{p}-pipeline"
         self.project = f"{p}-build"
+        self.train_project = f"{p}-train"
         self.state_machine_name = f"{p}-pipeline"
         self.inference_function = f"{p}-inference"
         self.ecr_repository = f"{ACCOUNTS['tooling']}.dkr.ecr.{emulator.region}.amazonaws.com/{p}/serving"
@@ -282,38 +296,13 @@ class PipelineStack:
             )
             self.function_arns[f.name] = str(response["FunctionArn"])
 
-    def _codebuild(self) -> None:
-        role = self._role(
-            "tooling",
-            f"{self.settings.prefix}-codebuild",
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "codebuild.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
-        )
-        variables = {
-            "PYTHON": sys.executable,
-            "MLFLOW_TRACKING_URI": self.mlflow_url,
-            "MLOPS_LOCAL_STATE": str(self.emu.state_dir),
-            "ECR_REPOSITORY_URI": self.ecr_repository,
-            "ARTIFACTS_BUCKET": self.artifacts_bucket,
-            "ARCHITECTURE": "arm64",  # what AWS would build for; locally the zip holds host packages
-            "SERVING_PACKAGE_TYPE": "Zip",
-            **self.gate_environment(),
-        }
+    def _codebuild_role(self, name: str) -> str:
+        return self._role("tooling", name, service_trust("codebuild.amazonaws.com"))
+
+    def _project(self, name: str, buildspec: str, role: str, variables: Mapping[str, str]) -> None:
         self.emu.client("codebuild").create_project(
-            name=self.project,
-            source={
-                "type": "CODECOMMIT",
-                "location": str(self.source_repo),
-                "buildspec": self.settings.buildspec or BUILDSPEC,
-            },
+            name=name,
+            source={"type": "CODECOMMIT", "location": str(self.source_repo), "buildspec": buildspec},
             artifacts={"type": "NO_ARTIFACTS"},
             environment={
                 "type": "ARM_CONTAINER",
@@ -327,23 +316,37 @@ class PipelineStack:
             timeoutInMinutes=30,
         )
 
-    def _state_machine(self, approval_timeout_seconds: int, name: str) -> str:
-        role = self._role(
-            "tooling",
-            f"{self.settings.prefix}-states",
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "states.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
+    def _codebuild(self) -> None:
+        """Two projects, as Terraform's: the untrusted training step (no MLflow address or
+        credentials, no ECR) and the trusted registration step."""
+        local = {"PYTHON": sys.executable, "MLOPS_LOCAL_STATE": str(self.emu.state_dir)}
+        self._project(
+            self.train_project,
+            self.settings.train_buildspec or TRAIN_BUILDSPEC,
+            self._codebuild_role(f"{self.settings.prefix}-codebuild-train"),
+            {**local, "ARTIFACTS_BUCKET": self.artifacts_bucket, **self.gate_environment()},
         )
+        variables = {
+            **local,
+            "MLFLOW_TRACKING_URI": self.mlflow_url,
+            "ECR_REPOSITORY_URI": self.ecr_repository,
+            "ARTIFACTS_BUCKET": self.artifacts_bucket,
+            "ARCHITECTURE": "arm64",  # what AWS would build for; locally the zip holds host packages
+            "SERVING_PACKAGE_TYPE": "Zip",
+            **self.gate_environment(),
+        }
+        self._project(
+            self.project,
+            self.settings.buildspec or BUILDSPEC,
+            self._codebuild_role(f"{self.settings.prefix}-codebuild"),
+            variables,
+        )
+
+    def _state_machine(self, approval_timeout_seconds: int, name: str) -> str:
+        role = self._role("tooling", f"{self.settings.prefix}-states", service_trust("states.amazonaws.com"))
         values = {f"{m}_function_arn": self.function_arns[m] for m in ASL_HANDLERS}
         values["codebuild_project"] = self.project
+        values["train_project"] = self.train_project
         values["approval_timeout_seconds"] = str(approval_timeout_seconds)
         arn = str(
             self.emu.client("stepfunctions").create_state_machine(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_pipeline.local.stack.checkout import buildspec_text, repository_root
+from mlops_pipeline.local.stack.checkout import TRAIN_BUILDSPEC_PATH, buildspec_text, repository_root
 from mlops_pipeline.local.stack.errors import LocalStackError
 from mlops_pipeline.local.stack.state import StackOptions
 
@@ -65,6 +65,7 @@ def provision_harness(
         approvers=options.approvers,
         approval_timeout_seconds=options.approval_timeout_seconds,
         buildspec=buildspec_text(),
+        train_buildspec=buildspec_text(TRAIN_BUILDSPEC_PATH),
     )
     pipeline = PipelineStack(emu, mlflow_url, slack_api_url, remote.path, settings)
     pipeline.provision(secret)
