@@ -121,11 +121,12 @@ def register(app: typer.Typer) -> None:
         import os
 
         from mlops_pipeline.model_build import train_output as output_mod
-        from mlops_pipeline.model_build.train_step import Trainer, TrainSettings
+        from mlops_pipeline.model_build.train_step import Trainer, TrainSettings, refuse_credentials
 
         project = _project(project_dir, source).resolve()
         destination = _output_uri(train_output)
         with _step("training") as progress, tempfile.TemporaryDirectory(prefix="mlops-train-out-") as tmp:
+            refuse_credentials(os.environ)
             out = Path(tmp) / "output"
             Trainer(TrainSettings(project, env=dict(os.environ)), progress).run(out)
             tarball = Path(tmp) / "output.tar.gz"
@@ -167,7 +168,10 @@ def register(app: typer.Typer) -> None:
         exports_file: ExportsOpt = None,
         image_store: ImageStoreOpt = None,
     ) -> None:
-        """Both steps in one process (a developer's machine): train, then register and publish."""
+        """Both steps in one process (a developer's machine): train, then register and publish.
+
+        Not a trust boundary: train.py runs as a child of the process that holds the MLflow
+        credentials. The pipeline runs `train` and `register` as two CodeBuild projects."""
         from mlops_pipeline.model_build.runner import Builder, BuildSettings
 
         project = _project(project_dir, source)

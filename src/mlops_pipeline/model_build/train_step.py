@@ -41,6 +41,22 @@ _NUMERIC = {"double", "float", "long", "integer"}
 _WITHHELD_PREFIXES = ("MLFLOW_", "MLOPS_SLACK", "SLACK_")
 
 
+# Credentials the training step must not even hold: train.py could read its parent's
+# environment (/proc/<ppid>/environ), so filtering the child's is not enough.
+_CREDENTIALS = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME")
+
+
+def refuse_credentials(env: Mapping[str, str]) -> None:
+    """BuildError when the training step's own environment holds pipeline credentials."""
+    held = sorted(k for k in env if k in _CREDENTIALS or k.startswith(("SLACK_", "MLOPS_SLACK")))
+    if held:
+        raise BuildError(
+            f"the training step runs the model's own code and must not hold {', '.join(held)}: "
+            "remove them from its environment (on AWS the training project never gets them; "
+            "`mlops-pipeline build` runs both steps in one process and is no such boundary)"
+        )
+
+
 def training_env(
     env: Mapping[str, str], tracking_uri: str, run_id: str, experiment_id: str
 ) -> dict[str, str]:

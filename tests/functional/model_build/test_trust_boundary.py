@@ -341,14 +341,13 @@ class CliRun:
 def cli_run(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     root = tmp_path_factory.mktemp("cli")
     tarball = root / "out.tar.gz"
-    # The training project: no MLflow server, no artifacts bucket, no pipeline variables; but
-    # misconfigured, it holds the MLflow credentials (test_cli_train_keeps_the_password_from_train_py).
+    # The training project: no MLflow server, no artifacts bucket, no pipeline variables and no
+    # credentials (a training environment that holds them is refused: test below).
     train_env = {
         k: v
         for k, v in trained.env.items()
-        if not k.startswith(("MLFLOW_TRACKING_URI", "GIT_", "PIPELINE_", "ARTIFACTS_", "ECR_"))
+        if not k.startswith(("MLFLOW_", "GIT_", "PIPELINE_", "ARTIFACTS_", "ECR_"))
     }
-    assert train_env["MLFLOW_TRACKING_PASSWORD"] == PASSWORD
     train = subprocess.run(
         [CLI, "train", str(trained.project), "--train-output", str(tarball)],
         env=train_env,
@@ -423,16 +422,21 @@ def test_cli_register_refuses_a_tarball_with_a_link(
     assert versions(mlflow_client) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG (issue 12): train.py reads /proc/$PPID/environ of `mlops-pipeline train`, which "
-    "still holds MLFLOW_TRACKING_PASSWORD; training_env only filters the child's own environment",
-)
-def test_cli_train_keeps_the_password_from_train_py(cli_run: CliRun, tmp_path: Path) -> None:
-    """A misconfigured training project that holds the password: train.py still must not get it."""
-    assert cli_run.train.returncode == 0, cli_run.train.stderr[-3000:]
-    train_output.safe_extract(cli_run.tarball, tmp_path / "out")
-    seen = json.loads((tmp_path / "out/run_artifacts/seen/env.json").read_text())
-    assert seen["password"] is None and seen["tracking_uri"].startswith("sqlite:///")
-    assert PASSWORD not in json.dumps(seen), "train.py read the password from its parent's environment"
+def test_cli_train_refuses_to_hold_the_password(trained: Trained, tmp_path: Path) -> None:
+    """A misconfigured training project that holds the password: train.py could read it from its
+    parent's /proc/<pid>/environ, so `train` refuses to start and train.py never runs."""
+    env = {k: v for k, v in trained.env.items() if not k.startswith(("MLFLOW_TRACKING_URI", "GIT_"))}
+    assert env["MLFLOW_TRACKING_PASSWORD"] == PASSWORD
+    tarball = tmp_path / "out.tar.gz"
+    result = subprocess.run(
+        [CLI, "train", str(trained.project), "--train-output", str(tarball)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "must not hold MLFLOW_TRACKING_PASSWORD, MLFLOW_TRACKING_USERNAME" in result.stderr
+    assert PASSWORD not in result.stderr + result.stdout
+    assert not tarball.exists()
