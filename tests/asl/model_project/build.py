@@ -21,6 +21,7 @@ from pathlib import Path
 
 import boto3
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 spec = json.loads(Path("model.json").read_text())
 if spec.get("fail") == "ModuleNotFoundError":  # a project whose dependency is missing: the build fails
@@ -29,7 +30,13 @@ name = spec.get("name", "ships")
 commit = os.environ["GIT_COMMIT"]
 client = MlflowClient()
 experiment = client.get_experiment_by_name(name)
-experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+if experiment is None:
+    try:
+        experiment_id = client.create_experiment(name)
+    except MlflowException:  # a concurrent build of the same new model created it first
+        experiment_id = client.get_experiment_by_name(name).experiment_id
+else:
+    experiment_id = experiment.experiment_id
 run = client.create_run(
     experiment_id, tags={"git_commit": commit, "pipeline_execution": os.environ["PIPELINE_EXECUTION"]}
 )
