@@ -7,9 +7,9 @@
 Accounts are selected by credentials, as on AWS: each account gets an ``emulator-admin``
 IAM user whose access key moto maps to that account; ``assume_role`` works across
 accounts. Before serving, the emulator applies every extension: the Lambda runtime
-(deployed code in a subprocess), the moto fixes, the Step Functions interpreter's
-account fix, and the ``install()`` of each optional extension module that exists
-(CodeBuild runtime, git remote, events, Terraform fixes).
+(deployed code in a subprocess), the moto fixes, IAM checks for untrusted roles, the Step
+Functions interpreter's account fix, and the ``install()`` of each optional extension module
+that exists (CodeBuild runtime, git remote, events, Terraform fixes).
 """
 
 from __future__ import annotations
@@ -30,7 +30,13 @@ from botocore.client import BaseClient
 from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from mlops_pipeline.local.emulator import lambda_code, lambda_faults, lambda_runtime, moto_fixes
+from mlops_pipeline.local.emulator import (
+    iam_enforcement,
+    lambda_code,
+    lambda_faults,
+    lambda_runtime,
+    moto_fixes,
+)
 from mlops_pipeline.local.emulator.errors import EmulatorError
 
 log = logging.getLogger(__name__)
@@ -54,9 +60,10 @@ def install_extensions(optional: Sequence[str] = OPTIONAL_EXTENSIONS) -> list[st
     """
     moto_fixes.install()
     moto_fixes.install_interpreter_clients()
+    iam_enforcement.install()
     lambda_runtime.install()
     lambda_code.install()
-    applied = ["moto_fixes", "interpreter_clients", "lambda_runtime", "lambda_code"]
+    applied = ["moto_fixes", "interpreter_clients", "iam_enforcement", "lambda_runtime", "lambda_code"]
     for name in optional:
         try:
             module = importlib.import_module(name)
