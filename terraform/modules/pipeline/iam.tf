@@ -351,11 +351,12 @@ resource "aws_iam_role_policy" "codebuild" {
 }
 
 # The training step's role: read the model code and the pipeline's source, write the training
-# output. No secret, no MLflow, no ECR, no other object of the bucket.
+# output. No secret, no MLflow, no ECR, no other object of the bucket. Tagged untrusted: the local
+# emulator then authorises its requests against this policy, as AWS does (it checks no other role).
 resource "aws_iam_role" "train" {
   name               = "${var.name_prefix}-pipeline-train"
   assume_role_policy = data.aws_iam_policy_document.codebuild_assume.json
-  tags               = var.tags
+  tags               = merge(var.tags, { "mlops:untrusted" = "true" })
 }
 
 data "aws_iam_policy_document" "train" {

@@ -311,6 +311,11 @@ run "the_training_step_holds_no_pipeline_keys" {
   }
 
   assert {
+    condition     = aws_iam_role.train.tags["mlops:untrusted"] == "true" && try(aws_iam_role.codebuild.tags["mlops:untrusted"], "absent") == "absent"
+    error_message = "The training role, and only it, is tagged mlops:untrusted (the local emulator enforces its policy)."
+  }
+
+  assert {
     condition     = !aws_codebuild_project.train.environment[0].privileged_mode && alltrue([for e in aws_codebuild_project.train.environment[0].environment_variable : e.type == "PLAINTEXT" && !startswith(e.name, "MLFLOW_") && e.name != "ECR_REPOSITORY_URI"])
     error_message = "The training project gets no secret, no MLflow setting, no ECR and no Docker, even when the trusted project has them."
   }
