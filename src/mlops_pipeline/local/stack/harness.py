@@ -299,6 +299,20 @@ class PipelineStack:
     def _codebuild_role(self, name: str) -> str:
         return self._role("tooling", name, service_trust("codebuild.amazonaws.com"))
 
+    def _train_role(self) -> str:
+        """Terraform's ``pipeline-train`` in spirit (write the training output, nothing else),
+        tagged untrusted: the emulator holds the model author's code to this policy."""
+        name, resource = (
+            f"{self.settings.prefix}-codebuild-train",
+            f"arn:aws:s3:::{self.artifacts_bucket}/train/*",
+        )
+        arn, iam = self._codebuild_role(name), self.emu.client("iam")
+        iam.tag_role(RoleName=name, Tags=[{"Key": "mlops:untrusted", "Value": "true"}])
+        statement = {"Effect": "Allow", "Action": "s3:PutObject", "Resource": resource}
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        iam.put_role_policy(RoleName=name, PolicyName="least-privilege", PolicyDocument=policy)
+        return arn
+
     def _project(self, name: str, buildspec: str, role: str, variables: Mapping[str, str]) -> None:
         self.emu.client("codebuild").create_project(
             name=name,
@@ -323,7 +337,7 @@ class PipelineStack:
         self._project(
             self.train_project,
             self.settings.train_buildspec or TRAIN_BUILDSPEC,
-            self._codebuild_role(f"{self.settings.prefix}-codebuild-train"),
+            self._train_role(),
             {**local, "ARTIFACTS_BUCKET": self.artifacts_bucket, **self.gate_environment()},
         )
         variables = {
