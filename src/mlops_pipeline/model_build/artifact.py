@@ -9,6 +9,7 @@ its lineage tags.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -21,6 +22,7 @@ from mlops_pipeline.domain.models import Artifact, ArtifactKind
 from mlops_pipeline.model_build import bundle, wheels
 from mlops_pipeline.model_build import image as image_mod
 from mlops_pipeline.model_build.errors import BuildError
+from mlops_pipeline.serving.runtime import MANIFEST
 
 DEFAULT_KEY_PREFIX = "serving/"
 PACKAGE_TYPES = ("Zip", "Image")  # the inference functions' Lambda package type
@@ -82,18 +84,41 @@ class Staged:
     unzipped: int
 
 
-def _site(settings: ArtifactSettings, flavor: str, site: Path, progress: Progress) -> None:
+def serving_requirements(model_dir: Path) -> tuple[str, ...]:
+    """mlops.toml's ``[serving] requirements``, as the trusted step recorded them in the manifest."""
+    path = model_dir / MANIFEST
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    value = data.get("serving_requirements") if isinstance(data, dict) else None
+    return tuple(str(r) for r in value) if isinstance(value, list) else ()
+
+
+def _site(
+    settings: ArtifactSettings, flavor: str, site: Path, requirements: tuple[str, ...], progress: Progress
+) -> frozenset[str]:
+    """Install the serving set (and the serving requirements) into ``site``; the top-level names
+    the requirements added."""
     site.mkdir(parents=True)
+    names = wheels.requirement_names(requirements)
     if settings.platform == "host":
         wheels.copy_installed(wheels.SERVING_SETS[flavor], site)
-        return
+        extra = wheels.installed_closure(names, skip=wheels.SERVING_SETS[flavor])
+        wheels.copy_installed(extra, site)
+        return frozenset(wheels.installed_top_level(extra))
     if settings.platform != "lambda":
         raise BuildError(f"platform must be lambda or host, not {settings.platform!r}")
     pins = wheels.pins(flavor)
     cache = settings.wheel_cache or default_wheel_cache()
     wheel_dir = wheels.fetch_wheels(pins, settings.architecture, cache, settings.python_version)
-    names = wheels.unpack_wheels(wheel_dir, site)
-    progress(f"{settings.architecture} wheels ({wheel_dir}): {', '.join(names)}")
+    unpacked = wheels.unpack_wheels(wheel_dir, site)
+    progress(f"{settings.architecture} wheels ({wheel_dir}): {', '.join(unpacked)}")
+    if not requirements:
+        return frozenset()
+    # Their dependencies too, held to the serving set's pins (constraints).
+    extra_dir = wheels.fetch_wheels(
+        requirements, settings.architecture, cache, settings.python_version, constraints=pins
+    )
+    progress(f"serving requirements ({extra_dir}): {', '.join(wheels.unpack_wheels(extra_dir, site))}")
+    return frozenset(wheels.wheel_top_level(extra_dir, skip=wheels.SERVING_SETS[flavor]))
 
 
 def decide(settings: ArtifactSettings, prefer: str, unzipped: int) -> tuple[ArtifactKind, str]:
@@ -119,9 +144,10 @@ def stage(
     settings: ArtifactSettings, flavor: str, model_dir: Path, work: Path, prefer: str, progress: Progress
 ) -> Staged:
     """Runtime + model + the serving set for the target platform, compiled, and zip or image."""
-    _site(settings, flavor, work / "site", progress)
+    requirements = serving_requirements(model_dir)
+    extra = _site(settings, flavor, work / "site", requirements, progress)
     task_root = bundle.assemble(work / "task", work / "site", model_dir)
-    bundle.check_top_level(task_root, flavor)
+    bundle.check_top_level(task_root, flavor, extra)
     if not bundle.compile_bytecode(task_root, settings.python_version):
         progress(
             f"no bytecode shipped: this is Python {sys.version.split()[0]}, the artifact's is {settings.python_version}"

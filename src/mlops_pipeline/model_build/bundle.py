@@ -100,14 +100,15 @@ def tree_size(root: Path) -> int:
     return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
 
 
-def check_top_level(task_root: Path, flavor: str) -> None:
-    """BuildError if the task root holds a top-level entry outside the flavour's serving set."""
-    allowed = allowed_top_level(flavor)
-    extra = sorted(
+def check_top_level(task_root: Path, flavor: str, extra: frozenset[str] = frozenset()) -> None:
+    """BuildError if the task root holds a top-level entry outside the flavour's serving set and
+    ``extra`` (what mlops.toml's serving requirements install)."""
+    allowed = allowed_top_level(flavor) | extra
+    beyond = sorted(
         p.name for p in task_root.iterdir() if p.name not in allowed and not p.name.endswith(".dist-info")
     )
-    if extra:
-        raise BuildError(f"the serving artifact would hold packages beyond the serving set: {extra}")
+    if beyond:
+        raise BuildError(f"the serving artifact would hold packages beyond the serving set: {beyond}")
 
 
 def write_zip(task_root: Path, destination: Path, compresslevel: int = ZIP_COMPRESSLEVEL) -> ServingZip:

@@ -32,8 +32,18 @@ _ALLOWED: dict[str, set[str]] = {
     "gate": {"metric", "direction", "tolerance"},
     "parity": {"data", "rows", "tolerance"},
     "smoke": {"input"},
-    "serving": {"max_rows", "artifact"},
+    "serving": {"max_rows", "artifact", "modules", "requirements"},
 }
+# A project module may not take a name the serving artifact already uses (runtime, model, the
+# serving set's packages): it would shadow them or be shadowed.
+RESERVED_MODULES = frozenset(
+    {"serving", "model", "numpy", "onnxruntime", "scipy", "sklearn", "joblib", "threadpoolctl"}
+    | {"skops", "narwhals", "cloudpickle", "mlflow", "mlops_pipeline", "train", "__main__"}
+)
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# A requirement is a name, extras, a version specifier and a marker (PEP 508), nothing that
+# points pip elsewhere: no URLs, paths or options (the trusted step downloads these wheels).
+_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9_,. -]*\])?\s*[^@/\\:]*(;.*)?$")
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,11 @@ class ProjectConfig:
     smoke_input: dict[str, Any] | None = None
     max_rows: int = 10_000
     serving_artifact: str = "zip"
+    # [serving] modules: project modules shipped in the artifact (their classes may be served).
+    serving_modules: tuple[str, ...] = ()
+    # [serving] requirements: extra distributions the serving artifact installs (wheels only).
+    serving_requirements: tuple[str, ...] = ()
+    project_dir: Path | None = field(default=None, compare=False)
     # The "section.key"s mlops.toml set (the rest are defaults, which the pipeline's policy
     # replaces, see policy.enforce); None: every field counts as set.
     explicit_keys: frozenset[str] | None = field(default=None, compare=False)
@@ -131,6 +146,9 @@ def parse_config(data: dict[str, Any], project_dir: Path, repository: str | None
     if artifact not in SERVING_ARTIFACTS:
         raise ConfigError(f"{CONFIG_FILE}: serving.artifact must be 'zip' or 'image', got {artifact!r}")
 
+    modules = _modules(serving.get("modules", []), project_dir)
+    requirements = _requirements(serving.get("requirements", []))
+
     smoke_input = smoke.get("input")
     if smoke_input is not None and not isinstance(smoke_input, dict):
         raise ConfigError(f"{CONFIG_FILE}: smoke.input must be a table (a request body)")
@@ -148,8 +166,47 @@ def parse_config(data: dict[str, Any], project_dir: Path, repository: str | None
         smoke_input=json.loads(json.dumps(smoke_input)) if smoke_input is not None else None,
         max_rows=_positive_int(serving.get("max_rows", 10_000), "serving.max_rows"),
         serving_artifact=artifact,
+        serving_modules=modules,
+        serving_requirements=requirements,
+        project_dir=project_dir,
         explicit_keys=frozenset(f"{section}.{key}" for section in _ALLOWED for key in data.get(section, {})),
     )
+
+
+def module_path(project_dir: Path, module: str) -> Path | None:
+    """``<module>.py`` or the package ``<module>/`` at the project's root, if it is there."""
+    for candidate in (project_dir / f"{module}.py", project_dir / module / "__init__.py"):
+        if candidate.is_file():
+            return candidate.parent if candidate.name == "__init__.py" else candidate
+    return None
+
+
+def _modules(value: Any, project_dir: Path) -> tuple[str, ...]:
+    key = f"{CONFIG_FILE}: serving.modules"
+    if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
+        raise ConfigError(f"{key} must be a list of module names")
+    for module in value:
+        if not _MODULE.match(module) or module in RESERVED_MODULES:
+            raise ConfigError(
+                f"{key}: {module!r} must be the name of a top-level module of the project "
+                f"(a file <name>.py or a package <name>/), not one of {sorted(RESERVED_MODULES)}"
+            )
+        if module_path(project_dir, module) is None:
+            raise ConfigError(f"{key}: the project has no {module}.py or {module}/__init__.py")
+    return tuple(sorted(set(value)))
+
+
+def _requirements(value: Any) -> tuple[str, ...]:
+    key = f"{CONFIG_FILE}: serving.requirements"
+    if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+        raise ConfigError(f'{key} must be a list of requirement strings (e.g. "lightgbm==4.6.0")')
+    for requirement in value:
+        if not _REQUIREMENT.match(requirement.strip()) or requirement.strip().startswith("-"):
+            raise ConfigError(
+                f"{key}: {requirement!r} must be a package name with an optional version "
+                "(no URLs, paths or pip options: the build fetches published wheels only)"
+            )
+    return tuple(r.strip() for r in value)
 
 
 def load_config(project_dir: Path, repository: str | None = None) -> ProjectConfig:

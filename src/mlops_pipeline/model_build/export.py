@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from mlops_pipeline.model_build.parity import (
     knn_ties,
     with_ties,
 )
-from mlops_pipeline.serving.runtime import MANIFEST, Manifest, load_model
+from mlops_pipeline.serving.runtime import CODE_DIR, MANIFEST, Manifest, load_model
 
 ONNX_FILE = "model.onnx"
 SKOPS_FILE = "model.skops"
@@ -131,17 +131,52 @@ def export_onnx(model: Any, columns: Sequence[str], out_dir: Path, max_rows: int
     return manifest
 
 
-def export_skops(model: Any, columns: Sequence[str], out_dir: Path, max_rows: int) -> Manifest:
-    """Dump the estimator with skops; the types it contains become the explicit trusted list."""
+def copy_modules(modules: Mapping[str, Path], code_dir: Path) -> None:
+    """The project modules (``<name>.py`` files or package folders) into ``code_dir``."""
+    code_dir.mkdir(parents=True, exist_ok=True)
+    for name, source in sorted(modules.items()):
+        if source.is_dir():
+            shutil.copytree(
+                source, code_dir / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), symlinks=False
+            )
+        else:
+            shutil.copyfile(source, code_dir / f"{name}.py")
+
+
+def export_skops(
+    model: Any,
+    columns: Sequence[str],
+    out_dir: Path,
+    max_rows: int,
+    modules: Mapping[str, Path] | None = None,
+) -> Manifest:
+    """Dump the estimator with skops; the types it contains become the explicit trusted list.
+
+    ``modules`` (mlops.toml ``[serving] modules``: name -> file) may define some of its classes;
+    those modules are then copied next to the model (``code/``) and named in the manifest."""
     import skops.io
 
+    modules = dict(modules or {})
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / SKOPS_FILE
     skops.io.dump(model, path)
     # The types the file holds are the training code's choice: trust them only when each is on
-    # the pipeline's fixed allow-list; the serving runtime then trusts exactly this list.
-    trusted = skops_types.trusted_types(skops.io.get_untrusted_types(file=path))
-    manifest = _manifest(model, "skops", SKOPS_FILE, columns, max_rows, trusted_types=trusted)
+    # the pipeline's fixed allow-list (or in a declared project module); the serving runtime
+    # then trusts exactly this list.
+    found = skops.io.get_untrusted_types(file=path)
+    trusted = skops_types.trusted_types(found, modules)
+    project = skops_types.project_types(found, modules)
+    if project:
+        copy_modules(modules, out_dir / CODE_DIR)
+    manifest = _manifest(
+        model,
+        "skops",
+        SKOPS_FILE,
+        columns,
+        max_rows,
+        trusted_types=trusted,
+        project_code=tuple(sorted(modules)) if project else (),
+    )
     _write(manifest, out_dir)
     return manifest
 
@@ -232,8 +267,10 @@ def export_model(
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
     prefer: str = "onnx",
+    modules: Mapping[str, Path] | None = None,
 ) -> ExportResult:
-    """Export for serving; ONNX when it converts and passes parity on ``rows``, else skops."""
+    """Export for serving; ONNX when it converts and passes parity on ``rows``, else skops
+    (which may use classes of the declared project ``modules``, see ``export_skops``)."""
     reason: str | None = None
     if prefer == "onnx":
         try:
@@ -247,7 +284,7 @@ def export_model(
                 return ExportResult("onnx", out_dir, report)
             reason = f"onnx parity failed: {report.reason}"
         shutil.rmtree(out_dir, ignore_errors=True)
-    export_skops(model, columns, out_dir, max_rows)
+    export_skops(model, columns, out_dir, max_rows, modules)
     report = parity_of(model, out_dir, rows, rtol, atol)
     if not report.ok:
         raise ExportError(f"the skops export does not reproduce the model: {report.reason}")

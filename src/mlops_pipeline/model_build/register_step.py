@@ -12,6 +12,7 @@ artifact and records the lineage tags.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from mlops_pipeline.model_build import skops_types, train_output
+from mlops_pipeline.model_build import project_code, skops_types, train_output
 from mlops_pipeline.model_build.config import ProjectConfig, load_config
 from mlops_pipeline.model_build.errors import BuildError, ExportError, MissingMetricError
-from mlops_pipeline.model_build.export import served_predictions
+from mlops_pipeline.model_build.export import copy_modules, served_predictions
 from mlops_pipeline.model_build.git_info import GitInfo
 from mlops_pipeline.model_build.parity import (
     DEFAULT_ATOL,
@@ -34,7 +35,7 @@ from mlops_pipeline.model_build.parity import (
 )
 from mlops_pipeline.model_build.policy import PipelinePolicy, enforce
 from mlops_pipeline.model_build.train_step import signature_columns
-from mlops_pipeline.serving.runtime import MANIFEST, Manifest, ModelLoadError
+from mlops_pipeline.serving.runtime import CODE_DIR, MANIFEST, Manifest, ModelLoadError
 from mlops_pipeline.serving.validation import InputSchema, InvalidInputError, parse_request
 
 Progress = Callable[[str], None]
@@ -56,7 +57,9 @@ class Verified:
     config: ProjectConfig
     export_dir: Path
     smoke: dict[str, Any]
-    parity: ParityReport
+    # None: the model holds project classes, whose parity only the training step checked.
+    parity: ParityReport | None
+    project_code: tuple[str, ...] = ()
 
 
 def verify(directory: Path, config: ProjectConfig, progress: Progress) -> Verified:
@@ -91,6 +94,15 @@ def verify(directory: Path, config: ProjectConfig, progress: Progress) -> Verifi
         parse_request(smoke, InputSchema(columns=serving.columns, max_rows=config.max_rows))
     except InvalidInputError as exc:
         raise BuildError(f"the smoke input does not match the model signature: {exc.message}") from exc
+    if serving.project_code:
+        # Loading it would run the project's code here, where the pipeline's keys are: its
+        # types were checked by name against the checkout instead (_serving_manifest).
+        progress(
+            f"the model uses classes of the project modules {', '.join(serving.project_code)} "
+            "(mlops.toml [serving] modules): shipped from this checkout; its parity was checked by "
+            "the training step only, since this step never runs project code"
+        )
+        return Verified(manifest, config, export_dir, smoke, None, serving.project_code)
     report = _parity(directory, export_dir, serving, config)
     progress(
         f"verified the {serving.flavor} export: parity on {report.rows} rows, max |diff| {report.max_abs_diff:.3g}"
@@ -116,16 +128,30 @@ def _serving_manifest(
         raise BuildError("the serving export's columns differ from the model signature")
     if not (export_dir / serving.file).is_file():
         raise BuildError(f"the serving export lacks {serving.file}")
+    # Only the model file and its manifest ship from the untrusted output; project code comes
+    # from this checkout, below.
+    for entry in export_dir.iterdir():
+        if entry.name not in (MANIFEST, serving.file):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     trusted: tuple[str, ...] = ()
+    project: tuple[str, ...] = ()
     if serving.flavor == "skops":
         import skops.io
 
-        trusted = skops_types.trusted_types(skops.io.get_untrusted_types(file=export_dir / serving.file))
+        found = skops.io.get_untrusted_types(file=export_dir / serving.file)
+        trusted = skops_types.trusted_types(found, config.serving_modules)
+        if skops_types.project_types(found, config.serving_modules):
+            modules = project_code.declared_modules(config)
+            project_code.check_defined(skops_types.project_types(found, modules), modules)
+            copy_modules(modules, export_dir / CODE_DIR)
+            project = tuple(sorted(modules))
         _same_scikit_learn(manifest)
     # What the runtime trusts and accepts is the pipeline's decision, whatever the file said.
-    serving = replace(serving, trusted_types=trusted, max_rows=config.max_rows)
-    # Other keys (the parity figures) stay as a record; the runtime reads only its own.
-    path.write_text(json.dumps({**data, **serving.to_dict()}, indent=2, sort_keys=True))
+    serving = replace(serving, trusted_types=trusted, max_rows=config.max_rows, project_code=project)
+    # Other keys (the parity figures) stay as a record; the runtime reads only its own. The
+    # serving requirements are the checkout's (artifact.stage reads them from here).
+    record = {**data, **serving.to_dict(), "serving_requirements": list(config.serving_requirements)}
+    path.write_text(json.dumps(record, indent=2, sort_keys=True))
     return serving
 
 
@@ -244,6 +270,8 @@ def model_version_tags(verified: Verified, git: GitInfo, execution: str) -> dict
         "gate_direction": config.gate_direction,
         "gate_tolerance": repr(config.gate_tolerance),
     }
+    if verified.project_code:
+        tags["serving_project_code"] = ",".join(verified.project_code)
     if verified.manifest.fallback_reason:
         tags["serving_fallback_reason"] = verified.manifest.fallback_reason[:4000]
     return tags

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops_pipeline.model_build import train_output
+from mlops_pipeline.model_build import project_code, train_output
 from mlops_pipeline.model_build.config import ProjectConfig, load_config
 from mlops_pipeline.model_build.errors import (
     BuildError,
@@ -32,6 +32,7 @@ from mlops_pipeline.model_build.errors import (
 from mlops_pipeline.model_build.export import expected_answers, export_model
 from mlops_pipeline.model_build.parity import DEFAULT_ATOL, DEFAULT_RTOL
 from mlops_pipeline.model_build.policy import PipelinePolicy, enforce
+from mlops_pipeline.model_build.train_venv import TrainPython, training_python
 from mlops_pipeline.serving.validation import InputSchema, InvalidInputError, parse_request
 
 Progress = Callable[[str], None]
@@ -144,8 +145,11 @@ class Trainer:
             config.model_name, artifact_location=(work / "artifacts").as_uri()
         )
         run_id = client.create_run(experiment_id).info.run_id
+        python = training_python(
+            self.settings.project_dir, self.settings.python, self.settings.env, self.progress
+        )
         self.progress(f"model {config.model_name}: running {config.entrypoint} (no pipeline credentials)")
-        self._train(config, tracking_uri, run_id, experiment_id)
+        self._train(config, tracking_uri, run_id, experiment_id, python)
         run = client.get_run(run_id)
         if config.gate_metric not in run.data.metrics:
             raise MissingMetricError(
@@ -162,7 +166,28 @@ class Trainer:
                 artifact_uri=f"models:/{logged.model_id}", dst_path=str(out / train_output.LOGGED_MODEL)
             )
         )
-        model, columns, example = _load(local_model)
+        # The model's classes may come from the project or its requirements: import them from
+        # there while loading and exporting (this step runs the author's code anyway).
+        paths = [self.settings.project_dir, *([python.site] if python.site else [])]
+        with project_code.import_paths(paths):
+            return self._export(config, local_model, out, client, run, run_id, logged)
+
+    def _export(
+        self,
+        config: ProjectConfig,
+        local_model: Path,
+        out: Path,
+        client: Any,
+        run: Any,
+        run_id: str,
+        logged: Any,
+    ) -> train_output.TrainManifest:
+        try:
+            model, columns, example = _load(local_model)
+        except BuildError:
+            raise
+        except Exception as exc:  # unpickling runs arbitrary code: any failure, said plainly
+            raise project_code.explain_load_failure(exc, config.entrypoint) from exc
         smoke = smoke_request(config, example, columns)
         schema = InputSchema(columns=tuple(columns), max_rows=config.max_rows)
         try:
@@ -171,9 +196,22 @@ class Trainer:
             raise BuildError(f"the smoke input does not match the model signature: {exc.message}") from exc
         rows = parity_rows(config, columns, smoke_rows)
         rtol = config.parity_tolerance if config.parity_tolerance is not None else DEFAULT_RTOL
-        exported = export_model(
-            model, columns, rows, out / train_output.EXPORT, max_rows=config.max_rows, rtol=rtol
-        )
+        try:
+            exported = export_model(
+                model,
+                columns,
+                rows,
+                out / train_output.EXPORT,
+                max_rows=config.max_rows,
+                rtol=rtol,
+                modules=project_code.declared_modules(config),
+            )
+        except BuildError:
+            raise
+        except Exception as exc:  # the model's own predict/serialisation failed: name it
+            raise BuildError(
+                f"the model could not be exported for serving: {type(exc).__name__}: {str(exc)[:1000]}"
+            ) from exc
         _write_parity(out / train_output.PARITY_FILE, model, rows, exported.flavor, rtol)
         if exported.fallback_reason:
             self.progress(f"serving flavour skops (fallback: {exported.fallback_reason})")
@@ -199,12 +237,14 @@ class Trainer:
         manifest.write(out)
         return manifest
 
-    def _train(self, config: ProjectConfig, tracking_uri: str, run_id: str, experiment_id: str) -> None:
+    def _train(
+        self, config: ProjectConfig, tracking_uri: str, run_id: str, experiment_id: str, python: TrainPython
+    ) -> None:
         entry = self.settings.project_dir / config.entrypoint
         if not entry.is_file():
             raise TrainingFailedError(f"{config.entrypoint} does not exist in {self.settings.project_dir}")
         result = subprocess.run(
-            [self.settings.python, str(entry), *config.train_args],
+            [python.python, str(entry), *config.train_args],
             cwd=self.settings.project_dir,
             env=training_env(self.settings.env, tracking_uri, run_id, experiment_id),
             stdout=2,  # train.py's output is for humans (the build log), stderr like ours

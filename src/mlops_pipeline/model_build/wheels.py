@@ -85,13 +85,20 @@ def pins(flavor: str) -> tuple[str, ...]:
 
 
 def download_command(
-    requirements: Sequence[str], dest: Path, architecture: str, python_version: str = LAMBDA_PYTHON
+    requirements: Sequence[str],
+    dest: Path,
+    architecture: str,
+    python_version: str = LAMBDA_PYTHON,
+    constraints: Path | None = None,
 ) -> list[str]:
-    """``pip download`` of exactly these pins as manylinux wheels for the Lambda platform."""
+    """``pip download`` of exactly these pins as manylinux wheels for the Lambda platform; with
+    ``constraints`` (mlops.toml's serving requirements) their dependencies too, within those pins."""
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
     for tag in MANYLINUX_TAGS[check_architecture(architecture)]:
         cmd += ["--platform", tag]
     cmd += ["--python-version", python_version, "--implementation", "cp", "--only-binary=:all:"]
+    if constraints is not None:
+        return [*cmd, "--constraint", str(constraints), "--dest", str(dest), *requirements]
     # The set is complete by construction (SERVING_SETS): no resolver, no extra distributions.
     return [*cmd, "--no-deps", "--dest", str(dest), *requirements]
 
@@ -111,16 +118,24 @@ def fetch_wheels(
     cache_root: Path,
     python_version: str = LAMBDA_PYTHON,
     runner: Runner = subprocess.run,
+    constraints: Sequence[str] = (),
 ) -> Path:
-    """The folder of the wheels for ``requirements``: from the cache, else downloaded into it."""
-    target = cache_dir(cache_root, requirements, architecture, python_version)
+    """The folder of the wheels for ``requirements``: from the cache, else downloaded into it
+    (with their dependencies, held to ``constraints``, when constraints are given)."""
+    target = cache_dir(
+        cache_root, [*requirements, *(f"-c {c}" for c in constraints)], architecture, python_version
+    )
     if (target / "COMPLETE").is_file():
         return target
     cache_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".download-", dir=cache_root))
     try:
+        constraint_file = None
+        if constraints:
+            constraint_file = staging / "constraints.txt"
+            constraint_file.write_text("\n".join(constraints) + "\n")
         result = runner(
-            download_command(requirements, staging, architecture, python_version),
+            download_command(requirements, staging, architecture, python_version, constraint_file),
             capture_output=True,
             text=True,
             check=False,
@@ -129,6 +144,8 @@ def fetch_wheels(
             raise BuildError(
                 f"pip download of {' '.join(requirements)} for {architecture} failed:\n{result.stderr[-3000:]}"
             )
+        if constraint_file is not None:
+            constraint_file.unlink()
         # Written last: a folder without it is an interrupted download and is never used.
         (staging / "COMPLETE").write_text("\n".join(requirements) + "\n")
         try:
@@ -190,3 +207,85 @@ def copy_installed(names: Iterable[str], site: Path) -> None:
             target = site / PurePosixPath(str(file))
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+
+
+def _canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+PROVIDED = frozenset(_canonical(n) for names in SERVING_SETS.values() for n in names)
+
+
+def requirement_names(requirements: Iterable[str]) -> list[str]:
+    """The distribution names of mlops.toml's serving requirements; BuildError for one the
+    pipeline provides itself (the serving set is pinned to what the build checked parity with)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    names = []
+    for line in requirements:
+        try:
+            name = _canonical(Requirement(line).name)
+        except InvalidRequirement as exc:
+            raise BuildError(
+                f"mlops.toml serving.requirements: {line!r} is not a requirement: {exc}"
+            ) from exc
+        if name in PROVIDED:
+            raise BuildError(
+                f"mlops.toml serving.requirements: {name} is part of the pipeline's serving set, which "
+                "it pins to the versions the export was checked with; leave it out"
+            )
+        names.append(name)
+    return names
+
+
+def wheel_top_level(wheel_dir: Path, skip: Iterable[str] = ()) -> set[str]:
+    """The top-level names the wheels of ``wheel_dir`` install (``*.dist-info`` left out), except
+    those of the distributions in ``skip``."""
+    skipped = {_canonical(n) for n in skip}
+    top: set[str] = set()
+    for wheel in wheel_dir.glob("*.whl"):
+        if _canonical(wheel.name.split("-")[0]) in skipped:
+            continue
+        with zipfile.ZipFile(wheel) as archive:
+            for name in archive.namelist():
+                rel = _site_path(name)
+                if rel is not None and not rel.split("/")[0].endswith(".dist-info"):
+                    top.add(rel.split("/")[0])
+    return top
+
+
+def installed_closure(names: Iterable[str], skip: Iterable[str]) -> list[str]:
+    """``names`` and the distributions they require (transitively) as installed here, minus
+    ``skip``; BuildError for one that is not installed (local mode copies installed packages)."""
+    from packaging.requirements import Requirement
+
+    skipped = {_canonical(n) for n in skip}
+    todo, seen = [_canonical(n) for n in names], set[str]()
+    while todo:
+        name = todo.pop()
+        if name in seen or name in skipped:
+            continue
+        seen.add(name)
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError as exc:
+            raise BuildError(
+                f"serving requirement {name} is not installed here: local mode copies the installed "
+                "package into the artifact; install it into the environment that runs the build"
+            ) from exc
+        for line in dist.requires or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(_canonical(requirement.name))
+    return sorted(seen)
+
+
+def installed_top_level(names: Iterable[str]) -> set[str]:
+    """The top-level names these installed distributions hold (``*.dist-info`` left out)."""
+    top: set[str] = set()
+    for name in names:
+        for file in importlib.metadata.distribution(name).files or []:
+            first = PurePosixPath(str(file)).parts[0]
+            if first != ".." and not first.endswith(".dist-info") and first != "__pycache__":
+                top.add(first)
+    return top

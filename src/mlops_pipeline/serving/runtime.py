@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -17,6 +18,7 @@ import numpy as np
 from .validation import DEFAULT_MAX_ROWS, InputSchema
 
 MANIFEST = "serving.json"
+CODE_DIR = "code"  # the project modules a skops model's classes come from (mlops.toml [serving] modules)
 
 
 class ModelLoadError(Exception):
@@ -35,6 +37,8 @@ class Manifest:
     input_name: str = "input"
     max_rows: int = DEFAULT_MAX_ROWS
     trusted_types: tuple[str, ...] = ()
+    # Top-level project modules shipped in code/ (their code runs when the model loads).
+    project_code: tuple[str, ...] = ()
     # The registered model the artifact serves (the build adds them once the version exists).
     model_name: str = ""
     model_version: str = ""
@@ -52,6 +56,7 @@ class Manifest:
                 input_name=str(data.get("input_name", "input")),
                 max_rows=int(data.get("max_rows", DEFAULT_MAX_ROWS)),
                 trusted_types=tuple(str(t) for t in data.get("trusted_types", ())),
+                project_code=tuple(str(m) for m in data.get("project_code") or ()),
                 model_name=str(data.get("model_name") or ""),
                 model_version=str(data.get("model_version") or ""),
             )
@@ -68,6 +73,7 @@ class Manifest:
             "input_name": self.input_name,
             "max_rows": self.max_rows,
             "trusted_types": list(self.trusted_types),
+            "project_code": list(self.project_code),
             "model_name": self.model_name,
             "model_version": self.model_version,
         }
@@ -149,6 +155,11 @@ class SkopsPredictor:
         import skops.io
 
         self.manifest = manifest
+        if manifest.project_code:
+            # Appended: a project module never shadows the runtime or the serving set.
+            code = os.path.join(os.path.dirname(path), CODE_DIR)
+            if code not in sys.path:
+                sys.path.append(code)
         self.model = skops.io.load(path, trusted=list(manifest.trusted_types))
 
     def predict(self, rows: np.ndarray) -> Prediction:

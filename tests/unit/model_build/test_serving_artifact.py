@@ -223,9 +223,12 @@ def test_an_unversioned_bucket_is_refused(tmp_path: Path) -> None:
 def test_the_fallback_drops_dependency_bytecode_rather_than_become_an_image(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fake_site(settings: artifact.ArtifactSettings, flavor: str, site: Path, progress: Any) -> None:
+    def fake_site(
+        settings: artifact.ArtifactSettings, flavor: str, site: Path, requirements: Any, progress: Any
+    ) -> frozenset[str]:
         (site / "numpy").mkdir(parents=True)
         (site / "numpy/core.py").write_text("X = 1\n" * 2000)
+        return frozenset()
 
     model = tmp_path / "model"
     model.mkdir()
