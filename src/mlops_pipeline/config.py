@@ -192,6 +192,35 @@ SETTINGS: tuple[Setting, ...] = (
         ("slack_interactions",),
     ),
     Setting(
+        "GIT_HOST",
+        "`github` or `gitlab`: whose push webhooks the endpoint verifies (Terraform `git_source`).",
+        None,
+        ("git_webhook",),
+    ),
+    Setting(
+        "GIT_REPOSITORY",
+        "The model repository's path on the host (`owner/name`, GitLab `group/project`); pushes to "
+        "any other repository are ignored.",
+        None,
+        ("git_webhook",),
+    ),
+    Setting("GIT_BRANCH", "The branch whose pushes start the pipeline.", "main", ("git_webhook",)),
+    Setting(
+        "GIT_WEBHOOK_SECRET_ARN",
+        'Secrets Manager secret `{"secret"}`: the webhook secret (GitHub) or token (GitLab), a '
+        "secret of its own that no other function can read.",
+        None,
+        ("git_webhook",),
+    ),
+    Setting("STATE_MACHINE_ARN", "The pipeline's state machine, started per push.", None, ("git_webhook",)),
+    Setting(
+        "WEBHOOK_MAX_AGE_SECONDS",
+        "A GitHub delivery whose push (`repository.pushed_at`) is older than this, or as far in the "
+        "future, is refused; each push's idempotency record lives this long and a day.",
+        "259200",
+        ("git_webhook",),
+    ),
+    Setting(
         "MLFLOW_UI_URL",
         "MLflow UI base URL for links on cards (optional).",
         "",

@@ -31,6 +31,7 @@ from mlops_pipeline.domain.models import (
     RunRecord,
     StepStatus,
 )
+from mlops_pipeline.domain.webhook import Delivery, Started
 
 # The RunRecord fields RunStore.update may set; the thread and the steps have their own methods.
 RUN_UPDATE_FIELDS = frozenset({"status", "model", "version", "commit", "repository", "branch", "author"})
@@ -317,4 +318,29 @@ class BuildLogReader(Protocol):
     def tail(self, group: str, stream: str, limit: int) -> Sequence[str]:
         """The last ``limit`` (>= 1) lines of the stream, oldest first (an empty stream: []);
         LogUnavailableError if the group or stream does not exist or cannot be read."""
+        ...
+
+
+class DeliveryStore(Protocol):
+    """The git webhook's idempotency records: one per push (``Push.key``), expiring at ``expires_at``."""
+
+    def claim(self, key: str, delivery_id: str, received_at: datetime, expires_at: datetime) -> Delivery:
+        """Record that ``delivery_id`` carries push ``key``, unless a record of ``key`` exists (a
+        conditional write: of two racing claims exactly one creates it); returns the stored record,
+        this one or the earlier one. ValueError for a naive datetime."""
+        ...
+
+    def mark_started(self, key: str, execution: str) -> None:
+        """Record the execution the push started (writing the same ARN again changes nothing)."""
+        ...
+
+
+class PipelineStarter(Protocol):
+    """StartExecution of the pipeline's state machine."""
+
+    def start(self, name: str, execution_input: Mapping[str, Any]) -> Started:
+        """Start execution ``name`` with ``execution_input``; an execution of that name is never
+        started twice. One that ended, or runs with another input: ``Started(its ARN, new=False)``;
+        one that runs with the same input: ``Started(its ARN, new=True)`` (AWS answers that call as
+        the first). PipelineStartError on any other failure."""
         ...

@@ -122,6 +122,10 @@ class InvalidEventError(PipelineError):
     """A handler's input event (or a build's exports) is malformed or incomplete."""
 
 
+class PipelineStartError(PipelineError):
+    """The pipeline's execution could not be started (StartExecution failed)."""
+
+
 class ThreadNotCaughtUpError(PipelineError):
     """A run's chat thread still lacks steps that are recorded (the chat service is down).
 

@@ -28,10 +28,12 @@ from mlops_pipeline.ports import (
     BuildLogReader,
     ChatNotifier,
     Clock,
+    DeliveryStore,
     DeployedStateStore,
     FunctionDeployer,
     LockStore,
     ModelRegistry,
+    PipelineStarter,
     RunStore,
     SystemClock,
     TaskCallbacks,
@@ -62,6 +64,9 @@ class Deps:
         build_logs: BuildLogReader | None = None,
         slack_bot_token: str | None = None,
         slack_signing_secret: str | None = None,
+        deliveries: DeliveryStore | None = None,
+        starter: PipelineStarter | None = None,
+        git_webhook_secret: str | None = None,
     ) -> None:
         self.env = env
         given = {
@@ -77,6 +82,9 @@ class Deps:
             "build_logs": build_logs,
             "slack_bot_token": slack_bot_token,
             "slack_signing_secret": slack_signing_secret,
+            "deliveries": deliveries,
+            "starter": starter,
+            "git_webhook_secret": git_webhook_secret,
         }
         # An instance attribute takes precedence over a cached_property of the same name,
         # so a given adapter replaces the production default and that default never runs.
@@ -128,6 +136,25 @@ class Deps:
 
         secret = get_json_secret(self.setting("SLACK_SIGNING_SECRET_ARN"), require=("signing_secret",))
         return secret["signing_secret"]
+
+    # The git host's webhook secret: its own secret, readable by git_webhook only.
+    @cached_property
+    def git_webhook_secret(self) -> str:
+        from mlops_pipeline.adapters.aws.secrets import get_json_secret
+
+        return get_json_secret(self.setting("GIT_WEBHOOK_SECRET_ARN"), require=("secret",))["secret"]
+
+    @cached_property
+    def deliveries(self) -> DeliveryStore:
+        from mlops_pipeline.adapters.aws.dynamodb.deliveries import DynamoDeliveryStore
+
+        return DynamoDeliveryStore(self.setting("MLOPS_TABLE"))
+
+    @cached_property
+    def starter(self) -> PipelineStarter:
+        from mlops_pipeline.adapters.aws.stepfunctions import StepFunctionsStarter
+
+        return StepFunctionsStarter(self.setting("STATE_MACHINE_ARN"))
 
     @cached_property
     def notifier(self) -> ChatNotifier:

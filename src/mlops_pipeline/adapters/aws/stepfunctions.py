@@ -1,4 +1,4 @@
-"""TaskCallbacks on Step Functions: answer a ``waitForTaskToken`` task."""
+"""Step Functions: answer a ``waitForTaskToken`` task (TaskCallbacks); start the pipeline (PipelineStarter)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from mlops_pipeline.domain.errors import TaskGoneError
+from mlops_pipeline.domain.errors import PipelineStartError, TaskGoneError
+from mlops_pipeline.domain.webhook import Started
 
 # The task no longer waits for this token: it timed out, its execution ended, or the
 # token was never valid. Either way the approval is moot.
@@ -54,3 +55,29 @@ class StepFunctionsCallbacks:
             if gone is not None:
                 raise gone from None
             raise
+
+
+class StepFunctionsStarter:
+    """StartExecution of one state machine; an existing execution of the name is not started again."""
+
+    def __init__(self, state_machine_arn: str, client: Any | None = None) -> None:
+        self.state_machine_arn = state_machine_arn
+        self._sfn = client if client is not None else boto3.client("stepfunctions")
+
+    def execution_arn(self, name: str) -> str:
+        """The ARN an execution ``name`` of this state machine has (standard workflows)."""
+        prefix, _, machine = self.state_machine_arn.rpartition(":stateMachine:")
+        return f"{prefix}:execution:{machine}:{name}"
+
+    def start(self, name: str, execution_input: Mapping[str, Any]) -> Started:
+        try:
+            # Same name and input as a running execution: AWS returns that execution (idempotent).
+            response = self._sfn.start_execution(
+                stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(dict(execution_input))
+            )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code == "ExecutionAlreadyExists":  # ended, or running with another input
+                return Started(self.execution_arn(name), new=False)
+            raise PipelineStartError(f"StartExecution {name} failed: {code or exc}") from None
+        return Started(str(response["executionArn"]), new=True)
