@@ -27,7 +27,6 @@ from mlops_pipeline.domain.errors import (
     ApprovalNotFoundError,
     ChatError,
     DecisionConflictError,
-    DeploymentError,
     DeploymentLockedError,
     ModelNotFoundError,
     RunNotFoundError,
@@ -36,11 +35,9 @@ from mlops_pipeline.domain.errors import (
 from mlops_pipeline.domain.models import (
     Approval,
     ApprovalStatus,
-    Artifact,
     Decision,
     DeployedState,
-    DeployResult,
-    InvokeResult,
+    DeployIntent,
     Lock,
     MessageRef,
     ModelVersionInfo,
@@ -48,6 +45,7 @@ from mlops_pipeline.domain.models import (
     StepStatus,
 )
 from mlops_pipeline.ports import RUN_UPDATE_FIELDS
+from tests.fake_deployer import FakeDeployer as FakeDeployer  # re-exported: tests import it from here
 
 if TYPE_CHECKING:
     from mlops_pipeline.ports import (
@@ -135,42 +133,6 @@ class FakeRegistry:
             return
         info = self.get_version(model_name, version)
         self.versions[(model_name, version)] = replace(info, tags={**info.tags, **checked}, aliases=())
-
-
-class FakeDeployer:
-    """One function with published versions and an alias; can be told to fail."""
-
-    def __init__(self, function_name: str = "fn", current: str | None = "1") -> None:
-        self.function_name = function_name
-        # Version -> the artifact URI it runs ("initial" stands for Terraform's placeholder).
-        self.versions: dict[str, str] = {"1": "initial"} if current else {}
-        self.alias: str | None = current
-        self.fail_deploy: str | None = None
-        self.invoke_result: InvokeResult | None = None
-        self.invocations: list[Mapping[str, Any]] = []
-
-    def current_version(self) -> str | None:
-        return self.alias
-
-    def deploy(self, artifact: Artifact) -> DeployResult:
-        if self.fail_deploy:
-            raise DeploymentError(self.fail_deploy)
-        previous = self.alias
-        new = str(max((int(v) for v in self.versions), default=0) + 1)
-        self.versions[new] = artifact.uri
-        self.alias = new
-        return DeployResult(self.function_name, "live", previous, new)
-
-    def rollback(self, to_version: str) -> None:
-        if to_version not in self.versions:
-            raise DeploymentError(f"no version {to_version}")
-        self.alias = to_version
-
-    def invoke_alias(self, payload: Mapping[str, Any]) -> InvokeResult:
-        self.invocations.append(payload)
-        if self.invoke_result is not None:
-            return self.invoke_result
-        return InvokeResult(200, {"predictions": [1.0]}, None, 12.0, self.alias)
 
 
 class FakeApprovalStore:
@@ -341,6 +303,7 @@ class FakeLockStore:
 
     def __init__(self) -> None:
         self.locks: dict[str, Lock] = {}
+        self.intents: dict[str, DeployIntent] = {}
 
     def acquire(self, name: str, owner: str, now: datetime, ttl_seconds: int) -> Lock:
         if ttl_seconds <= 0:
@@ -361,6 +324,12 @@ class FakeLockStore:
             del self.locks[name]
             return True
         return False
+
+    def record_intent(self, name: str, intent: DeployIntent) -> None:
+        self.intents[name] = intent
+
+    def intent(self, name: str) -> DeployIntent | None:
+        return self.intents.get(name)
 
 
 class FakeDeployedStateStore:

@@ -13,7 +13,7 @@ are timezone-aware; the stores raise ValueError for a naive one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from mlops_pipeline.domain.models import (
     Artifact,
     Decision,
     DeployedState,
+    DeployIntent,
     DeployResult,
     InvokeResult,
     Lock,
@@ -95,16 +96,23 @@ class FunctionDeployer(Protocol):
     Every failure to read or change the function raises DeploymentError.
     """
 
+    function_name: str
+
     def current_version(self) -> str | None:
         """The version behind the alias, or None if the alias does not exist yet;
         DeploymentError if the function does not exist or cannot be read."""
         ...
 
-    def deploy(self, artifact: Artifact) -> DeployResult:
+    def deploy(
+        self, artifact: Artifact, before_alias_move: Callable[[str | None, str], None] | None = None
+    ) -> DeployResult:
         """UpdateFunctionCode with the artifact (zip from S3 or image), wait, PublishVersion, move
         the alias; returns the previous and the new version. DeploymentError on any failure (also
         when the function's package type does not take this kind of artifact, or the code Lambda
-        stored is not the artifact's sha256), with the alias left untouched."""
+        stored is not the artifact's sha256), with the alias left untouched.
+
+        ``before_alias_move(previous, new)`` runs once the new version is published and before the
+        alias moves; if it raises, the alias stays where it was and the error propagates."""
         ...
 
     def rollback(self, to_version: str) -> None:
@@ -254,6 +262,16 @@ class DeployedStateStore(Protocol):
     def put(self, state: DeployedState) -> None:
         """Record what ``state.environment`` runs now; the last write wins (the stale-commit rule
         is the domain's, not the store's)."""
+        ...
+
+    def record_intent(self, name: str, intent: DeployIntent) -> None:
+        """Store what the deploy holding lock ``name`` is about to do to ``live`` (one intent per
+        lock, the last write wins). It outlives the lease: releasing, renewing or taking over the
+        lock leaves it, so a recovery reads it after the deploy died."""
+        ...
+
+    def intent(self, name: str) -> DeployIntent | None:
+        """The last intent recorded under lock ``name``, or None if none ever was."""
         ...
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from mlops_pipeline.domain.errors import DeploymentError, StaleCommitError
-from mlops_pipeline.domain.models import Artifact, DeployedState, DeployResult
+from mlops_pipeline.domain.errors import DeploymentError, DeploymentLockedError, StaleCommitError
+from mlops_pipeline.domain.models import Artifact, DeployedState, DeployIntent, DeployResult
 from mlops_pipeline.ports import Clock, DeployedStateStore, FunctionDeployer, LockStore
 
 # Environments where an older commit must not replace a newer one: runs of commits pushed close
@@ -71,18 +72,34 @@ class DeploymentService:
     ) -> DeployResult:
         """Take the environment's lock, refuse stale commits, publish and move ``live``.
 
-        The lock stays held until ``complete`` or ``rollback``; a crashed execution frees it
-        when its lease expires. The stale check is repeated under the lock: the run holding it
-        may complete a newer commit between a check before the lock and the deploy.
+        The lock stays held until ``complete``, ``rollback`` or ``recover``; a crashed execution
+        frees it when its lease expires. The stale check is repeated under the lock: the run
+        holding it may complete a newer commit between a check before the lock and the deploy.
+        The deploy's intent (previous and new version) is recorded beside the lock before
+        ``live`` moves, for ``recover``.
         """
         self.check_not_stale(environment, candidate)  # refuse at once, without waiting for the lock
-        self.locks.acquire(lock_name(environment), execution, self.clock.now(), self.lock_ttl_seconds)
+        name = lock_name(environment)
+        self.locks.acquire(name, execution, self.clock.now(), self.lock_ttl_seconds)
         try:
             self.check_not_stale(environment, candidate)
-            return deployer.deploy(candidate.artifact)
+            earlier = self.locks.intent(name)
+            intents: list[DeployIntent] = []
+
+            def record(previous: str | None, new: str) -> None:
+                # Durable before live moves: a recovery then knows what to undo if the answer is lost.
+                at, fn = self.clock.now(), deployer.function_name
+                intent = next_intent(earlier, at, environment, execution, fn, (previous, new))
+                self.locks.record_intent(name, intent)
+                intents.append(intent)
+
+            result = deployer.deploy(candidate.artifact, before_alias_move=record)
         except BaseException:
-            self.locks.release(lock_name(environment), execution)
+            self.locks.release(name, execution)
             raise
+        # A retried deploy found its own earlier version behind live: the version to roll back
+        # to is the one before this execution, not that untested one.
+        return replace(result, previous_version=intents[-1].previous_version) if intents else result
 
     def complete(self, execution: str, environment: str, candidate: Candidate) -> DeployedState:
         """Remember what the environment runs now and free its lock."""
@@ -121,3 +138,113 @@ class DeploymentService:
             return {"rolled_back_to": str(previous), "from_version": new}
         finally:
             self.locks.release(lock_name(environment), execution)
+
+    def recover(self, execution: str, environment: str, deployer: Callable[[], FunctionDeployer]) -> Recovery:
+        """After a failed deploy (its answer may be lost): put ``live`` back if this execution moved it.
+
+        Reads the deploy's intent; only with an intent of this execution is the target touched
+        (``deployer`` is called then), under the lock, which is freed in every case.
+        DeploymentError, saying what to do by hand, when ``live`` may serve this execution's
+        version and cannot be moved back.
+        """
+        name = lock_name(environment)
+        intent = self.locks.intent(name)
+        if intent is None or intent.execution != execution:
+            # The intent is recorded before live moves: without one, this run never moved it.
+            self.locks.release(name, execution)
+            return Recovery("untouched", None, f"live in {environment} was not moved by this run")
+        try:
+            try:
+                self.locks.acquire(name, execution, self.clock.now(), self.lock_ttl_seconds)
+            except DeploymentLockedError as exc:
+                raise DeploymentError(f"{by_hand(intent)} Not moved now: {exc}") from exc
+            target = deployer()
+            recovery = plan_recovery(intent, target.current_version())
+            if recovery.action == "rolled_back":
+                try:
+                    target.rollback(str(intent.previous_version))
+                except DeploymentError as exc:
+                    raise DeploymentError(f"{by_hand(intent)} Moving it failed: {exc}") from exc
+            return recovery
+        finally:
+            self.locks.release(name, execution)
+
+
+def next_intent(
+    earlier: DeployIntent | None,
+    at: datetime,
+    environment: str,
+    execution: str,
+    function_name: str,
+    moves: tuple[str | None, str],
+) -> DeployIntent:
+    """The intent of a deploy about to move ``live`` from ``moves[0]`` to ``moves[1]`` at ``at``.
+
+    A retry of the same execution that finds one of its own versions behind ``live`` keeps the
+    version from before that execution as ``previous_version`` (its own one was never tested).
+    """
+    previous, new = moves
+    if earlier is not None and earlier.execution == execution and previous in earlier.own_versions:
+        own = tuple(sorted(earlier.own_versions - {new}, key=_version_order))
+        return DeployIntent(environment, execution, function_name, earlier.previous_version, new, at, own)
+    return DeployIntent(environment, execution, function_name, previous, new, at)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What the recovery after a failed deploy did to ``live``."""
+
+    action: str  # "rolled_back", "untouched" (this run's version is not behind live) or "left"
+    live_version: str | None  # behind live when the recovery looked (None: not looked, or no alias)
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "live_version": self.live_version, "detail": self.detail}
+
+
+def plan_recovery(intent: DeployIntent, live: str | None) -> Recovery:
+    """What to do with ``live`` (the version behind it now) after the deploy of ``intent`` failed.
+
+    Roll back only a version this execution published, and only to the version recorded before
+    it; leave any other version (someone else's) alone. DeploymentError when live serves this
+    execution's version and there is no earlier version (a first deployment).
+    """
+    env, previous = intent.environment, intent.previous_version
+    if live is not None and live == previous:
+        return Recovery("untouched", live, f"live in {env} still serves v{live}; the deploy had not moved it")
+    if live is not None and live in intent.own_versions:
+        if not previous:
+            raise DeploymentError(by_hand(replace(intent, new_version=live)))
+        return Recovery(
+            "rolled_back",
+            live,
+            f"live in {env} back to v{previous} (this run had moved it to v{live}, untested)",
+        )
+    shown = f"v{live}" if live else "no version"
+    return Recovery(
+        "left",
+        live,
+        f"live in {env} serves {shown}, which this run did not put there "
+        f"(it published v{intent.new_version} over v{previous}); left alone",
+    )
+
+
+def by_hand(intent: DeployIntent) -> str:
+    """What to do when the recovery cannot move ``live`` back itself."""
+    where = (
+        f"live in {intent.environment} may serve v{intent.new_version} of {intent.function_name}, "
+        "published by this run and never smoke-tested"
+    )
+    if not intent.previous_version:
+        return (
+            f"{where}; it was the first deployment, so there is no earlier version to move live back to: "
+            "smoke-test it by hand, deploy a good model, or delete alias live (aws lambda delete-alias)."
+        )
+    return (
+        f"{where}: if it does, move alias live back to v{intent.previous_version} by hand "
+        f"(aws lambda update-alias --function-version {intent.previous_version})."
+    )
+
+
+def _version_order(version: str) -> tuple[int, str]:
+    return (int(version), version) if version.isdigit() else (0, version)

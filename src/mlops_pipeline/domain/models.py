@@ -284,3 +284,26 @@ class DeployedState:
     version: str
     execution: str
     deployed_at: datetime
+
+
+@dataclass(frozen=True)
+class DeployIntent:
+    """What a deploy is about to do to ``live``, recorded before the alias moves.
+
+    A deploy whose answer is lost (killed on its way out, a timeout) leaves only this behind:
+    the recovery reads it to tell whether ``live`` serves this execution's untested version.
+    """
+
+    environment: str
+    execution: str
+    function_name: str
+    previous_version: str | None  # behind live before this execution's first deploy; None: none
+    new_version: str
+    recorded_at: datetime
+    # Versions an earlier attempt of the same execution (a retried deploy) put behind live.
+    earlier_versions: tuple[str, ...] = ()
+
+    @property
+    def own_versions(self) -> frozenset[str]:
+        """The versions this execution published, none of them smoke-tested yet."""
+        return frozenset({self.new_version, *self.earlier_versions}) - {self.previous_version or ""}

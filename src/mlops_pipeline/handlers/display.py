@@ -27,9 +27,16 @@ def error_summary(error: Mapping[str, Any] | None) -> str:
     if not error:
         return ""
     name = str(error.get("Error", "Error"))
+    message = error_message(error)
+    text = f"{name}: {message}" if message else name
+    return text[:_SUMMARY_MAX]
+
+
+def error_message(error: Mapping[str, Any]) -> str:
+    """The readable part of an error object's ``Cause`` (a Lambda's errorMessage, a build's summary)."""
     build = failed_build(error)
     if build is not None:  # a CodeBuild task's Cause is the whole build: say what failed, not the JSON
-        return f"{name}: {build_summary(build)}"[:_SUMMARY_MAX]
+        return build_summary(build)
     cause = error.get("Cause", "")
     message = cause
     if isinstance(cause, str) and cause.startswith("{"):
@@ -41,5 +48,4 @@ def error_summary(error: Mapping[str, Any] | None) -> str:
             message = (
                 parsed.get("errorMessage") or parsed.get("Message") or parsed.get("BuildStatus") or cause
             )
-    text = f"{name}: {message}" if message else name
-    return text[:_SUMMARY_MAX]
+    return str(message or "")

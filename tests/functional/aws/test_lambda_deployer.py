@@ -315,3 +315,27 @@ def test_service_refusing_the_invoke_is_an_invoke_error(
     stage._lambda.meta.events.register("before-call.lambda.Invoke", throttled)
     with pytest.raises(InvokeError, match=f"{FUNCTION}:live failed: TooManyRequestsException: Rate exceeded"):
         stage.invoke_alias({})
+
+
+def test_the_hook_runs_once_the_version_is_published_and_before_the_alias_moves(
+    accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
+) -> None:
+    stage = deployer(accounts["stage"], tooling_sts)
+    stage.deploy(upload_zip(client_in, "v1"))
+    seen: list[tuple[str | None, str, str | None]] = []
+
+    def refuse(previous: str | None, new: str) -> None:
+        seen.append((previous, new, alias_version(client_in, STAGE)))
+        raise RuntimeError("the intent could not be recorded")
+
+    with pytest.raises(RuntimeError, match="intent"):
+        stage.deploy(upload_zip(client_in, "v2"), before_alias_move=refuse)
+    assert seen == [("1", "2", "1")]  # v2 published, live still on v1 while the hook ran
+    assert alias_version(client_in, STAGE) == "1"  # and after it refused
+
+    result = stage.deploy(
+        upload_zip(client_in, "v3"), before_alias_move=lambda p, n: seen.append((p, n, None))
+    )
+    assert (
+        seen[-1] == ("1", result.new_version, None) and alias_version(client_in, STAGE) == result.new_version
+    )

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from mlops_pipeline.domain.errors import DeploymentLockedError
-from mlops_pipeline.domain.models import Lock
+from mlops_pipeline.domain.models import DeployIntent, Lock
 from mlops_pipeline.ports import LockStore
 
 from .samples import T0
@@ -64,3 +64,24 @@ def test_arguments_are_checked(lock_store: LockStore) -> None:
     with pytest.raises(ValueError, match="timezone"):
         lock_store.acquire("x", "me", T0.replace(tzinfo=None), 10)
     assert lock_store.release("x", "me") is False  # none of them took the lock
+
+
+def test_a_deploy_intent_sits_beside_its_lock_and_outlives_the_lease(lock_store: LockStore) -> None:
+    assert lock_store.intent("deploy-stage") is None
+    intent = DeployIntent("stage", "exec-A", "mlops-inference", "3", "4", T0, ("5",))
+    lock_store.acquire("deploy-stage", "exec-A", T0, 900)
+    lock_store.record_intent("deploy-stage", intent)
+    assert lock_store.intent("deploy-stage") == intent
+    assert lock_store.intent("deploy-prod") is None  # one per lock
+    # Renewing, releasing and taking over the lock leave it; the next deploy's intent replaces it.
+    lock_store.acquire("deploy-stage", "exec-A", T0 + timedelta(seconds=1), 900)
+    assert lock_store.release("deploy-stage", "exec-A") is True
+    assert lock_store.intent("deploy-stage") == intent
+    first = DeployIntent("stage", "exec-B", "mlops-inference", None, "1", T0 + timedelta(seconds=2))
+    lock_store.record_intent("deploy-stage", first)
+    assert lock_store.intent("deploy-stage") == first
+    # The intent is no lock: the lock is free, then held as before.
+    assert lock_store.acquire("deploy-stage", "exec-B", T0 + timedelta(seconds=3), 900).owner == "exec-B"
+    with pytest.raises(DeploymentLockedError):
+        lock_store.acquire("deploy-stage", "exec-C", T0 + timedelta(seconds=4), 900)
+    assert lock_store.intent("deploy-stage") == first

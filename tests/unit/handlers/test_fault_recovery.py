@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from unittest.mock import ANY
 
 import pytest
 
 from mlops_pipeline.domain.errors import RegistryError
 from mlops_pipeline.domain.models import Lock
-from mlops_pipeline.handlers import deploy, notify, promote
+from mlops_pipeline.handlers import deploy, notify, promote, report, rollback
 from mlops_pipeline.handlers._runtime import Deps
 from tests.fakes import FakeLockStore, FakeRegistry
-from tests.unit.handlers.test_handlers import EXECUTION, _sns, deps, model
+from tests.unit.handlers.test_handlers import EXECUTION, _sns, approved, deps, model
 
 __all__ = ["deps"]
 
@@ -63,3 +65,45 @@ def test_an_ended_run_frees_the_deployment_locks_it_still_holds(deps: Deps) -> N
     assert held(deps)["deploy-stage"].expires_at == now + timedelta(seconds=900)
     notify.handle(_sns({"executionArn": other, "status": "RUNNING"}), deps)  # not an end
     assert set(held(deps)) == {"deploy-stage"}
+
+
+LOST = {"Error": "Runtime.ExitError", "Cause": json.dumps({"errorMessage": "RequestId: r1 signal: killed"})}
+
+
+def test_a_deploy_whose_answer_was_lost_is_recovered_and_its_error_says_where_live_is(deps: Deps) -> None:
+    m = model(deps)
+    deploy.handle(
+        {"execution": EXECUTION, "environment": "prod", "model": m, "approval": approved(deps, m)}, deps
+    )
+    assert deps.deployer("prod", EXECUTION).current_version() == "2"  # live moved; the answer was lost
+
+    error = rollback.handle(
+        {"execution": EXECUTION, "environment": "prod", "mode": "recover", "error": LOST}, deps
+    )
+
+    assert deps.deployer("prod", EXECUTION).current_version() == "1"
+    assert deps.deployer("stage", EXECUTION).current_version() == "1"  # never touched
+    assert held(deps) == {}
+    assert error["Error"] == "Runtime.ExitError"
+    assert error["Cause"] == (
+        "RequestId: r1 signal: killed. Recovery: live in prod back to v1 (this run had moved it to v2, untested); "
+        "deployment lock freed"
+    )
+    assert error["recovery"] == {"action": "rolled_back", "live_version": "2", "detail": ANY}
+    report.handle({"execution": EXECUTION, "step": "DeployProd", "status": "FAILED", "error": error}, deps)
+    last = deps.runs.get(EXECUTION)
+    assert last is not None and last.steps[-1].detail.startswith(
+        "Runtime.ExitError: RequestId: r1 signal: killed."
+    )
+    assert "live in prod back to v1" in last.steps[-1].detail
+
+
+def test_a_deploy_that_never_moved_live_is_recovered_without_touching_it(deps: Deps) -> None:
+    deps.locks.acquire("deploy-stage", EXECUTION, deps.clock.now(), 900)  # killed before publishing
+    error = rollback.handle(
+        {"execution": EXECUTION, "environment": "stage", "mode": "recover", "error": LOST}, deps
+    )
+    assert held(deps) == {}
+    assert deps.deployer("stage", EXECUTION).current_version() == "1"
+    assert error["recovery"]["action"] == "untouched"
+    assert error["Cause"].endswith("Recovery: live in stage was not moved by this run; deployment lock freed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -99,10 +100,14 @@ MODEL = {
     "artifact": {"kind": "image", "uri": "111111111111.dkr.ecr.us-east-1.amazonaws.com/mlops/serving:2"},
     "smoke_input": json.dumps({"inputs": [{"a": 1.0}]}),
 }
-EVENTS = {
+EVENTS: dict[str, tuple[ModuleType, dict[str, Any]]] = {
     "deploy": (deploy, {"model": MODEL, "approval": {"approval_id": "a1"}}),
     "smoke_test": (smoke_test, {"model": MODEL, "deploy": {"new_version": "2"}}),
     "rollback": (rollback, {"model": MODEL, "deploy": {"previous_version": "1", "new_version": "2"}}),
+    "rollback (recover)": (
+        rollback,
+        {"mode": "recover", "error": {"Error": "Sandbox.Timedout", "Cause": "x"}},
+    ),
 }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
@@ -115,8 +115,13 @@ class LambdaDeployer:
 
     # -- deploying -----------------------------------------------------------------------
 
-    def deploy(self, artifact: Artifact) -> DeployResult:
-        """UpdateFunctionCode, wait, check the code, PublishVersion, move the alias; alias untouched on failure."""
+    def deploy(
+        self, artifact: Artifact, before_alias_move: Callable[[str | None, str], None] | None = None
+    ) -> DeployResult:
+        """UpdateFunctionCode, wait, check the code, PublishVersion, move the alias; alias untouched on failure.
+
+        ``before_alias_move(previous, new)`` runs after the version is Active, just before the move.
+        """
         alias = self._get_alias()
         previous = None if alias is None else str(alias["FunctionVersion"])
         package_type = self._require_function().get("PackageType", "Zip")
@@ -161,6 +166,8 @@ class LambdaDeployer:
             )
         self._wait_version_active(new_version)
 
+        if before_alias_move is not None:
+            before_alias_move(previous, new_version)
         self._move_alias(new_version, alias)
         return DeployResult(
             function_name=self.function_name,

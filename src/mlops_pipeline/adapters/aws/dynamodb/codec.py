@@ -20,6 +20,7 @@ from mlops_pipeline.adapters.aws.dynamodb.schema import (
     APPROVAL_RETENTION,
     APPROVAL_SK,
     DEPLOYED_SK,
+    INTENT_SK,
     LOCK_SK,
     RUN_SK,
     RUNS_GSI_PK,
@@ -34,6 +35,7 @@ from mlops_pipeline.domain.models import (
     ApprovalStatus,
     Decision,
     DeployedState,
+    DeployIntent,
     Lock,
     RunRecord,
     StepLog,
@@ -278,4 +280,33 @@ def deployed_from_item(item: Mapping[str, Any]) -> DeployedState:
         version=str(item["version"]),
         execution=str(item["execution"]),
         deployed_at=from_iso(str(item["deployed_at"])),
+    )
+
+
+def intent_to_item(name: str, intent: DeployIntent) -> dict[str, Any]:
+    """The intent of a deploy under lock ``name``: same partition as the lock, its own sort key."""
+    return marshal(
+        {
+            "pk": lock_pk(name),
+            "sk": INTENT_SK,
+            "environment": intent.environment,
+            "execution": intent.execution,
+            "function_name": intent.function_name,
+            "previous_version": intent.previous_version,
+            "new_version": intent.new_version,
+            "recorded_at": to_iso(intent.recorded_at),
+            "earlier_versions": list(intent.earlier_versions),
+        }
+    )
+
+
+def intent_from_item(item: Mapping[str, Any]) -> DeployIntent:
+    return DeployIntent(
+        environment=str(item["environment"]),
+        execution=str(item["execution"]),
+        function_name=str(item["function_name"]),
+        previous_version=_opt_str(item.get("previous_version")),
+        new_version=str(item["new_version"]),
+        recorded_at=from_iso(str(item["recorded_at"])),
+        earlier_versions=tuple(str(v) for v in item.get("earlier_versions") or ()),
     )

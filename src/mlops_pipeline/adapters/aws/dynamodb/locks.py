@@ -1,4 +1,8 @@
-"""LockStore on DynamoDB: a lease per name; free when absent or expired, re-entrant for its owner."""
+"""LockStore on DynamoDB: a lease per name; free when absent or expired, re-entrant for its owner.
+
+A deploy's intent sits beside its lock (same partition, sort key ``INTENT``): the lock's item
+is replaced whenever the lease is renewed or taken, the intent outlives both.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlops_pipeline.adapters.aws.dynamodb.base import DynamoStore, is_conditional_failure
-from mlops_pipeline.adapters.aws.dynamodb.codec import lock_to_item, to_iso
-from mlops_pipeline.adapters.aws.dynamodb.schema import LOCK_SK, key, lock_pk
+from mlops_pipeline.adapters.aws.dynamodb.codec import intent_from_item, intent_to_item, lock_to_item, to_iso
+from mlops_pipeline.adapters.aws.dynamodb.schema import INTENT_SK, LOCK_SK, key, lock_pk
 from mlops_pipeline.domain.errors import DeploymentLockedError
-from mlops_pipeline.domain.models import Lock
+from mlops_pipeline.domain.models import DeployIntent, Lock
 
 
 def _key(name: str) -> dict[str, Any]:
@@ -63,3 +67,12 @@ class DynamoLockStore(DynamoStore):
                 return False
             raise
         return True
+
+    def record_intent(self, name: str, intent: DeployIntent) -> None:
+        """Store the intent of the deploy under lock ``name`` (one per lock: the last write wins)."""
+        self._db.put_item(TableName=self.table_name, Item=intent_to_item(name, intent))
+
+    def intent(self, name: str) -> DeployIntent | None:
+        """The last intent recorded under lock ``name``, or None."""
+        item = self._read(key(lock_pk(name), INTENT_SK))
+        return intent_from_item(item) if item else None

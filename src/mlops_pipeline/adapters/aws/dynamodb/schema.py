@@ -22,6 +22,7 @@ APPROVAL_RETENTION = timedelta(days=30)
 APPROVAL_SK = "APPROVAL"
 RUN_SK = "RUN"
 LOCK_SK = "LOCK"
+INTENT_SK = "INTENT"  # a deploy's intent, beside its environment's lock (same partition)
 DEPLOYED_SK = "DEPLOYED"
 RUNS_GSI_PK = "RUNS"  # every run with a start time, sorted by it
 
