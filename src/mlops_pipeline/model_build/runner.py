@@ -8,6 +8,7 @@ from CodeBuild's environment, and the exported variables.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from mlops_pipeline.model_build import artifact as artifact_mod
 from mlops_pipeline.model_build import register_step
 from mlops_pipeline.model_build.errors import BuildError
 from mlops_pipeline.model_build.git_info import GitInfo, resolve_git_info
+from mlops_pipeline.model_build.train_output import MAX_TAG_VALUE
 from mlops_pipeline.model_build.train_step import Trainer, TrainSettings
 
 # What the build exports to Step Functions (docs/contracts.md).
@@ -103,8 +105,19 @@ class Registrar:
         self.progress = progress or (lambda message: None)
 
     def _experiment_id(self, name: str) -> str:
+        from mlflow.exceptions import MlflowException
+
         experiment = self.client.get_experiment_by_name(name)
-        return experiment.experiment_id if experiment else self.client.create_experiment(name)
+        if experiment:
+            return str(experiment.experiment_id)
+        try:
+            return str(self.client.create_experiment(name))
+        except MlflowException:
+            # Two first builds of a new model race here (the name is unique): use the winner's.
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return str(experiment.experiment_id)
 
     def run(self, train_dir: Path) -> BuildResult:
         """Register the training output in ``train_dir``; nothing is registered when a check fails."""
@@ -149,7 +162,12 @@ class Registrar:
                 )
                 for key, value in artifact_tags.items():
                     self.client.set_model_version_tag(config.model_name, version, key, value)
-            except BaseException:
+            except BaseException as exc:
+                # Whoever opens the run in MLflow sees why the build failed, not just FAILED;
+                # best effort: the build's own error is the one to raise.
+                with contextlib.suppress(Exception):
+                    reason = f"{type(exc).__name__}: {exc}"[:MAX_TAG_VALUE]
+                    self.client.set_tag(run_id, "build_failure_reason", reason)
                 self.client.set_terminated(run_id, "FAILED")
                 raise
             self.client.set_terminated(run_id, "FINISHED")

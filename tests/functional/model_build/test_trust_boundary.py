@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -440,3 +442,18 @@ def test_cli_train_refuses_to_hold_the_password(trained: Trained, tmp_path: Path
     assert "must not hold MLFLOW_TRACKING_PASSWORD, MLFLOW_TRACKING_USERNAME" in result.stderr
     assert PASSWORD not in result.stderr + result.stdout
     assert not tarball.exists()
+
+
+def test_concurrent_first_registrations_share_one_experiment(
+    trained: Trained, mlflow_client: MlflowClient
+) -> None:
+    """Two first registrations of a new model at once: the experiment name is unique, so one
+    create_experiment loses the race; it must use the winner's experiment, not fail the build."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = f"race-{os.getpid()}-{int(time.time())}"
+    registrars = [Registrar(BuildSettings.from_env(trained.project, env=trained.env)) for _ in range(6)]
+    with ThreadPoolExecutor(len(registrars)) as pool:
+        ids = set(pool.map(lambda r: r._experiment_id(name), registrars))
+    experiment = mlflow_client.get_experiment_by_name(name)
+    assert experiment is not None and ids == {experiment.experiment_id}
