@@ -35,7 +35,19 @@ from mlops_pipeline.domain.models import (
 from mlops_pipeline.domain.webhook import Delivery, Started
 
 # The RunRecord fields RunStore.update may set; the thread and the steps have their own methods.
-RUN_UPDATE_FIELDS = frozenset({"status", "model", "version", "commit", "repository", "branch", "author"})
+RUN_UPDATE_FIELDS = frozenset(
+    {
+        "status",
+        "model",
+        "version",
+        "commit",
+        "repository",
+        "branch",
+        "author",
+        "serving_flavor",
+        "serving_fallback_reason",
+    }
+)
 
 
 class Clock(Protocol):

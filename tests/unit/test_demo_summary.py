@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from rich.console import Console
 
 from mlops_pipeline.domain.models import RunRecord, StepLog, StepStatus
-from mlops_pipeline.local.stack import demo
+from mlops_pipeline.local.stack import demo, demo_format
 from mlops_pipeline.local.stack.client import StackClient
 from mlops_pipeline.local.stack.state import StackInfo
 from tests.fakes import FakeRunStore
@@ -64,3 +65,42 @@ def test_a_run_without_a_build_log_has_none() -> None:
     runs.record_step(EXECUTION, StepStatus("Evaluate", "FAILED", T0, "gate"))
     assert demo.failed_build_log(cast(StackClient, Client(runs)), EXECUTION) is None
     assert demo.failed_build_log(cast(StackClient, Client(FakeRunStore())), "missing") is None
+
+
+CLASSIFIED = {
+    "model_name": "churn",
+    "model_version": "4",
+    "predictions": ["yes", "no"],
+    "probabilities": [[0.1, 0.9], [0.75, 0.25]],
+    "classes": ["no", "yes"],
+}
+
+
+def test_a_classifiers_prediction_shows_each_class_with_its_probability() -> None:
+    assert (
+        demo_format.prediction_text(CLASSIFIED) == "yes (no: 0.100, yes: 0.900); no (no: 0.750, yes: 0.250)"
+    )
+    unnamed = {"predictions": [1], "probabilities": [[0.2, 0.8]]}
+    assert demo_format.prediction_text(unnamed) == "1 (0: 0.200, 1: 0.800)"
+    assert demo_format.prediction_text({"predictions": [12.5, 3.0]}) == "[12.5, 3.0]"  # a regressor
+    assert demo_format.prediction_text({"result": None}) == '{"result": null}'
+
+
+def test_the_summary_shows_the_serving_flavour_its_fallback_reason_and_the_probabilities() -> None:
+    evaluation = {
+        "serving_flavor": "skops",
+        "serving_fallback_reason": "onnx export failed: [SVR] no converter",
+    }
+    result = demo.DemoResult(
+        outcome="succeeded",
+        execution=EXECUTION,
+        commit="c0ffee",
+        total_seconds=12.0,
+        evaluation=evaluation,
+        prediction={"request": {}, "response": CLASSIFIED},
+    )
+    console = Console(record=True, width=200)
+    demo.print_summary(result, info(), console)
+    shown = console.export_text()
+    assert re.search(r"serving +skops \(fallback: onnx export failed: \[SVR\] no converter\)", shown)
+    assert "prediction from prod (alias live): yes (no: 0.100, yes: 0.900)" in shown

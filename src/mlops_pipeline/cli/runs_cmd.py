@@ -86,15 +86,24 @@ def list_runs(
 
 @runs_app.command("show")
 def show(
-    execution: Annotated[str, typer.Argument(help="Execution ARN, or its name with a local stack.")],
+    execution: Annotated[
+        str, typer.Argument(help="Execution ARN, the start of its name, or `latest` (the newest run).")
+    ],
     table: TableOption = None,
     state_dir: StateDir = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """One run: trigger, model, Slack thread and every step (a failed build's last log lines)."""
+    """One run: trigger, model and how it is served, Slack thread and every step (a failed build's
+    last log lines)."""
     store = _store(table, state_dir)
     arn = execution
-    if not execution.startswith("arn:"):
+    if execution == "latest":
+        newest = store.list_recent(1)
+        if not newest:
+            typer.echo("error: no runs yet", err=True)
+            raise typer.Exit(1)
+        arn = newest[0].execution
+    elif not execution.startswith("arn:"):
         matches = [r.execution for r in store.list_recent(100) if _short(r.execution).startswith(execution)]
         if len(matches) != 1:
             typer.echo(f"error: {len(matches)} runs match {execution!r}; give the execution ARN", err=True)
@@ -134,6 +143,8 @@ def _as_dict(record: Any) -> dict[str, Any]:
         "author": record.author,
         "model": record.model,
         "version": record.version,
+        "serving_flavor": record.serving_flavor,
+        "serving_fallback_reason": record.serving_fallback_reason,
         "slack_channel": record.slack_channel,
         "slack_thread_ts": record.slack_thread_ts,
         "steps": [_step_dict(s) for s in record.steps],

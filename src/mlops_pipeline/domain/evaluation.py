@@ -55,6 +55,13 @@ def parse_build_exports(exported: Sequence[Mapping[str, Any]] | None) -> BuildOu
     )
 
 
+def serving_summary(flavor: str | None, fallback_reason: str | None = None) -> str:
+    """``onnx``, or ``skops (fallback: <why>)``; "" when the build recorded no flavour."""
+    if not flavor:
+        return ""
+    return f"{flavor} (fallback: {fallback_reason})" if fallback_reason else flavor
+
+
 def _smoke_input(raw: str | None) -> Any:
     if not raw:
         return None
@@ -113,6 +120,9 @@ def evaluate_candidate(
         "author": str(trigger.get("author") or ""),
         "author_email": candidate.tags.get("git_author", ""),
         "smoke_input": _smoke_input(candidate.tags.get("smoke_input")),
+        # How the model is served, and why not on ONNX when it fell back (the build's tags).
+        "serving_flavor": candidate.tags.get("serving_flavor", ""),
+        "serving_fallback_reason": candidate.tags.get("serving_fallback_reason", ""),
         "metrics": dict(candidate.metrics),
         "champion_metrics": dict(champion.metrics) if champion else {},
         **result.to_dict(),

@@ -252,6 +252,8 @@ class RunRecord:
     author: str = ""
     model: str | None = None
     version: str | None = None
+    serving_flavor: str = ""  # onnx | skops ("" until Evaluate read the build's tags)
+    serving_fallback_reason: str = ""  # why not onnx, when it fell back
     started_at: datetime | None = None
     status: str = "RUNNING"
     slack_channel: str | None = None

@@ -7,7 +7,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops_pipeline.domain.evaluation import evaluate_candidate, parse_build_exports
+from mlops_pipeline.domain.evaluation import (
+    BuildOutput,
+    evaluate_candidate,
+    parse_build_exports,
+    serving_summary,
+)
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 
 
@@ -19,18 +24,31 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     deps.reporter.step(
         execution, "Train", "SUCCEEDED", "train.py ran without the pipeline's credentials", trigger=trigger
     )
-    deps.reporter.step(
+    result: dict[str, Any] = {}
+    try:
+        result = evaluate_candidate(deps.registry, build, trigger, deps.gate_limits())
+    finally:
+        # The build succeeded even when the gate cannot judge it; its serving flavour once read.
+        deps.reporter.step(execution, "Build", "SUCCEEDED", build_detail(build, result), trigger=trigger)
+    deps.runs.update(
         execution,
-        "Build",
-        "SUCCEEDED",
-        f"{build.model_name} v{build.model_version} registered, {build.artifact.kind} `{build.artifact.uri}`",
-        trigger=trigger,
+        model=build.model_name,
+        version=build.model_version,
+        serving_flavor=result["serving_flavor"] or None,
+        serving_fallback_reason=result["serving_fallback_reason"] or None,
     )
-    result = evaluate_candidate(deps.registry, build, trigger, deps.gate_limits())
-    deps.runs.update(execution, model=build.model_name, version=build.model_version)
     deps.reporter.step(execution, "Evaluate", "SUCCEEDED" if result["passed"] else "FAILED", result["reason"])
     logger.info("gate evaluated", extra={"passed": result["passed"], "metric": result["metric"]})
     return result
+
+
+def build_detail(build: BuildOutput, result: Mapping[str, Any]) -> str:
+    """The Build step's line: the version, its artifact and how it is served (and why not ONNX)."""
+    detail = (
+        f"{build.model_name} v{build.model_version} registered, {build.artifact.kind} `{build.artifact.uri}`"
+    )
+    serving = serving_summary(result.get("serving_flavor"), result.get("serving_fallback_reason"))
+    return f"{detail}, serving {serving}" if serving else detail
 
 
 @logger.inject_lambda_context(correlation_id_path="execution", clear_state=True)

@@ -104,3 +104,29 @@ def test_show_prints_a_failed_builds_last_log_lines_and_where_the_log_is(store: 
     assert "      full log: /state/logs/codebuild/mlops-train:1.log" in text.output
     shown = json.loads(CliRunner().invoke(app, ["runs", "show", "first", "--table", TABLE, "--json"]).output)
     assert shown["steps"][-1]["log"] == {"lines": list(log.lines), "location": log.location, "error": ""}
+
+
+def test_show_latest_is_the_newest_run(store: DynamoRunStore) -> None:
+    result = CliRunner().invoke(app, ["runs", "show", "latest", "--table", TABLE, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["execution"] == ARN + "second-bbbb"
+
+
+def test_show_latest_without_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        create_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        result = CliRunner().invoke(app, ["runs", "show", "latest", "--table", TABLE])
+    assert result.exit_code == 1
+    assert "no runs yet" in result.output
+
+
+def test_show_prints_the_serving_flavour_and_why_it_fell_back(store: DynamoRunStore) -> None:
+    reason = "onnx parity failed on 119 of 200 rows"
+    store.update(ARN + "second-bbbb", serving_flavor="skops", serving_fallback_reason=reason)
+    text = CliRunner().invoke(app, ["runs", "show", "second", "--table", TABLE])
+    assert text.exit_code == 0, text.output
+    assert "serving_flavor   skops" in text.output
+    assert f"serving_fallback_reason {reason}" in text.output
+    shown = json.loads(CliRunner().invoke(app, ["runs", "show", "latest", "--table", TABLE, "--json"]).output)
+    assert (shown["serving_flavor"], shown["serving_fallback_reason"]) == ("skops", reason)

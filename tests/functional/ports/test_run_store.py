@@ -98,6 +98,17 @@ def test_update_sets_strings_and_none_clears_to_the_default(run_store: RunStore)
     assert (stored.status, stored.model, stored.version, stored.commit) == ("RUNNING", "iris", None, "")
 
 
+def test_update_records_how_the_model_is_served(run_store: RunStore) -> None:
+    run_store.create_if_absent(run())
+    run_store.update("exec-1", serving_flavor="skops", serving_fallback_reason="no converter for SVR")
+    stored = run_store.get("exec-1")
+    assert stored is not None
+    assert (stored.serving_flavor, stored.serving_fallback_reason) == ("skops", "no converter for SVR")
+    run_store.update("exec-1", serving_flavor="onnx", serving_fallback_reason=None)
+    stored = run_store.get("exec-1")
+    assert stored is not None and (stored.serving_flavor, stored.serving_fallback_reason) == ("onnx", "")
+
+
 @pytest.mark.parametrize(
     "field", ["steps", "posted", "slack_thread_ts", "slack_channel", "started_at", "nonsense"]
 )

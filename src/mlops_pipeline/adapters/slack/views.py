@@ -29,6 +29,7 @@ from slack_sdk.models.blocks import (
 )
 
 from mlops_pipeline.adapters.slack.ids import APPROVAL_ACTIONS_BLOCK_ID, APPROVE_ACTION_ID, REJECT_ACTION_ID
+from mlops_pipeline.domain.evaluation import serving_summary
 from mlops_pipeline.domain.models import Approval, ApprovalStatus, RunRecord, StepLog
 
 View = tuple[str, list[dict[str, Any]]]
@@ -52,6 +53,7 @@ STATUS_EMOJI: dict[str, str] = {
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _HEADER_MAX = 150  # Slack's limit for header text
 _SECTION_MAX = 3000  # Slack's limit for a section's text
+_SERVING_MAX = 500  # a fallback reason can be an exporter's whole message
 _FIELD_MAX = 2000
 _CONFIRM_MAX = 300  # a confirm dialog's text
 _LOG_MAX = 2500  # a failed build's log lines: bounded, inside one section
@@ -202,6 +204,9 @@ def _evaluation_blocks(evaluation: Mapping[str, Any]) -> list[Block]:
     lines.append(
         f"{'✅ gate passed' if passed else '❌ gate failed'}" + (f": {escape(reason)}" if reason else "")
     )
+    serving = serving_summary(evaluation.get("serving_flavor"), evaluation.get("serving_fallback_reason"))
+    if serving:  # the approver sees a slower skops fallback, and why, before prod gets it
+        lines.append(f"*Serving* {escape(_clip(serving, _SERVING_MAX))}")
     blocks: list[Block] = [SectionBlock(text=_md("\n".join(lines)))]
 
     metrics = evaluation.get("metrics") or {}

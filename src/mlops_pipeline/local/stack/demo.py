@@ -30,6 +30,7 @@ from rich.text import Text
 
 from mlops_pipeline.domain.models import StepLog
 from mlops_pipeline.local.stack.client import StackClient
+from mlops_pipeline.local.stack.demo_format import prediction_text, serving_text
 from mlops_pipeline.local.stack.errors import DemoError
 from mlops_pipeline.local.stack.state import APPROVER, StackInfo, slack_location
 
@@ -420,6 +421,8 @@ def print_summary(result: DemoResult, info: StackInfo, console: Console) -> None
         table.add_row(
             "metrics", ", ".join(f"{k}={v:.4g}" for k, v in (evaluation.get("metrics") or {}).items())
         )
+    if serving_text(evaluation):
+        table.add_row("serving", Text(serving_text(evaluation)))  # Text: a reason may hold [brackets]
     table.add_row("stage live", f"v{result.stage_version}")
     table.add_row("prod live", f"v{result.prod_version}")
     if result.approver:
@@ -439,8 +442,7 @@ def print_summary(result: DemoResult, info: StackInfo, console: Console) -> None
     if result.prediction is not None:
         response = result.prediction["response"]
         console.print(
-            Text("prediction from prod (alias live): ", style="bold")
-            + Text(json.dumps(response.get("predictions", response))),
+            Text("prediction from prod (alias live): ", style="bold") + Text(prediction_text(response)),
             highlight=False,
         )
 
