@@ -264,7 +264,7 @@ def prepare(root: Path) -> tuple[dict[str, Path], list[str], Any, dict[str, floa
         else:
             import mlflow.sklearn
 
-            mlflow.sklearn.save_model(model, task / "model", skops_trusted_types=train.SKOPS_TRUSTED_TYPES)
+            mlflow.sklearn.save_model(model, task / "model", skops_trusted_types=train.trusted_types(model))
             (task / "bench_handler.py").write_text(f"MODEL_PATH = {str(task / 'model')!r}\n" + PYFUNC_HANDLER)
     return roots, columns, x_test, zips
 

@@ -21,7 +21,10 @@ from pathlib import Path
 from mlops_pipeline.model_build.config import ProjectConfig, module_path
 from mlops_pipeline.model_build.errors import BuildError
 
-_MISSING_ATTR = re.compile(r"Can't get attribute '([^']+)' on <module '__main__'")
+# pickle's and importlib's words for a class of the script that ran (train.py is __main__ there).
+_MISSING_ATTR = re.compile(
+    r"Can't get attribute '([^']+)' on <module '__main__'|module '__main__' has no attribute '([^']+)'"
+)
 _NO_MODULE = re.compile(r"No module named '([^']+)'")
 _MAIN_TYPE = re.compile(r"__main__\.([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -57,7 +60,7 @@ def explain_load_failure(exc: BaseException, entrypoint: str) -> BuildError:
     main = _MISSING_ATTR.search(text) or _MAIN_TYPE.search(text)
     if main:
         return BuildError(
-            f"the model uses class {main.group(1)}, defined in {entrypoint} itself: a model can only be "
+            f"the model uses class {next(g for g in main.groups() if g)}, defined in {entrypoint} itself: a model can only be "
             "loaded where its classes can be imported; move it to a module of the project (e.g. "
             "features.py), import it from there in train.py and declare it in mlops.toml: [serving] "
             'modules = ["features"]'

@@ -107,6 +107,10 @@ def test_a_class_of_the_training_script_is_refused_with_what_to_do() -> None:
         ),
         (ValueError("cannot import __main__.MyScaler"), "class MyScaler, defined in train.py"),
         (
+            AttributeError("module '__main__' has no attribute 'MyScaler'"),
+            "class MyScaler, defined in train.py",
+        ),
+        (
             ModuleNotFoundError("No module named 'feats.core'"),
             r"module 'feats.core'.*\[serving\] modules = \[\"feats\"\]",
         ),
