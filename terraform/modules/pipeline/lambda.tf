@@ -173,6 +173,7 @@ locals {
       table = concat(
         [
           local.table_runs,
+          # The lock and, beside it, the deploy's intent (written before live moves).
           { sid = "DeploymentLock", index = false, keys = ["LOCK#deploy-${e}"], actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"] },
           { sid = "DeployedState", index = false, keys = ["ENV#${e}"], actions = ["dynamodb:GetItem"] },
         ],
@@ -200,9 +201,11 @@ locals {
       features       = ["slack"]
       assume         = [var.deploy_targets[e].role_arn]
       task_callbacks = []
+      # Frees the lock; after a failed deploy (mode recover) also reads the deploy's intent beside
+      # it and takes the lock while it moves live back (same partition, this environment only).
       table = [
         local.table_runs,
-        { sid = "DeploymentLock", index = false, keys = ["LOCK#deploy-${e}"], actions = ["dynamodb:DeleteItem"] },
+        { sid = "DeploymentLock", index = false, keys = ["LOCK#deploy-${e}"], actions = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"] },
       ]
       env = { DEPLOY_TARGETS = local.deploy_targets_json[e] }
     }

@@ -210,8 +210,14 @@ run "table_access_is_scoped_to_the_keys_each_function_uses" {
         "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem RUN#*", "dynamodb:PutItem APPROVAL#*", "dynamodb:PutItem RUN#*",
         "dynamodb:Query APPROVALS#*", "dynamodb:UpdateItem APPROVAL#*", "dynamodb:UpdateItem RUN#*",
       ]
-      rollback_prod  = ["dynamodb:DeleteItem LOCK#deploy-prod", "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*"]
-      rollback_stage = ["dynamodb:DeleteItem LOCK#deploy-stage", "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*"]
+      rollback_prod = [
+        "dynamodb:DeleteItem LOCK#deploy-prod", "dynamodb:GetItem LOCK#deploy-prod", "dynamodb:GetItem RUN#*", "dynamodb:PutItem LOCK#deploy-prod",
+        "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+      ]
+      rollback_stage = [
+        "dynamodb:DeleteItem LOCK#deploy-stage", "dynamodb:GetItem LOCK#deploy-stage", "dynamodb:GetItem RUN#*", "dynamodb:PutItem LOCK#deploy-stage",
+        "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+      ]
       slack_interactions = [
         "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem APPROVAL#*", "dynamodb:UpdateItem RUN#*",
       ]
