@@ -249,3 +249,53 @@ def test_a_failing_requirements_install_is_a_build_error_and_leaves_no_venv(tmp_
     with pytest.raises(BuildError, match=r"pip install -r requirements\.txt failed"):
         train_venv.training_python(tmp_path, sys.executable, env)
     assert [p for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def _train_manifest(columns: list[str]) -> Any:
+    from mlops_pipeline.model_build.train_output import TrainManifest
+
+    return TrainManifest(
+        model_name="m",
+        columns=tuple(columns),
+        metrics=(),
+        params={},
+        tags={},
+        logged_model_name="model",
+        smoke_input=None,
+        flavor="skops",
+        fallback_reason=None,
+    )
+
+
+def test_the_trusted_step_ships_the_checkouts_modules_and_never_the_training_outputs(
+    tmp_path: Path, feature_module: tuple[str, Path]
+) -> None:
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    from mlops_pipeline.model_build.register_step import _serving_manifest
+
+    name, source = feature_module
+    rows = np.random.default_rng(1).uniform(1, 5, size=(30, 2))
+    model = make_pipeline(__import__(name).Log1pScaler(), Ridge()).fit(rows, rows[:, 0])
+    export = tmp_path / "export"
+    export_skops(model, ["a", "b"], export, 100, {name: source})
+    # A compromised training step swaps the shipped code and adds requirements and files.
+    (export / "code" / f"{name}.py").write_text("import os; os.system('evil')\n")
+    (export / "planted.txt").write_text("x")
+    data = json.loads((export / "serving.json").read_text())
+    (export / "serving.json").write_text(json.dumps({**data, "serving_requirements": ["evil==1"]}))
+    checkout = source.parent
+    config = parse_config({"serving": {"modules": [name]}}, checkout)
+    serving = _serving_manifest(export, _train_manifest(["a", "b"]), config)
+    assert serving.project_code == (name,)
+    assert (export / "code" / f"{name}.py").read_text() == SCALER  # the checkout's copy
+    assert sorted(p.name for p in export.iterdir()) == ["code", "model.skops", "serving.json"]
+    assert json.loads((export / "serving.json").read_text())["serving_requirements"] == []
+    refused = parse_config({}, checkout)  # the checkout declares no module: the class is refused
+    with pytest.raises(ExportError, match=rf"{name}\.Log1pScaler"):
+        _serving_manifest(export, _train_manifest(["a", "b"]), refused)
+    # A class the checkout's module does not define is refused by name.
+    source.write_text(SCALER.replace("class Log1pScaler", "class Renamed"))
+    with pytest.raises(BuildError, match="do not define"):
+        _serving_manifest(export, _train_manifest(["a", "b"]), config)
