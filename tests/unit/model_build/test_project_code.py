@@ -299,3 +299,31 @@ def test_the_trusted_step_ships_the_checkouts_modules_and_never_the_training_out
     source.write_text(SCALER.replace("class Log1pScaler", "class Renamed"))
     with pytest.raises(BuildError, match="do not define"):
         _serving_manifest(export, _train_manifest(["a", "b"]), config)
+
+
+def test_serving_requirements_for_lambda_resolve_their_dependencies_within_the_pins(tmp_path: Path) -> None:
+    cmd = wheels.download_command(["lightgbm==4.6.0"], tmp_path, "arm64", constraints=tmp_path / "c.txt")
+    assert "--no-deps" not in cmd and cmd[cmd.index("--constraint") + 1] == str(tmp_path / "c.txt")
+    assert "--only-binary=:all:" in cmd and "manylinux_2_28_aarch64" in cmd  # wheels only: nothing runs
+    assert "--no-deps" in wheels.download_command(["numpy==2.4.6"], tmp_path, "arm64")
+    seen: list[str] = []
+
+    def pip(command: list[str], **_: Any) -> Any:
+        import subprocess
+
+        seen.append(Path(command[command.index("--constraint") + 1]).read_text())
+        dest = Path(command[command.index("--dest") + 1])
+        with zipfile.ZipFile(dest / "lightgbm-4.6.0-py3-none-manylinux_2_28_aarch64.whl", "w") as wheel:
+            wheel.writestr("lightgbm/__init__.py", "")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    got = wheels.fetch_wheels(
+        ["lightgbm==4.6.0"], "arm64", tmp_path / "c", runner=pip, constraints=["numpy==2.4.6"]
+    )
+    assert seen == ["numpy==2.4.6\n"] and not (got / "constraints.txt").exists()
+    assert wheels.wheel_top_level(got) == {"lightgbm"}
+    # Other pins are another cache entry.
+    other = wheels.fetch_wheels(
+        ["lightgbm==4.6.0"], "arm64", tmp_path / "c", runner=pip, constraints=["numpy==2.5"]
+    )
+    assert other != got and len(seen) == 2
