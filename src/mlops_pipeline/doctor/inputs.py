@@ -41,6 +41,7 @@ FALLBACK_DEFAULTS: dict[str, TfValue] = {
     "repository_name": "models",
     "mlflow_front_door": "api_gateway",
     "name_prefix": "mlops",
+    "git_source": "codecommit",
 }
 
 
@@ -225,6 +226,7 @@ class DoctorInputs:
     mlflow_front_door: str = "api_gateway"
     existing_network: bool = False
     name_prefix: str = "mlops"
+    git_source: str = "codecommit"  # codecommit, github or gitlab (the git host)
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def role_arn(self, account_id: str) -> str:
@@ -271,6 +273,7 @@ def build_inputs(
         mlflow_front_door=get("mlflow_front_door") or "api_gateway",
         existing_network=base.get("existing_network") is not None,
         name_prefix=get("name_prefix") or "mlops",
+        git_source=get("git_source") or "codecommit",
     )
 
 

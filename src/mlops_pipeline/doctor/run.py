@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 from slack_sdk import WebClient
 
-from mlops_pipeline.doctor import aws_checks, slack_checks, terraform_checks
+from mlops_pipeline.doctor import aws_checks, git_checks, slack_checks, terraform_checks
 from mlops_pipeline.doctor.inputs import DoctorInputs, RootConstraints
 from mlops_pipeline.doctor.result import CheckResult, Status, skipped
 
@@ -32,6 +32,7 @@ def aws_results(
             skipped("stage account role", why),
             skipped("prod account role", why),
             skipped(aws_checks.CODECOMMIT, why),
+            skipped(git_checks.CONNECTION, why),
         ]
     else:
         for label, account_id in (("stage", inputs.stage_account_id), ("prod", inputs.prod_account_id)):
@@ -40,14 +41,18 @@ def aws_results(
                     clients, label, account_id, inputs.target_admin_role_name, caller_arn
                 )
             )
-        results.append(
-            aws_checks.check_codecommit(
-                clients("codecommit"),
-                inputs.region,
-                inputs.repository_name,
-                codecommit_regions() if regions is None else regions,
+        if inputs.git_source == "codecommit":
+            results.append(
+                aws_checks.check_codecommit(
+                    clients("codecommit"),
+                    inputs.region,
+                    inputs.repository_name,
+                    codecommit_regions() if regions is None else regions,
+                )
             )
-        )
+        else:
+            results.append(skipped(aws_checks.CODECOMMIT, f"git_source is {inputs.git_source}"))
+        results.append(git_checks.check_connection(clients("codeconnections"), inputs))
     results.append(aws_checks.check_chatbot_region(inputs))
     if no_credentials:
         results.append(skipped(aws_checks.VPC_LINK, why))
