@@ -1,8 +1,10 @@
-"""Serving benchmark: the original handler, MLflow pyfunc, our fallback and our default path.
+"""Serving benchmark: the original handler, MLflow pyfunc, our fallback and our default path,
+and our default path serving a gradient-boosting model.
 
-Trains the sample model (seed_code/train.py's recipe, no MLflow server needed), prepares the
-four variants side by side in a temporary folder (ours: the build's own zip, host platform,
-unpacked and run from its task root as the emulator's Lambda runtime runs it), and measures for each:
+Trains the sample model (seed_code/train.py's recipe, no MLflow server needed) and a
+GradientBoostingRegressor on the same training rows, prepares the five variants side by side in
+a temporary folder (ours: the build's own zip, host platform, unpacked and run from its task
+root as the emulator's Lambda runtime runs it), and measures for each:
 
 * cold start: a fresh Python process from spawn to the first response (median of N runs);
 * warm single-row latency p50/p99 in one process (the handler call, after 200 warm-up calls),
@@ -16,7 +18,8 @@ unpacked and run from its task root as the emulator's Lambda runtime runs it), a
 It prints a table, the ratios against the default path, whether the targets hold (default
 cold start <= 0.2 s; default warm p50 <= 1.5x the runtime's own ``run`` floor), and ends with
 one machine-readable line:
-``serving: cold_ms=<median> warm_p50_us=<p50> floor_us=<floor> original_cold_ms=<median> original_warm_p50_us=<p50>``.
+``serving: cold_ms=<median> warm_p50_us=<p50> floor_us=<floor> original_cold_ms=<median> original_warm_p50_us=<p50>
+gbm_cold_ms=<median> gbm_warm_p50_us=<p50> gbm_floor_us=<floor>`` (one line).
 
 Run: ``python benchmarks/serving.py [--cold-runs 5] [--warm-calls 2000]`` (a few minutes at most).
 """
@@ -57,13 +60,17 @@ VARIANT_PACKAGES: dict[str, tuple[str, ...]] = {
     "mlflow_pyfunc": ("mlflow",),
     "fallback": ("skops", "scikit-learn", "numpy"),
     "default": ("onnxruntime", "numpy"),
+    "gbm": ("onnxruntime", "numpy"),
 }
 VARIANT_TITLES = {
     "original": "original (pickle+pandas+sklearn)",
     "mlflow_pyfunc": "MLflow pyfunc",
     "fallback": "ours, fallback (skops)",
     "default": "ours, default (ONNX)",
+    "gbm": "ours, gradient boosting",
 }
+# Our variants: the build's zips, served by serving.handler.
+OURS = ("fallback", "default", "gbm")
 
 # --------------------------------------------------------------------------- helpers
 
@@ -143,7 +150,8 @@ DRIVER = textwrap.dedent(
     r"""
     import json, os, sys, time
     variant, task_root, mode, single_json, batch_json, calls = sys.argv[1:7]
-    if variant in ("fallback", "default"):
+    ours = variant in ("fallback", "default", "gbm")
+    if ours:
         # The serving zip has neither pandas nor MLflow: make them absent here too.
         class NotInstalled:
             def find_spec(self, name, path=None, target=None):
@@ -153,7 +161,7 @@ DRIVER = textwrap.dedent(
         sys.meta_path.insert(0, NotInstalled())
     sys.path.insert(0, task_root)
     from importlib import import_module
-    handler = import_module("serving.handler" if variant in ("fallback", "default") else "bench_handler").handler
+    handler = import_module("serving.handler" if ours else "bench_handler").handler
     single, batch = json.loads(single_json), json.loads(open(batch_json).read())
     first = handler(single)
     assert first["statusCode"] == 200, first
@@ -161,11 +169,11 @@ DRIVER = textwrap.dedent(
     if mode == "cold":
         sys.exit(0)
     fn = None
-    if variant in ("fallback", "default"):
+    if ours:
         import numpy as np
         service = import_module("serving.handler")._SERVICE
         row = np.array([[float(v) for v in single["inputs"].values()]])
-        if variant == "default":
+        if hasattr(service.predictor, "session"):  # served by onnxruntime
             session = service.predictor.session; name = service.predictor.manifest.input_name
             fn = lambda: session.run(None, {name: row})
         else:
@@ -206,6 +214,7 @@ class Result:
     floor_us: float | None
     modules: list[str]
     zip_mib: float | None = None
+    flavor: str = ""  # ours: onnx or skops
 
 
 def _load_seed_train() -> Any:
@@ -216,14 +225,21 @@ def _load_seed_train() -> Any:
     return module
 
 
-def ours(variant: str, model: Any, columns: list[str], root: Path) -> tuple[Path, float]:
-    """The build's zip of ``model`` (host platform, as the local build makes it), unpacked; its MiB."""
+def ours(variant: str, model: Any, columns: list[str], root: Path, rows: Any) -> tuple[Path, float, str]:
+    """The build's zip of ``model`` (host platform, as the local build makes it), unpacked; its
+    MiB and flavour. ``gbm`` goes through the build's own choice (export_model: ONNX when it
+    converts and passes parity on ``rows``, else skops), the others through the named flavour."""
     from mlops_pipeline.model_build import artifact, bundle
-    from mlops_pipeline.model_build.export import export_onnx, export_skops
+    from mlops_pipeline.model_build.export import export_model, export_onnx, export_skops
 
-    flavor = "onnx" if variant == "default" else "skops"
-    export = export_onnx if flavor == "onnx" else export_skops
-    export(model, columns, root / f"{variant}-model", max_rows=10_000)
+    if variant == "gbm":
+        exported = export_model(model, columns, rows, root / f"{variant}-model")
+        flavor = exported.flavor
+        print(f"gradient boosting exported as {flavor} {exported.fallback_reason or ''}", file=sys.stderr)
+    else:
+        flavor = "onnx" if variant == "default" else "skops"
+        export = export_onnx if flavor == "onnx" else export_skops
+        export(model, columns, root / f"{variant}-model", max_rows=10_000)
     settings = artifact.ArtifactSettings(platform="host")
     staged = artifact.stage(
         settings, flavor, root / f"{variant}-model", root / f"{variant}-build", "zip", print
@@ -233,11 +249,12 @@ def ours(variant: str, model: Any, columns: list[str], root: Path) -> tuple[Path
     task = root / variant
     with zipfile.ZipFile(written.path) as archive:
         archive.extractall(task)  # what the emulator's Lambda runtime does with a zip function
-    return task, written.size / 2**20
+    return task, written.size / 2**20, flavor
 
 
-def prepare(root: Path) -> tuple[dict[str, Path], list[str], Any, dict[str, float]]:
-    """Train the sample model and lay out one task root per variant (and the zips' MiB)."""
+def prepare(root: Path) -> tuple[dict[str, Path], list[str], Any, dict[str, tuple[float, str]]]:
+    """Train the sample models and lay out one task root per variant (and the zips' MiB and flavour)."""
+    from sklearn.ensemble import GradientBoostingRegressor
     from sklearn.model_selection import train_test_split
     from sklearn.neighbors import KNeighborsRegressor
 
@@ -246,12 +263,18 @@ def prepare(root: Path) -> tuple[dict[str, Path], list[str], Any, dict[str, floa
     x_train, x_test, y_train, _ = train_test_split(features, target, test_size=0.2, random_state=42)
     x_routes, y_routes = train.route_means(x_train, y_train)
     model = KNeighborsRegressor(n_neighbors=1).fit(x_routes, y_routes)
+    # A common model a data scientist brings instead: 100 depth-3 trees on the training rows.
+    boosted = GradientBoostingRegressor(random_state=0).fit(x_train, y_train)
     columns = list(train.FEATURES)
+    parity_rows = x_test[columns].to_numpy(dtype="float64")
     roots: dict[str, Path] = {}
-    zips: dict[str, float] = {}
+    zips: dict[str, tuple[float, str]] = {}
     for variant in VARIANT_PACKAGES:
-        if variant in ("fallback", "default"):
-            roots[variant], zips[variant] = ours(variant, model, columns, root)
+        if variant in OURS:
+            task, mib, flavor = ours(
+                variant, boosted if variant == "gbm" else model, columns, root, parity_rows
+            )
+            roots[variant], zips[variant] = task, (mib, flavor)
             continue
         task = root / variant
         task.mkdir()
@@ -321,7 +344,7 @@ def measure(
         batch_rows_per_s=BATCH_ROWS / batch_s,
         rss_mib=stats["maxrss_kb"] / 1024,
         package_mib=tree_mib(task)
-        if variant in ("fallback", "default")
+        if variant in OURS
         else installed_bytes(package_closure(VARIANT_PACKAGES[variant])) / 2**20,
         floor_us=floor,
         modules=stats["modules"],
@@ -351,10 +374,11 @@ def report(results: dict[str, Result]) -> list[str]:
             f"warm {r.warm_p50_us / default.warm_p50_us:5.1f}x  RSS {r.rss_mib / default.rss_mib:4.1f}x  "
             f"packages {r.package_mib / default.package_mib:4.1f}x"
         )
-    for name in ("default", "fallback"):
-        if results[name].zip_mib is not None:
+    for name in OURS:
+        if name in results and results[name].zip_mib is not None:
             lines.append(
-                f"{VARIANT_TITLES[name]}: zip {results[name].zip_mib:.0f} MiB, {results[name].package_mib:.0f} MiB unzipped"
+                f"{VARIANT_TITLES[name]}: {results[name].flavor or '?'}, zip {results[name].zip_mib:.0f} MiB, "
+                f"{results[name].package_mib:.0f} MiB unzipped"
             )
     floor = default.floor_us or float("nan")
     fallback_floor = results["fallback"].floor_us
@@ -362,6 +386,9 @@ def report(results: dict[str, Result]) -> list[str]:
         lines.append(
             f"floors: onnxruntime run {floor:.1f} us, sklearn predict {fallback_floor:.1f} us (single row)"
         )
+    gbm = results.get("gbm")
+    if gbm is not None and gbm.floor_us is not None:
+        lines.append(f"gradient boosting floor ({gbm.flavor or '?'}): {gbm.floor_us:.1f} us (single row)")
     cold_ok = d_cold <= COLD_TARGET_MS
     warm_ok = default.warm_p50_us <= WARM_FLOOR_FACTOR * floor
     lines.append(
@@ -372,11 +399,17 @@ def report(results: dict[str, Result]) -> list[str]:
         f"target default warm p50 <= {WARM_FLOOR_FACTOR}x floor: {'HOLDS' if warm_ok else 'MISSED'} "
         f"({default.warm_p50_us:.1f} us vs {WARM_FLOOR_FACTOR * floor:.1f} us)"
     )
-    lines.append(
+    last = (
         f"serving: cold_ms={d_cold:.0f} warm_p50_us={default.warm_p50_us:.0f} floor_us={floor:.0f} "
         f"original_cold_ms={statistics.median(original.cold_ms):.0f} "
         f"original_warm_p50_us={original.warm_p50_us:.0f}"
     )
+    if gbm is not None:
+        last += (
+            f" gbm_cold_ms={statistics.median(gbm.cold_ms):.0f} gbm_warm_p50_us={gbm.warm_p50_us:.0f} "
+            f"gbm_floor_us={gbm.floor_us or float('nan'):.0f}"
+        )
+    lines.append(last)
     return lines
 
 
@@ -389,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     variants = [v for v in args.variants.split(",") if v]
     with tempfile.TemporaryDirectory(prefix="serving-bench-") as tmp:
         root = Path(tmp)
-        print("preparing the sample model and the four variants ...", file=sys.stderr)
+        print("preparing the sample models and the five variants ...", file=sys.stderr)
         roots, columns, x_test, zips = prepare(root)
         row = x_test.iloc[0]
         single = {"inputs": {c: [float(row[c])] for c in columns}}
@@ -400,11 +433,12 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, Result] = {}
         for variant in variants:
             print(f"measuring {VARIANT_TITLES[variant]} ...", file=sys.stderr)
-            request = ours_single if variant in ("fallback", "default") else single
+            request = ours_single if variant in OURS else single
             results[variant] = measure(
                 variant, roots[variant], request, batch_file, args.cold_runs, args.warm_calls
             )
-            results[variant].zip_mib = zips.get(variant)
+            if variant in zips:
+                results[variant].zip_mib, results[variant].flavor = zips[variant]
     if set(results) != set(VARIANT_PACKAGES):
         for name, r in results.items():
             print(name, r)

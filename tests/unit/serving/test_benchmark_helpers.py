@@ -64,3 +64,22 @@ def test_report_ends_with_the_machine_readable_line(bench: ModuleType) -> None:
     lines = bench.report(results)
     assert any("cold start <= 200 ms: MISSED" in line for line in lines)
     assert any("1.5x floor: MISSED" in line for line in lines)
+
+
+def test_report_adds_the_gradient_boosting_model_with_its_flavour(bench: ModuleType) -> None:
+    def result(name: str, cold: float, warm: float, floor: float | None, flavor: str = "") -> object:
+        out = bench.Result(name, [cold], warm, warm * 3, 1e5, 50.0, 100.0, floor, [], 40.0)
+        out.flavor = flavor
+        return out
+
+    results = {
+        "original": result("original", 1100, 1900, None),
+        "mlflow_pyfunc": result("mlflow_pyfunc", 3000, 2500, None),
+        "fallback": result("fallback", 900, 390, 420, "skops"),
+        "default": result("default", 130, 120, 100, "onnx"),
+        "gbm": result("gbm", 150, 40, 30, "onnx"),
+    }
+    lines = bench.report(results)
+    assert any(line.startswith("ours, gradient boosting") and " 40.0 " in line for line in lines)
+    assert "ours, gradient boosting: onnx, zip 40 MiB, 100 MiB unzipped" in lines
+    assert lines[-1].endswith(" original_warm_p50_us=1900 gbm_cold_ms=150 gbm_warm_p50_us=40 gbm_floor_us=30")
