@@ -41,7 +41,9 @@ from mlops_pipeline.serving.validation import InputSchema, InvalidInputError, pa
 Progress = Callable[[str], None]
 # Tags only the pipeline writes: an author's run tag with one of these names is dropped.
 RESERVED_TAG_PREFIXES = ("mlflow.", "git_", "pipeline_", "artifact_", "serving_", "gate_", "image_")
-RESERVED_TAGS = frozenset({"smoke_input", "approved_by", "approved_at", "deployed_prod_at"})
+RESERVED_TAGS = frozenset(
+    {"smoke_input", "approved_by", "approved_at", "deployed_prod_at", "build_failure_reason"}
+)
 _BATCH = 100  # log_batch takes at most 1000 metrics, 100 params and 100 tags per call
 
 

@@ -359,6 +359,7 @@ def test_manifest_round_trips_through_json(manifest: TrainManifest) -> None:
         "approved_by",
         "approved_at",
         "deployed_prod_at",
+        "build_failure_reason",
         "stage_lambda_version",
         "prod_lambda_version",
     ],
