@@ -20,7 +20,11 @@ SHARED = (
     "expire_approval",
     "slack_interactions",
     "notify",
+    "git_webhook",
 )
+# Only with a GitHub or GitLab source (Terraform git_source): CodeCommit pushes arrive through
+# EventBridge instead.
+WEBHOOK_ONLY = frozenset({"git_webhook"})
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ PACKAGE_FUNCTIONS: dict[str, tuple[str, ...]] = {
         "expire_approval",
         "slack_interactions",
         "notify",
+        "git_webhook",
     ),
     "registry": ("evaluate", "promote"),
 }

@@ -13,7 +13,9 @@ LAMBDA_TF = ROOT / "terraform" / "modules" / "pipeline" / "lambda.tf"
 
 def _terraform_list(name: str) -> set[str]:
     """The string literals of ``name = [...]`` / ``toset([...])`` in the pipeline module's lambda.tf."""
-    match = re.search(rf"^  {name} = (?:toset\()?\[(.*?)\]", LAMBDA_TF.read_text(), flags=re.S | re.M)
+    match = re.search(
+        rf"^  {name} = (?:setsubtract\()?(?:toset\()?\[(.*?)\]", LAMBDA_TF.read_text(), flags=re.S | re.M
+    )
     assert match, f"{name} not found in {LAMBDA_TF}"
     return set(re.findall(r'"([a-z_]+)"', match.group(1)))
 
@@ -22,6 +24,13 @@ def test_python_and_terraform_define_the_same_functions() -> None:
     assert set(functions.BY_NAME) == _terraform_list("function_keys")
     assert set(statemachine.ASL_FUNCTIONS) == _terraform_list("asl_functions")
     assert set(statemachine.ASL_FUNCTIONS) <= set(functions.BY_NAME)
+    # The functions Terraform leaves out with a CodeCommit source are functions.WEBHOOK_ONLY.
+    match = re.search(
+        r"^  function_keys = setsubtract\(.*?\]\), local\.webhook_enabled \? \[\] : \[(.*?)\]\)",
+        LAMBDA_TF.read_text(),
+        flags=re.S | re.M,
+    )
+    assert match and set(re.findall(r'"([a-z_]+)"', match.group(1))) == functions.WEBHOOK_ONLY
 
 
 def test_every_function_runs_a_packaged_handler_module() -> None:
@@ -42,9 +51,9 @@ def test_each_environment_s_states_invoke_that_environment_s_functions() -> None
         f"{n}_function_arn": f"arn:aws:lambda:us-east-1:111111111111:function:mlops-{n}"
         for n in statemachine.ASL_FUNCTIONS
     }
-    states = statemachine.definition({**values, "codebuild_project": "p", "train_project": "t", "approval_timeout_seconds": "60"})[
-        "States"
-    ]
+    states = statemachine.definition(
+        {**values, "codebuild_project": "p", "train_project": "t", "approval_timeout_seconds": "60"}
+    )["States"]
     for environment, label in (("stage", "Stage"), ("prod", "Prod")):
         for module, step in (("deploy", "Deploy"), ("smoke_test", "SmokeTest"), ("rollback", "Rollback")):
             state = states[f"{step}{label}"]

@@ -83,6 +83,8 @@ module "pipeline" {
   build_source    = local.build_source
   repository_name = var.repository_name
   branch          = var.branch
+  git_source      = var.git_source
+  git_repository  = var.git_repository
 
   deploy_targets = {
     stage = module.stage.deploy_target

@@ -50,3 +50,18 @@ output "inference_functions" {
     prod  = module.prod.deploy_target
   }
 }
+
+output "git_webhook_url" {
+  description = "With git_source github or gitlab: the push webhook's URL for the repository's webhook settings."
+  value       = module.pipeline.git_webhook_url
+}
+
+output "git_webhook_secret_arn" {
+  description = "With git_source github or gitlab: the secret to fill with {\"secret\"} (the webhook's secret or token)."
+  value       = module.pipeline.git_webhook_secret_arn
+}
+
+output "codeconnections_connection_arn" {
+  description = "With git_source github or gitlab: the connection to complete once in the console (docs/deploy-aws.md)."
+  value       = module.pipeline.codeconnections_connection_arn
+}

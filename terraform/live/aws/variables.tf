@@ -128,6 +128,18 @@ variable "repository_name" {
   default     = "models"
 }
 
+variable "git_source" {
+  description = "Where the model code lives: codecommit, github or gitlab (the pipeline module's git_source: a signed push webhook and a CodeConnections connection for github/gitlab)."
+  type        = string
+  default     = "codecommit"
+}
+
+variable "git_repository" {
+  description = "With git_source github or gitlab: the repository's owner/name on github.com or gitlab.com."
+  type        = string
+  default     = null
+}
+
 variable "branch" {
   description = "Branch whose pushes start the pipeline."
   type        = string

@@ -1,15 +1,20 @@
 # Slack interactivity: Slack POSTs button clicks here; the Lambda verifies Slack's signature.
+# The same HTTP API carries the git host's push webhook (webhook.tf) when git_source is not codecommit.
+locals {
+  create_api = var.create_slack_api || local.webhook_enabled
+}
+
 resource "aws_apigatewayv2_api" "slack" {
-  count = var.create_slack_api ? 1 : 0
+  count = local.create_api ? 1 : 0
 
   name          = "${var.name_prefix}-slack"
   protocol_type = "HTTP"
-  description   = "Slack interactivity endpoint of mlops-pipeline."
+  description   = "Slack interactivity and git push webhook endpoints of mlops-pipeline."
   tags          = var.tags
 }
 
 resource "aws_cloudwatch_log_group" "api" {
-  count = var.create_slack_api ? 1 : 0
+  count = local.create_api ? 1 : 0
 
   name              = "/aws/apigateway/${var.name_prefix}-slack"
   retention_in_days = var.log_retention_days
@@ -39,7 +44,7 @@ resource "aws_apigatewayv2_route" "slack" {
 }
 
 resource "aws_apigatewayv2_stage" "slack" {
-  count = var.create_slack_api ? 1 : 0
+  count = local.create_api ? 1 : 0
 
   api_id      = aws_apigatewayv2_api.slack[0].id
   name        = "$default"

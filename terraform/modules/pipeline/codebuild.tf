@@ -16,13 +16,21 @@ locals {
   # Docker runs only for serving images; a zip needs neither Docker nor privileged mode.
   codebuild_privileged = var.codebuild.privileged_mode || var.serving_package_type == "Image"
 
-  build_source = var.create_repository ? {
+  # Where both projects clone the model code: the CodeCommit repository, or (git_source github or
+  # gitlab) the host's repository through the CodeConnections connection (webhook.tf).
+  codecommit_source = local.create_codecommit ? {
     type     = "CODECOMMIT"
     location = aws_codecommit_repository.this[0].clone_url_http
     } : coalesce(var.external_source, {
       type     = "CODECOMMIT"
       location = "https://git-codecommit.${local.region}.amazonaws.com/v1/repos/${var.repository_name}"
   })
+  build_source = local.webhook_enabled ? {
+    type       = local.git_host.codebuild_type
+    location   = "${local.git_host.url}/${var.git_repository}.git"
+    connection = aws_codeconnections_connection.this[0].arn
+  } : merge(local.codecommit_source, { connection = null })
+  create_codecommit = var.create_repository && !local.webhook_enabled
 
   build_env = merge(
     {
@@ -44,7 +52,7 @@ locals {
 }
 
 resource "aws_codecommit_repository" "this" {
-  count = var.create_repository ? 1 : 0
+  count = local.create_codecommit ? 1 : 0
 
   repository_name = var.repository_name
   #checkov:skip=CKV2_AWS_37:Model code needs no pull-request approval rule: every push is gated by the evaluation and the Slack approval before prod.
@@ -110,6 +118,15 @@ resource "aws_codebuild_project" "this" {
     location        = local.build_source.location
     buildspec       = local.buildspec
     git_clone_depth = 1
+
+    dynamic "auth" {
+      for_each = local.build_source.connection == null ? [] : [local.build_source.connection]
+
+      content {
+        type     = "CODECONNECTIONS"
+        resource = auth.value
+      }
+    }
   }
 
   # The downloaded wheels (buildspec cache paths) stay on the build host between builds.
@@ -190,6 +207,15 @@ resource "aws_codebuild_project" "train" {
     location        = local.build_source.location
     buildspec       = local.train_buildspec
     git_clone_depth = 1
+
+    dynamic "auth" {
+      for_each = local.build_source.connection == null ? [] : [local.build_source.connection]
+
+      content {
+        type     = "CODECONNECTIONS"
+        resource = auth.value
+      }
+    }
   }
 
   logs_config {

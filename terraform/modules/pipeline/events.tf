@@ -2,7 +2,10 @@
 # {commit, repository, branch, author, pushed_at}: author is the principal that pushed (the
 # event's callerUserArn) and pushed_at the event's time. The pipeline trusts these two for who
 # pushed and in which order, never the git author or commit date written into the commit.
+# CodeCommit only: a GitHub or GitLab source starts the pipeline through the webhook (webhook.tf).
 resource "aws_cloudwatch_event_rule" "trigger" {
+  count = local.webhook_enabled ? 0 : 1
+
   name        = "${var.name_prefix}-pipeline-trigger"
   description = "Pushes to ${var.branch} of the model repository start the pipeline."
 
@@ -21,7 +24,9 @@ resource "aws_cloudwatch_event_rule" "trigger" {
 }
 
 resource "aws_cloudwatch_event_target" "trigger" {
-  rule     = aws_cloudwatch_event_rule.trigger.name
+  count = local.webhook_enabled ? 0 : 1
+
+  rule     = aws_cloudwatch_event_rule.trigger[0].name
   arn      = aws_sfn_state_machine.this.arn
   role_arn = aws_iam_role.events.arn
 

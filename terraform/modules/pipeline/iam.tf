@@ -74,6 +74,22 @@ locals {
           conditions = []
         },
       ] : [],
+      contains(fn.features, "git_webhook") ? [
+        {
+          # Only the webhook verifies the git host's deliveries.
+          sid        = "GitWebhookSecret"
+          actions    = ["secretsmanager:GetSecretValue"]
+          resources  = aws_secretsmanager_secret.git_webhook[*].arn
+          conditions = []
+        },
+        {
+          # The one thing a verified push may do: start this pipeline.
+          sid        = "StartPipeline"
+          actions    = ["states:StartExecution"]
+          resources  = [local.state_machine_arn]
+          conditions = []
+        },
+      ] : [],
       length(fn.assume) > 0 ? [
         {
           # Its own environment's target role only (deploy role, or the smoke test's invoke role).
@@ -272,6 +288,17 @@ data "aws_iam_policy_document" "codebuild" {
     }
   }
 
+  dynamic "statement" {
+    # GitHub or GitLab: clone through the CodeConnections connection, this one only.
+    for_each = aws_codeconnections_connection.this[*].arn
+
+    content {
+      sid       = "CloneThroughConnection"
+      actions   = ["codeconnections:UseConnection", "codeconnections:GetConnectionToken", "codeconnections:GetConnection"]
+      resources = [statement.value]
+    }
+  }
+
   statement {
     sid       = "ReadPipelineSource"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
@@ -372,6 +399,17 @@ data "aws_iam_policy_document" "train" {
     content {
       sid       = "PullModelCode"
       actions   = ["codecommit:GitPull"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    # GitHub or GitLab: clone through the CodeConnections connection, this one only.
+    for_each = aws_codeconnections_connection.this[*].arn
+
+    content {
+      sid       = "CloneThroughConnection"
+      actions   = ["codeconnections:UseConnection", "codeconnections:GetConnectionToken", "codeconnections:GetConnection"]
       resources = [statement.value]
     }
   }

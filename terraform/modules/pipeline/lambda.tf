@@ -51,7 +51,7 @@ locals {
 
   # Each function: handler module, package, size, settings, features (slack, slack_signing,
   # mlflow), the roles it may assume, the Step Functions callbacks it may send and its table access.
-  shared_functions = {
+  shared_functions = merge({
     report = {
       handler        = "report"
       package        = "core"
@@ -157,7 +157,30 @@ locals {
       ]
       env = {}
     }
-  }
+  }, local.webhook_functions)
+
+  # A GitHub or GitLab source: the push webhook verifies the host's signature, claims the push
+  # in the table (one WEBHOOK#<push> record, conditional put) and starts the state machine.
+  webhook_enabled = var.git_source != "codecommit"
+  webhook_functions = local.webhook_enabled ? {
+    git_webhook = {
+      handler        = "git_webhook"
+      package        = "core"
+      timeout        = 15
+      memory         = 512
+      features       = ["git_webhook"]
+      assume         = []
+      task_callbacks = []
+      table          = [{ sid = "WebhookDeliveries", index = false, keys = ["WEBHOOK#*"], actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"] }]
+      env = {
+        GIT_HOST               = var.git_source
+        GIT_REPOSITORY         = var.git_repository
+        GIT_BRANCH             = var.branch
+        GIT_WEBHOOK_SECRET_ARN = one(aws_secretsmanager_secret.git_webhook[*].arn)
+        STATE_MACHINE_ARN      = local.state_machine_arn
+      }
+    }
+  } : {}
 
   # Deploy, smoke test and rollback: one function per environment (same code, own role each),
   # so a stage function can reach only stage's target role, lock and state, never prod's.
@@ -215,10 +238,12 @@ locals {
 
   # Static keys: roles and log groups must not depend on deploy_targets (the target
   # accounts' deploy roles trust these roles, and deploy_targets come from those accounts).
-  function_keys = toset([
+  # git_webhook only with a GitHub or GitLab source (functions.WEBHOOK_ONLY).
+  function_keys = setsubtract(toset([
     "report", "evaluate", "deploy_stage", "smoke_test_stage", "rollback_stage", "promote", "request_approval",
     "deploy_prod", "smoke_test_prod", "rollback_prod", "expire_approval", "slack_interactions", "notify",
-  ])
+    "git_webhook",
+  ]), local.webhook_enabled ? [] : ["git_webhook"])
 
   asl_functions = [
     "report", "evaluate", "deploy_stage", "smoke_test_stage", "rollback_stage", "promote", "request_approval",

@@ -11,7 +11,8 @@ locals {
   # Built from the name (not the resource) so IAM policies can name it without a dependency cycle.
   state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.state_machine_name}"
 
-  repository_arn = var.create_repository ? aws_codecommit_repository.this[0].arn : var.external_repository_arn
+  # The CodeCommit repository the trigger listens to (null with a GitHub or GitLab source).
+  repository_arn = local.webhook_enabled ? null : (local.create_codecommit ? aws_codecommit_repository.this[0].arn : var.external_repository_arn)
 
   build_source_key = "pipeline/pipeline-src.zip"
 }

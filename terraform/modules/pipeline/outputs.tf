@@ -29,7 +29,7 @@ output "train_project_name" {
 }
 
 output "train_role_name" {
-  description = "Service role of the training project (it may write only the training output)."
+  description = "Service role of the training project (it may write only the training output; tagged `mlops:untrusted = \"true\"`)."
   value       = aws_iam_role.train.name
 }
 
@@ -74,7 +74,22 @@ output "repository_arn" {
 
 output "repository_clone_url_http" {
   description = "HTTPS clone URL of the model code repository (null when it lives elsewhere)."
-  value       = var.create_repository ? aws_codecommit_repository.this[0].clone_url_http : null
+  value       = local.create_codecommit ? aws_codecommit_repository.this[0].clone_url_http : null
+}
+
+output "git_webhook_url" {
+  description = "With git_source github or gitlab: the push webhook's URL, for the repository's webhook settings (content type application/json, push events)."
+  value       = local.webhook_enabled ? "${aws_apigatewayv2_api.slack[0].api_endpoint}/git/webhook" : null
+}
+
+output "git_webhook_secret_arn" {
+  description = "With git_source github or gitlab: the Secrets Manager secret to fill with {\"secret\"}, the same value as the webhook's secret (GitHub) or secret token (GitLab); only git_webhook reads it."
+  value       = one(aws_secretsmanager_secret.git_webhook[*].arn)
+}
+
+output "codeconnections_connection_arn" {
+  description = "With git_source github or gitlab: the CodeConnections connection both CodeBuild projects clone through (PENDING until its handshake is completed in the console; `mlops-pipeline doctor` checks it)."
+  value       = one(aws_codeconnections_connection.this[*].arn)
 }
 
 output "slack_request_url" {
@@ -128,8 +143,8 @@ output "smoke_test_role_arns" {
 }
 
 output "trigger_rule_name" {
-  description = "EventBridge rule that starts the pipeline on a push."
-  value       = aws_cloudwatch_event_rule.trigger.name
+  description = "EventBridge rule that starts the pipeline on a CodeCommit push (null with a GitHub or GitLab source)."
+  value       = one(aws_cloudwatch_event_rule.trigger[*].name)
 }
 
 output "artifact_access_ids" {

@@ -10,7 +10,7 @@ variable "name_prefix" {
 }
 
 variable "tags" {
-  description = "Tags added to every resource."
+  description = "Tags added to every resource. The training role also carries `mlops:untrusted = \"true\"`: the local emulator authorises that role's requests against its policy, as AWS does (it checks no other caller)."
   type        = map(string)
   default     = {}
 }
@@ -72,6 +72,28 @@ variable "external_source" {
     location = string
   })
   default = null
+}
+
+variable "git_source" {
+  description = "Where the model code lives: codecommit (an EventBridge rule on the CodeCommit repository starts the pipeline), github or gitlab (the git host's signed push webhook does, at git_webhook_url; CodeBuild clones through an AWS CodeConnections connection, completed once in the console)."
+  type        = string
+  default     = "codecommit"
+
+  validation {
+    condition     = contains(["codecommit", "github", "gitlab"], var.git_source)
+    error_message = "git_source must be one of: codecommit, github, gitlab."
+  }
+}
+
+variable "git_repository" {
+  description = "With git_source github or gitlab: the model repository's path on github.com or gitlab.com (`owner/name`, GitLab `group/subgroup/project`). Pushes to any other repository are ignored."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.git_source == "codecommit" ? var.git_repository == null : can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$", coalesce(var.git_repository, "-")))
+    error_message = "git_repository is required with git_source github or gitlab (owner/name, letters, digits, '.', '_', '-'), and must be null with codecommit."
+  }
 }
 
 variable "branch" {
@@ -299,8 +321,9 @@ variable "lambda_environment_overrides" {
       "APPROVERS", "APPROVER_GROUP", "ALLOW_SELF_APPROVAL", "REQUIRED_APPROVALS", "IDENTITY_MAP", "IDENTITY_LOOKUP",
       "SIGNATURE_MAX_AGE_SECONDS", "SLACK_SECRET_ARN", "SLACK_SIGNING_SECRET_ARN", "DEPLOY_TARGETS",
       "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "GATE_MAX_TOLERANCE",
+      "GIT_HOST", "GIT_REPOSITORY", "GIT_BRANCH", "GIT_WEBHOOK_SECRET_ARN", "STATE_MACHINE_ARN", "WEBHOOK_MAX_AGE_SECONDS",
     ])) == 0
-    error_message = "lambda_environment_overrides may not set the security settings APPROVERS, APPROVER_GROUP, ALLOW_SELF_APPROVAL, REQUIRED_APPROVALS, IDENTITY_MAP, IDENTITY_LOOKUP, SIGNATURE_MAX_AGE_SECONDS, SLACK_SECRET_ARN, SLACK_SIGNING_SECRET_ARN, DEPLOY_TARGETS or the gate policy GATE_* (an override would reach every function, and these decide who may approve, which requests are genuine, where a function deploys and what passes the gate; set the gate through var.gate)."
+    error_message = "lambda_environment_overrides may not set the security settings APPROVERS, APPROVER_GROUP, ALLOW_SELF_APPROVAL, REQUIRED_APPROVALS, IDENTITY_MAP, IDENTITY_LOOKUP, SIGNATURE_MAX_AGE_SECONDS, SLACK_SECRET_ARN, SLACK_SIGNING_SECRET_ARN, DEPLOY_TARGETS, the gate policy GATE_* or the webhook's GIT_*, STATE_MACHINE_ARN and WEBHOOK_MAX_AGE_SECONDS (an override would reach every function, and these decide who may approve, which requests are genuine, where a function deploys, what passes the gate and which pushes start a run; set the gate through var.gate)."
   }
 }
 

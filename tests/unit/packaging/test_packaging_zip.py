@@ -185,6 +185,7 @@ def test_every_handler_module_is_in_exactly_one_package() -> None:
             "expire_approval",
             "slack_interactions",
             "notify",
+            "git_webhook",
         ]
     )
 

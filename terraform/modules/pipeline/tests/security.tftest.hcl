@@ -294,7 +294,7 @@ run "workflow_observability" {
   }
 
   assert {
-    condition     = jsonencode(jsondecode(aws_cloudwatch_event_rule.trigger.event_pattern).detail.referenceName) == jsonencode(["main"])
+    condition     = jsonencode(jsondecode(aws_cloudwatch_event_rule.trigger[0].event_pattern).detail.referenceName) == jsonencode(["main"])
     error_message = "The trigger listens to the configured branch."
   }
 
@@ -319,7 +319,7 @@ run "external_repository" {
   }
 
   assert {
-    condition     = length(aws_codecommit_repository.this) == 0 && jsonencode(jsondecode(aws_cloudwatch_event_rule.trigger.event_pattern).resources) == jsonencode(["arn:aws:codecommit:us-east-1:111111111111:elsewhere"])
+    condition     = length(aws_codecommit_repository.this) == 0 && jsonencode(jsondecode(aws_cloudwatch_event_rule.trigger[0].event_pattern).resources) == jsonencode(["arn:aws:codecommit:us-east-1:111111111111:elsewhere"])
     error_message = "With create_repository = false the trigger listens to the external repository."
   }
 
