@@ -107,7 +107,9 @@ def test_a_deploy_error_in_stage_leaves_live_and_frees_the_lock(pipeline: Pipeli
     pipeline.emu.lambda_faults.set(function, LambdaFault())  # the function process dies
     try:
         execution = pipeline.stack.start(pipeline.commit({"name": "stageerror", "metrics": {"rmse": 3.0}}))
-        ended_in(pipeline, execution, "DeployStage", "ReportDeployStageFailed", "DeployStageFailed")
+        ended_in(
+            pipeline, execution, "DeployStage", "RecoverStage", "ReportDeployStageFailed", "DeployStageFailed"
+        )
     finally:
         pipeline.emu.lambda_faults.clear(function)
 
@@ -115,8 +117,10 @@ def test_a_deploy_error_in_stage_leaves_live_and_frees_the_lock(pipeline: Pipeli
     assert live_versions(pipeline) == before
     assert registry_alias(pipeline, "stageerror", "staging") is None
     assert pipeline.approvals.list_for_execution("stageerror", execution) == []
-    assert_locks_free(pipeline)
-    assert "DeployStage failed: Runtime.ExitError" in last_message(pipeline, execution)
+    assert_locks_free(pipeline, timeout=0)  # freed by RecoverStage
+    message = last_message(pipeline, execution)
+    assert "DeployStage failed: Runtime.ExitError" in message, message
+    assert "live in stage was not moved by this run" in message, message
 
 
 @pytest.fixture
@@ -147,7 +151,9 @@ def test_a_deploy_timeout_in_prod_leaves_live_and_frees_the_lock(
     lam.update_function_configuration(FunctionName=function, Timeout=20)
     try:
         pipeline.click(card, "approve")
-        ended_in(pipeline, execution, "DeployProd", "ReportDeployProdFailed", "DeployProdFailed")
+        ended_in(
+            pipeline, execution, "DeployProd", "RecoverProd", "ReportDeployProdFailed", "DeployProdFailed"
+        )
     finally:
         lam.update_function_configuration(FunctionName=function, Timeout=timeout)
         prod_publish_hangs.set()
@@ -156,8 +162,10 @@ def test_a_deploy_timeout_in_prod_leaves_live_and_frees_the_lock(
     assert registry_alias(pipeline, "prodtimeout", "production") is None
     approval = pipeline.approvals.get(card.buttons[0]["value"])
     assert approval is not None and approval.status is ApprovalStatus.APPROVED
-    assert_locks_free(pipeline)  # the killed deploy's lease, freed when the run ended
-    assert "DeployProd failed: Sandbox.Timedout" in last_message(pipeline, execution)
+    assert_locks_free(pipeline, timeout=0)  # the killed deploy's lease, freed by RecoverProd
+    message = last_message(pipeline, execution)
+    assert "DeployProd failed: Sandbox.Timedout" in message, message
+    assert "live in prod was not moved by this run" in message, message
 
 
 def test_a_rollback_that_fails_ends_rollback_failed_and_says_what_to_do(pipeline: Pipeline) -> None:

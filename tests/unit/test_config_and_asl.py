@@ -153,3 +153,31 @@ def test_deploy_prod_rechecks_the_approval_and_a_refusal_ends_in_its_own_state()
     retried = {e for r in deploy_prod["Retry"] for e in r["ErrorEquals"]}
     assert "ApprovalRequiredError" not in retried and "States.ALL" not in retried
     assert "approval.$" not in json.dumps(states["DeployStage"]["Parameters"])
+
+
+@pytest.mark.parametrize("env", ["stage", "prod"])
+def test_a_failed_deploy_is_recovered_by_its_own_environments_rollback_before_the_report(env: str) -> None:
+    """Refused before anything moved: straight to the report. Any other failure (its answer may be
+    lost after live moved): the environment's rollback function in recover mode, whose answer is
+    the error the report posts; a failed recovery ends in Rollback<Env>Failed."""
+    states = statemachine.definition(values())["States"]
+    label = env.title()
+    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in states[f"Deploy{label}"]["Catch"]}
+    assert catches[("StaleCommitError", "DeploymentLockedError")] == f"ReportDeploy{label}Failed"
+    assert catches[("States.ALL",)] == f"Recover{label}"
+    recover = states[f"Recover{label}"]
+    assert recover["Resource"] == values()[f"rollback_{env}_function_arn"]  # this environment's roles only
+    assert recover["Parameters"] == {
+        "execution.$": "$.execution",
+        "environment": env,
+        "mode": "recover",
+        "error.$": "$.error",
+    }
+    assert recover["ResultPath"] == "$.error" and recover["Next"] == f"ReportDeploy{label}Failed"
+    assert states[f"ReportDeploy{label}Failed"]["Parameters"]["error.$"] == "$.error"
+    assert states[f"ReportDeploy{label}Failed"]["Next"] == f"Deploy{label}Failed"
+    (failed,) = recover["Catch"]
+    assert failed["ErrorEquals"] == ["States.ALL"] and failed["ResultPath"] == "$.rollback_error"
+    report = states[failed["Next"]]
+    assert report["Parameters"]["step"] == f"Recover{label}" and report["Next"] == f"Rollback{label}Failed"
+    assert "by hand" in report["Parameters"]["error"]["Cause.$"]
