@@ -265,6 +265,16 @@ class LockStore(Protocol):
         False otherwise, and nothing changes."""
         ...
 
+    def record_intent(self, name: str, intent: DeployIntent) -> None:
+        """Store what the deploy holding lock ``name`` is about to do to ``live`` (one intent per
+        lock, the last write wins). It outlives the lease: releasing, renewing or taking over the
+        lock leaves it, so a recovery reads it after the deploy died."""
+        ...
+
+    def intent(self, name: str) -> DeployIntent | None:
+        """The last intent recorded under lock ``name``, or None if none ever was."""
+        ...
+
 
 class DeployedStateStore(Protocol):
     def get(self, environment: str) -> DeployedState | None:
@@ -274,16 +284,6 @@ class DeployedStateStore(Protocol):
     def put(self, state: DeployedState) -> None:
         """Record what ``state.environment`` runs now; the last write wins (the stale-commit rule
         is the domain's, not the store's)."""
-        ...
-
-    def record_intent(self, name: str, intent: DeployIntent) -> None:
-        """Store what the deploy holding lock ``name`` is about to do to ``live`` (one intent per
-        lock, the last write wins). It outlives the lease: releasing, renewing or taking over the
-        lock leaves it, so a recovery reads it after the deploy died."""
-        ...
-
-    def intent(self, name: str) -> DeployIntent | None:
-        """The last intent recorded under lock ``name``, or None if none ever was."""
         ...
 
 
