@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 # An older run ends in one of these: refused by the stage deploy (a newer commit is live there)
 # or superseded at approval (a newer commit's approval was requested).
-OLDER_ENDS = ("DeployStageFailed", "ApprovalSuperseded")
+OLDER_ENDS = ("NewerCommitLive", "ApprovalSuperseded")
 RUN_TIMEOUT = 480.0  # four runs queue on the stage lock (Retry 30 s, x1.5)
 
 
@@ -147,7 +147,7 @@ def assert_older_run_ended_without_replacing_newer(
     assert "DeployProd" not in states, states
     approvals = pipeline.approvals.list_for_execution(name, older.execution)
     thread = last_message(pipeline, older.execution)
-    if states[-1] == "DeployStageFailed":
+    if states[-1] == "NewerCommitLive":
         # A newer commit was live in stage: refused before touching it, lock not kept.
         assert approvals == []
         assert "StaleCommitError" in thread and "older commit" in thread, thread
@@ -272,7 +272,7 @@ def test_an_older_commit_reaching_stage_after_a_newer_one_is_refused_there(pipel
     older = Push(older_commit, pipeline.stack.start(older_commit, pushed_at=older_at), older_at)
 
     assert pipeline.stack.wait(older.execution)["status"] == "FAILED"
-    assert pipeline.stack.states(older.execution)[-2:] == ["ReportDeployStageFailed", "DeployStageFailed"]
+    assert pipeline.stack.states(older.execution)[-2:] == ["ReportNewerCommitLiveStage", "NewerCommitLive"]
     assert exited(pipeline, older.execution, "Evaluate") is not None  # built and passed the gate
     assert pipeline.stack.alias_version("stage") == stage_live  # never replaced by the older commit
     assert_older_run_ended_without_replacing_newer(pipeline, name, older, newer)

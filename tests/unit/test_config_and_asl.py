@@ -163,7 +163,15 @@ def test_a_failed_deploy_is_recovered_by_its_own_environments_rollback_before_th
     states = statemachine.definition(values())["States"]
     label = env.title()
     catches = {tuple(c["ErrorEquals"]): c["Next"] for c in states[f"Deploy{label}"]["Catch"]}
-    assert catches[("StaleCommitError", "DeploymentLockedError")] == f"ReportDeploy{label}Failed"
+    assert catches[("DeploymentLockedError",)] == f"ReportDeploy{label}Failed"
+    # A newer commit already live: nothing moved, the run ends superseded, not failed.
+    assert catches[("StaleCommitError",)] == f"ReportNewerCommitLive{label}"
+    superseded = states[f"ReportNewerCommitLive{label}"]
+    assert (
+        superseded["Parameters"]["status"] == "SUPERSEDED"
+        and superseded["Parameters"]["step"] == f"Deploy{label}"
+    )
+    assert superseded["Next"] == "NewerCommitLive" and states["NewerCommitLive"]["Type"] == "Fail"
     assert catches[("States.ALL",)] == f"Recover{label}"
     recover = states[f"Recover{label}"]
     assert recover["Resource"] == values()[f"rollback_{env}_function_arn"]  # this environment's roles only
