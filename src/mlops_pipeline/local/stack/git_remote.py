@@ -1,10 +1,12 @@
 """A local bare git repository that behaves like the CodeCommit model repository.
 
-``git push`` to it (from any clone) runs its ``post-receive`` hook, which puts the event
+``git push`` to it (from any clone) runs its ``post-receive`` hook, which by default puts the event
 CodeCommit puts on the default EventBridge bus (source ``aws.codecommit``, detail-type
 ``CodeCommit Repository State Change``) into the emulator: ``referenceCreated`` for a new
 branch or tag, ``referenceUpdated`` for a moved one, ``referenceDeleted`` for a deleted one.
-The hook never fails the push: errors go to ``<state dir>/logs/git-remote.log``.
+With ``set_webhook`` (``local up --git-host github|gitlab``) it POSTs the host's signed push
+webhook to the local gateway instead (``webhook_sender.py``). The hook never fails the push:
+errors go to ``<state dir>/logs/git-remote.log``.
 
     remote = LocalGitRemote(tmp / "git")
     remote.configure(emulator.endpoint_url, emulator.credentials("tooling"))
@@ -114,6 +116,23 @@ class LocalGitRemote:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(config, fh, indent=2)
 
+    def set_webhook(self, host: str, url: str, secret_arn: str, repository: str, login: str) -> None:
+        """Make the hook deliver ``host``'s signed push webhook to ``url`` instead of CodeCommit's
+        event. Only the secret's ARN is written: the hook reads the value from Secrets Manager."""
+        target = self.path / CONFIG_FILE
+        if not target.exists():
+            raise GitRemoteError(f"{target} missing: call configure() first")
+        config = json.loads(target.read_text(encoding="utf-8"))
+        config["webhook"] = {
+            "host": host,
+            "url": url,
+            "secret_arn": secret_arn,
+            "repository": repository,
+            "login": login,
+            "deliveries_file": str(Path(config["log_file"]).parent / "git-webhook-deliveries.jsonl"),
+        }
+        target.write_text(json.dumps(config, indent=2), encoding="utf-8")  # stays 0600
+
     def _client(self, service: str, endpoint_url: str, keys: Mapping[str, str]) -> Any:
         return _client(service, endpoint_url, self.region, keys)
 
@@ -209,6 +228,8 @@ def run_hook(git_dir: Path, lines: Sequence[str]) -> int:
     if not config_path.exists():
         raise GitRemoteError(f"{config_path} missing: call LocalGitRemote.configure() first")
     config = json.loads(config_path.read_text(encoding="utf-8"))
+    if "webhook" in config:
+        return _deliver_webhooks(git_dir, config, lines)
     entries = []
     for line in lines:
         parts = line.split()
@@ -227,6 +248,29 @@ def run_hook(git_dir: Path, lines: Sequence[str]) -> int:
             raise GitRemoteError(f"PutEvents rejected entries: {response['Entries']}")
         accepted += len(response["Entries"])
     return accepted
+
+
+def _deliver_webhooks(git_dir: Path, config: Mapping[str, Any], lines: Sequence[str]) -> int:
+    """GitHub's or GitLab's push webhook instead of CodeCommit's event; how many were accepted."""
+    from mlops_pipeline.local.stack.webhook_sender import send_pushes
+
+    webhook = config["webhook"]
+    secrets = _client("secretsmanager", config["endpoint_url"], config["region"], config["credentials"])
+    value = secrets.get_secret_value(SecretId=webhook["secret_arn"])["SecretString"]
+    statuses = send_pushes(git_dir, webhook, json.loads(value)["secret"], lines)
+    refused = [s for s in statuses if not 200 <= s < 300]
+    if refused:
+        raise GitRemoteError(f"the webhook endpoint refused {len(refused)} delivery(ies): HTTP {refused}")
+    return len(statuses)
+
+
+def _what(git_dir: Path) -> str:
+    """What the hook emits, for its messages: CodeCommit's event or a host's webhook."""
+    try:
+        webhook = json.loads((git_dir / CONFIG_FILE).read_text(encoding="utf-8")).get("webhook")
+    except (OSError, ValueError):
+        webhook = None
+    return f"{webhook['host']} push webhook" if isinstance(webhook, dict) else "CodeCommit event"
 
 
 def _log(git_dir: Path, message: str) -> None:
@@ -251,13 +295,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("usage: python -m mlops_pipeline.local.stack.git_remote hook\n")
         return 2
     git_dir = Path(os.environ.get("GIT_DIR", ".")).resolve()
+    what = _what(git_dir)
     try:
         count = run_hook(git_dir, sys.stdin.read().splitlines())
-        _log(git_dir, f"emitted {count} CodeCommit event(s)")
+        _log(git_dir, f"emitted {count} {what}(s)")
     except Exception:
-        # Never fail the push: the commit is stored either way, like CodeCommit's.
-        _log(git_dir, "could not emit the CodeCommit event:\n" + traceback.format_exc())
-        sys.stderr.write("mlops-local: could not emit the CodeCommit event (see git-remote.log)\n")
+        # Never fail the push: the commit is stored either way, like CodeCommit's or a host's.
+        _log(git_dir, f"could not emit the {what}:\n" + traceback.format_exc())
+        sys.stderr.write(f"mlops-local: could not emit the {what} (see git-remote.log)\n")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Local stand-in for the API Gateway HTTP API route that fronts the Slack callback Lambda.
+"""Local stand-in for the API Gateway HTTP API routes that front the Slack callback Lambda
+(and, with a GitHub or GitLab source, the git webhook Lambda).
 
 It turns an HTTP request into the same API Gateway v2 (payload format 2.0) event the
 Lambda gets on AWS and invokes the function through the emulator's Lambda API, so the
@@ -75,13 +76,22 @@ def lambda_invoker(lambda_client: Any, function_name: str) -> Invoke:
 
 
 class InteractionsGateway:
-    """HTTP server on 127.0.0.1 that forwards ``POST <route>`` to a Lambda as APIGW v2 events."""
+    """HTTP server on 127.0.0.1 that forwards ``POST <route>`` to a Lambda as APIGW v2 events.
+
+    ``route`` is the Slack callback's; ``routes`` adds others (``POST /git/webhook``), each to
+    its own function, as the HTTP API's routes on AWS."""
 
     def __init__(
-        self, invoke: Invoke, route: str = "/slack/interactions", host: str = "127.0.0.1", port: int = 0
+        self,
+        invoke: Invoke,
+        route: str = "/slack/interactions",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        routes: Mapping[str, Invoke] | None = None,
     ) -> None:
         self.invoke = invoke
         self.route = route
+        self.routes: dict[str, Invoke] = {**(routes or {}), route: invoke}
         self.host = host
         self.port = port
         self._httpd: ThreadingHTTPServer | None = None
@@ -89,7 +99,10 @@ class InteractionsGateway:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}{self.route}"
+        return self.url_of(self.route)
+
+    def url_of(self, route: str) -> str:
+        return f"http://{self.host}:{self.port}{route}"
 
     def start(self) -> InteractionsGateway:
         gateway = self
@@ -108,7 +121,9 @@ class InteractionsGateway:
                 self.wfile.write(data)
 
             def do_POST(self) -> None:
-                if self.path.split("?")[0] != gateway.route:
+                route = self.path.split("?")[0]
+                invoke = gateway.routes.get(route)
+                if invoke is None:
                     self._answer(404, json.dumps({"message": "Not Found"}))
                     return
                 length = int(self.headers.get("Content-Length") or 0)
@@ -117,9 +132,9 @@ class InteractionsGateway:
                     return
                 body = self.rfile.read(length)
                 event = to_apigw_v2_event(
-                    "POST", gateway.route, dict(self.headers.items()), body, self.client_address[0]
+                    "POST", route, dict(self.headers.items()), body, self.client_address[0]
                 )
-                result = gateway.invoke(event)
+                result = invoke(event)
                 raw = result.get("body") or ""
                 if result.get("isBase64Encoded"):
                     raw = base64.b64decode(raw).decode("utf-8", "replace")
