@@ -18,6 +18,30 @@ StateDir = Annotated[
     ),
 ]
 PortOption = Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")]
+GitHostOption = Annotated[
+    str,
+    typer.Option(
+        "--git-host",
+        help="What a push to the local git remote sends: codecommit (CodeCommit's EventBridge event), "
+        "github or gitlab (the host's signed push webhook to the local gateway).",
+        case_sensitive=False,
+    ),
+]
+
+
+def _git_host(value: str, terraform: bool) -> str:
+    from mlops_pipeline.local.stack.errors import LocalStackError
+    from mlops_pipeline.local.stack.webhook_endpoint import check_git_host
+
+    try:
+        host = check_git_host(value.strip().lower())
+    except LocalStackError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--git-host") from exc
+    if terraform and host != "codecommit":
+        raise typer.BadParameter(
+            "github/gitlab is not provisioned by --terraform yet", param_hint="--git-host"
+        )
+    return host
 
 
 def _state_dir(value: Path | None) -> Path:
@@ -53,6 +77,8 @@ def _print_info(info: object) -> None:
         table.add_row("interactions", f"{info.interactions_url}  (tunnel here for Slack buttons)")
     table.add_row("git remote", f"{info.git_remote_url}  (push to {info.branch} to start a run)")
     table.add_row("state machine", info.state_machine_arn)
+    if info.webhook_url:
+        table.add_row("git webhook", f"{info.webhook_url}  ({info.git_host} push deliveries, signed)")
     if info.timings:
         table.add_row("start-up", ", ".join(f"{k} {v:.1f}s" for k, v in info.timings.items()))
     Console(highlight=False).print(table)
@@ -70,6 +96,7 @@ def up(
     ] = False,
     approval_timeout: Annotated[int, typer.Option(min=30, help="Seconds an approval waits.")] = 1800,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack to be ready.")] = 600,
+    git_host: GitHostOption = "codecommit",
 ) -> None:
     """Start the emulator, MLflow, the Slack stand-in and the git remote; provision the pipeline."""
     from mlops_pipeline.local.stack.control import up as stack_up
@@ -84,6 +111,7 @@ def up(
         gateway_port=gateway_port,
         terraform=terraform,
         approval_timeout_seconds=approval_timeout,
+        git_host=_git_host(git_host, terraform),
     )
     typer.echo(f"starting the local stack in {options.state_dir} ...")
     try:
@@ -179,6 +207,7 @@ def demo(
         bool, typer.Option("--terraform", help="If a stack must be started: provision it with Terraform.")
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the run to finish.")] = 2400,
+    git_host: GitHostOption = "codecommit",
 ) -> None:
     """Run the whole flow locally: push the model, build, stage, approve in Slack, prod, promote."""
     import time
@@ -194,6 +223,7 @@ def demo(
     if auto_approve and reject_:
         raise typer.BadParameter("use --auto-approve or --reject, not both")
     decision: Decision = "reject" if reject_ else "approve" if auto_approve else "wait"
+    host = _git_host(git_host, terraform)
     console = Console(highlight=False)
     directory = _state_dir(state_dir)
     if source is None:
@@ -206,10 +236,16 @@ def demo(
         info = control.status(directory)
         if info is None:
             console.print(f"starting the local stack in {directory} ...")
-            info = control.up(StackOptions(state_dir=directory, terraform=terraform), timeout=600)
+            options = StackOptions(state_dir=directory, terraform=terraform, git_host=host)
+            info = control.up(options, timeout=600)
             console.print(
                 f"local stack up in {time.monotonic() - began:.1f}s "
                 f"({', '.join(f'{k} {v:.1f}s' for k, v in info.timings.items())})"
+            )
+        elif info.git_host != host:
+            raise LocalStackError(
+                f"the running local stack has --git-host {info.git_host}, not {host}: "
+                "stop it (mlops-pipeline local down) or pass the same --git-host"
             )
         else:
             console.print(f"using the running local stack (pid {info.pid})")

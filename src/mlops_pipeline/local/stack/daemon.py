@@ -21,6 +21,7 @@ from types import FrameType
 
 from mlops_pipeline.local.stack.runner import LocalStack
 from mlops_pipeline.local.stack.state import ERROR_FILE, StackOptions, slack_location, state_file
+from mlops_pipeline.local.stack.webhook_endpoint import GIT_HOSTS
 
 
 def parse_args(argv: Sequence[str] | None = None) -> StackOptions:
@@ -31,6 +32,7 @@ def parse_args(argv: Sequence[str] | None = None) -> StackOptions:
     parser.add_argument("--terraform", action="store_true")
     parser.add_argument("--approval-timeout", type=int, default=1800)
     parser.add_argument("--approvers", default="U0APPROVER")
+    parser.add_argument("--git-host", choices=GIT_HOSTS, default="codecommit")
     args = parser.parse_args(argv)
     return StackOptions(
         state_dir=args.state_dir.resolve(),
@@ -41,6 +43,7 @@ def parse_args(argv: Sequence[str] | None = None) -> StackOptions:
         terraform=args.terraform,
         approval_timeout_seconds=args.approval_timeout,
         approvers=tuple(a for a in args.approvers.split(",") if a),
+        git_host=args.git_host,
     )
 
 

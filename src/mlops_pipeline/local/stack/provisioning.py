@@ -1,7 +1,8 @@
 """Putting the pipeline into a running emulator: the boto3 harness (default) or ``terraform apply``.
 
 Both create the same things (tables, Slack secrets, Lambdas, CodeBuild project, state machine,
-push rule) and configure the local git remote for the repository; :class:`Provisioned` says
+push rule) and configure the local git remote for the repository; with ``--git-host github|gitlab``
+the harness creates the webhook's secret and settings instead of the push rule; :class:`Provisioned` says
 where the daemon finds them.
 """
 
@@ -40,6 +41,7 @@ class Provisioned:
     interactions_function: str
     channel: str
     pipeline: Any = None  # the harness' PipelineStack (None after terraform)
+    webhook: Any = None  # the WebhookEndpoint with --git-host github|gitlab (None: CodeCommit's rule)
 
 
 def provision_harness(
@@ -53,23 +55,36 @@ def provision_harness(
 ) -> Provisioned:
     """Provision with boto3 (``local/stack/harness.py``), a few seconds."""
     from mlops_pipeline.local.stack.git_remote import LocalGitRemote
-    from mlops_pipeline.local.stack.harness import PipelineStack, StackSettings
+    from mlops_pipeline.local.stack.harness import LOCAL_AUTHOR, LOCAL_PUSHER, PipelineStack, StackSettings
+    from mlops_pipeline.local.stack.webhook_endpoint import host_repository, provision_webhook
+    from mlops_pipeline.local.stack.webhook_sender import LOCAL_LOGIN
 
-    emu.client("codecommit").create_repository(
-        repositoryName=REPOSITORY_NAME, repositoryDescription="Model code (local git remote)"
-    )
+    host = options.git_host
+    if host == "codecommit":  # with a GitHub or GitLab source there is no CodeCommit repository
+        emu.client("codecommit").create_repository(
+            repositoryName=REPOSITORY_NAME, repositoryDescription="Model code (local git remote)"
+        )
     remote = LocalGitRemote(state_dir / "git", REPOSITORY_NAME, BRANCH)
     remote.configure(emu.endpoint_url, emu.credentials("tooling"))
+    # Who pushes is the local user in either mode: the emulator's admin, or the host's login.
+    identity_map = {LOCAL_PUSHER: LOCAL_AUTHOR}
+    if host != "codecommit":
+        identity_map[f"{host}:{LOCAL_LOGIN}"] = LOCAL_AUTHOR
     settings = StackSettings(
         channel=channel,
         approvers=options.approvers,
         approval_timeout_seconds=options.approval_timeout_seconds,
+        identity_map=identity_map,
         buildspec=buildspec_text(),
         train_buildspec=buildspec_text(TRAIN_BUILDSPEC_PATH),
     )
     pipeline = PipelineStack(emu, mlflow_url, slack_api_url, remote.path, settings)
     pipeline.provision(secret)
-    pipeline.add_push_trigger(remote.repository_name, remote.arn, remote.branch)
+    webhook = None
+    if host == "codecommit":
+        pipeline.add_push_trigger(remote.repository_name, remote.arn, remote.branch)
+    else:  # the hook delivers to the gateway's webhook route once it listens (runner.py)
+        webhook = provision_webhook(pipeline, host, host_repository(remote.repository_name), remote.branch)
     return Provisioned(
         remote=remote,
         state_machine_arn=pipeline.state_machine_arn,
@@ -78,6 +93,7 @@ def provision_harness(
         interactions_function=pipeline.function_name("slack_interactions"),
         channel=settings.channel,
         pipeline=pipeline,
+        webhook=webhook,
     )
 
 
@@ -94,6 +110,11 @@ def provision_terraform(
     from mlops_pipeline import packaging, tf
     from mlops_pipeline.local.stack.git_remote import LocalGitRemote
 
+    if options.git_host != "codecommit":
+        raise LocalStackError(
+            "--git-host github|gitlab is provisioned by the boto3 harness only for now: "
+            "run without --terraform (terraform/live/local keeps git_source = codecommit)"
+        )
     root = repository_root()
     if root is None:
         raise LocalStackError("--terraform needs the project's source checkout (terraform/, statemachine/)")

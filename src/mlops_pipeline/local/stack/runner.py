@@ -3,7 +3,8 @@
 moto serves in-process, so whoever hosts the emulator must stay alive: ``local up`` runs this
 inside the background process (``mlops_pipeline.local.stack.daemon``). It starts every server on
 127.0.0.1 (emulator, MLflow, the Slack stand-in unless real Slack is configured, the
-interactions gateway), provisions the pipeline and describes the result as a :class:`StackInfo`.
+interactions gateway, with the git webhook route for ``--git-host github|gitlab``), provisions the
+pipeline and describes the result as a :class:`StackInfo`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from mlops_pipeline.local.stack.ports import HOST, ensure_port_free
 from mlops_pipeline.local.stack.provisioning import DEFAULT_CHANNEL, provision_harness, provision_terraform
 from mlops_pipeline.local.stack.slack_config import slack_config_from_env
 from mlops_pipeline.local.stack.state import StackInfo, StackOptions
+from mlops_pipeline.local.stack.webhook_endpoint import WEBHOOK_ROUTE
+from mlops_pipeline.local.stack.webhook_sender import LOCAL_LOGIN
 
 ARTIFACT_BUCKET = "mlops-mlflow-artifacts"
 
@@ -55,7 +58,11 @@ class LocalStack:
 
     def _start(self) -> StackInfo:
         from mlops_pipeline.local.emulator.emulator import Emulator
-        from mlops_pipeline.local.stack.interactions_gateway import InteractionsGateway, lambda_invoker
+        from mlops_pipeline.local.stack.interactions_gateway import (
+            InteractionsGateway,
+            Invoke,
+            lambda_invoker,
+        )
         from mlops_pipeline.local.stack.mlflow_server import MlflowServer
         from mlops_pipeline.local.stack.slack_standin import LocalSlackServer
 
@@ -121,15 +128,23 @@ class LocalStack:
         remote = provisioned.remote
         timings["provision"] = time.monotonic() - step
 
+        webhook = provisioned.webhook
+        routes: dict[str, Invoke] = {}
+        if webhook is not None:  # API Gateway's POST /git/webhook -> git_webhook, as on AWS
+            routes[WEBHOOK_ROUTE] = lambda_invoker(emu.client("lambda"), webhook.function_name)
         gateway = InteractionsGateway(
             lambda_invoker(emu.client("lambda"), provisioned.interactions_function),
             host=HOST,
             port=options.gateway_port,
+            routes=routes,
         )
         self._exit.callback(gateway.stop)
         gateway.start()
         if slack is not None:
             slack.interactions_url = gateway.url
+        webhook_url = gateway.url_of(WEBHOOK_ROUTE) if webhook is not None else ""
+        if webhook is not None:
+            remote.set_webhook(webhook.host, webhook_url, webhook.secret_arn, webhook.repository, LOCAL_LOGIN)
         timings["total"] = time.monotonic() - began
 
         self.info = StackInfo(
@@ -161,6 +176,8 @@ class LocalStack:
             },
             timings={k: round(v, 2) for k, v in timings.items()},
             slack_mode="local" if slack is not None else "slack",
+            git_host=options.git_host,
+            webhook_url=webhook_url,
         )
         return self.info
 

@@ -53,6 +53,7 @@ class StackOptions:
     terraform: bool = False
     approval_timeout_seconds: int = 1800
     approvers: tuple[str, ...] = (APPROVER,)
+    git_host: str = "codecommit"  # codecommit (EventBridge rule) | github | gitlab (signed webhook)
 
     def ports(self) -> dict[str, int]:
         return {
@@ -70,6 +71,8 @@ class StackOptions:
             str(self.approval_timeout_seconds),
             "--approvers",
             ",".join(self.approvers),
+            "--git-host",
+            self.git_host,
         ]
         for name, port in self.ports().items():
             argv += [f"--{name}-port", str(port)]
@@ -106,6 +109,8 @@ class StackInfo:
     timings: dict[str, float] = field(default_factory=dict)
     # "local": the Slack stand-in (inbox); "slack": a real workspace (no inbox, no secrets here).
     slack_mode: str = "local"
+    git_host: str = "codecommit"
+    webhook_url: str = ""  # the gateway's POST /git/webhook (github/gitlab only)
 
     @classmethod
     def load(cls, path: Path) -> StackInfo:
