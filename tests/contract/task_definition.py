@@ -48,14 +48,15 @@ class RenderedTask:
         """A resource of the pipeline module wired to the mlflow module (as terraform/live/aws does)."""
         return self.resources[f"{PIPELINE}.{address}"]
 
-    def build_environment(self) -> dict[str, tuple[str, str]]:
-        """The CodeBuild project's environment: name -> (type, value), as CodeBuild gets it."""
-        project = self.pipeline("aws_codebuild_project.this")
-        return {v["name"]: (v["type"], v["value"]) for v in project["environment"][0]["environment_variable"]}
+    def build_environment(self, project: str = "this") -> dict[str, tuple[str, str]]:
+        """A CodeBuild project's environment (``this``: the trusted registration step, ``train``:
+        the untrusted training step): name -> (type, value), as CodeBuild gets it."""
+        values = self.pipeline(f"aws_codebuild_project.{project}")
+        return {v["name"]: (v["type"], v["value"]) for v in values["environment"][0]["environment_variable"]}
 
-    def buildspec(self) -> str:
-        """The CodeBuild project's buildspec, as Terraform rendered it."""
-        return str(self.pipeline("aws_codebuild_project.this")["source"][0]["buildspec"])
+    def buildspec(self, project: str = "this") -> str:
+        """A CodeBuild project's buildspec, as Terraform rendered it."""
+        return str(self.pipeline(f"aws_codebuild_project.{project}")["source"][0]["buildspec"])
 
     def lambda_environments(self) -> dict[str, dict[str, str]]:
         """Each pipeline Lambda's environment variables, by function key."""

@@ -1,12 +1,14 @@
-"""The pipeline's one buildspec, as Terraform gives it to the CodeBuild project, run the way
-CodeBuild runs it.
+"""The pipeline's two buildspecs, as Terraform gives them to the CodeBuild projects, run the way
+CodeBuild runs them.
 
-The buildspec comes out of the Terraform state of the contract fixture (the CodeBuild project's
-``source.buildspec``, after ``templatefile``). Its install phase runs with bash (the emulator's
+The buildspecs come out of the Terraform state of the contract fixture (each CodeBuild project's
+``source.buildspec``, after ``templatefile``). Their install phases run with bash (the emulator's
 phase script) in a temporary source directory holding a model project, with a fake ``aws`` that
-serves the ``pipeline-src.zip`` that ``mlops-pipeline package`` builds, into a throwaway venv: it
-must install the pipeline and then the project's ``requirements.txt`` (a tiny local wheel here).
-Local mode runs the very same file; the build command is one and the same.
+serves the ``pipeline-src.zip`` that ``mlops-pipeline package`` builds, into a throwaway venv: the
+untrusted training step installs the pipeline and then the project's ``requirements.txt`` (a tiny
+local wheel here); the trusted registration step installs the pipeline only, and nothing of the
+checkout can shadow a module of its pip. Local mode runs the very same files; the build commands
+are one and the same.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from pathlib import Path
 import pytest
 
 from mlops_pipeline.local.emulator.codebuild.buildspec import parse_buildspec, phase_script
-from mlops_pipeline.local.stack.checkout import buildspec_text
+from mlops_pipeline.local.stack.checkout import BUILDSPEC_PATH, TRAIN_BUILDSPEC_PATH, buildspec_text
 from mlops_pipeline.packaging import BUILD_SOURCE_ZIP, build_source_zip
 from tests.contract.task_definition import RenderedTask
 from tests.terraform.test_trust_wiring import module_block
 
 pytestmark = [pytest.mark.contract, pytest.mark.slow, pytest.mark.timeout(600)]
+REPO_PATHS = {"this": BUILDSPEC_PATH, "train": TRAIN_BUILDSPEC_PATH}
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE = "mlops-contract-probe"  # the model project's requirement: a wheel made here, nothing from PyPI
@@ -99,34 +102,40 @@ def _run_phase(buildspec_text_: str, phase: str, env: dict[str, str], cwd: Path,
     return result.stdout
 
 
-def test_terraform_renders_the_buildspec_file_unchanged(rendered_terraform: RenderedTask) -> None:
-    module_file = (REPO / "terraform" / "modules" / "pipeline" / "buildspec.yml").read_text()
-    assert rendered_terraform.buildspec() == module_file
-    assert buildspec_text() == module_file  # what local mode provisions: the same file
+@pytest.mark.parametrize(("project", "file"), [("this", "buildspec.yml"), ("train", "buildspec_train.yml")])
+def test_terraform_renders_the_buildspec_files_unchanged(
+    rendered_terraform: RenderedTask, project: str, file: str
+) -> None:
+    module_file = (REPO / "terraform" / "modules" / "pipeline" / file).read_text()
+    assert rendered_terraform.buildspec(project) == module_file
+    assert buildspec_text(REPO_PATHS[project]) == module_file  # what local mode provisions: the same file
     assert (
         not (REPO / "buildspec.yml").exists()
         and not (REPO / "terraform/live/local/buildspec.local.yml").exists()
     )
-    # Neither root overrides the module's buildspec.
+    # Neither root overrides the module's buildspecs.
     for root in ("aws", "local"):
         block = module_block((REPO / "terraform" / "live" / root / "main.tf").read_text(), "pipeline")
-        assert re.search(r"^\s*buildspec\s*=", block, flags=re.M) is None, root
+        assert re.search(r"^\s*(train_)?buildspec\s*=", block, flags=re.M) is None, root
 
 
-def test_local_mode_runs_the_aws_build_command(rendered_terraform: RenderedTask) -> None:
-    aws = parse_buildspec(rendered_terraform.buildspec())
-    local = parse_buildspec(buildspec_text())
-    assert aws.phases["BUILD"] == local.phases["BUILD"]
-    (command, *_) = aws.phases["BUILD"].commands
-    assert shlex.split(command)[:2] == ["mlops-pipeline", "build"]
-
-
-def test_install_phase_installs_the_pipeline_then_requirements_txt(
-    rendered_terraform: RenderedTask, tmp_path: Path
+@pytest.mark.parametrize(("project", "command"), [("this", "register"), ("train", "train")])
+def test_local_mode_runs_the_aws_build_commands(
+    rendered_terraform: RenderedTask, project: str, command: str
 ) -> None:
+    aws = parse_buildspec(rendered_terraform.buildspec(project))
+    local = parse_buildspec(buildspec_text(REPO_PATHS[project]))
+    assert aws.phases["BUILD"] == local.phases["BUILD"]
+    (first, *_) = aws.phases["BUILD"].commands
+    assert shlex.split(first)[:2] == ["mlops-pipeline", command]
+    assert '--train-output "s3://$ARTIFACTS_BUCKET/$TRAIN_OUTPUT_KEY"' in first
+
+
+def _install(rendered_terraform: RenderedTask, project: str, tmp_path: Path) -> tuple[Path, Path]:
+    """Run ``project``'s install phase as CodeBuild would; returns (the venv's bin, the checkout)."""
     build_env = {
         name: value
-        for name, (kind, value) in rendered_terraform.build_environment().items()
+        for name, (kind, value) in rendered_terraform.build_environment(project).items()
         if kind == "PLAINTEXT"
     }
     dist = tmp_path / "dist"
@@ -139,6 +148,12 @@ def test_install_phase_installs_the_pipeline_then_requirements_txt(
     src.mkdir()
     (src / "train.py").write_text("print('train')\n")
     (src / "requirements.txt").write_text(f"{PROBE}==0.1\n")
+    # A module of the author's named like one pip imports: if pip ran with the checkout on its
+    # path, this would run the author's code in the install phase.
+    (src / "pip").mkdir()
+    (src / "pip" / "__init__.py").write_text(
+        f"open({str(tmp_path / 'shadowed')!r}, 'w').write('author code ran')\nraise SystemExit(9)\n"
+    )
     fake_bin = tmp_path / "fake-bin"
     fake_bin.mkdir()
     (fake_bin / "aws").write_text(FAKE_AWS)
@@ -162,18 +177,41 @@ def test_install_phase_installs_the_pipeline_then_requirements_txt(
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
     assert "MLOPS_LOCAL_STATE" not in env
-    _run_phase(rendered_terraform.buildspec(), "INSTALL", env, src, tmp_path)
+    if project == "train":
+        (src / "pip" / "__init__.py").unlink()  # the training step is the author's anyway
+        (src / "pip").rmdir()
+    _run_phase(rendered_terraform.buildspec(project), "INSTALL", env, src, tmp_path)
+    assert not (tmp_path / "shadowed").exists(), "the install phase imported the checkout's pip"
+    return bin_dir, src
 
-    python = bin_dir / "python"
+
+def _installed(bin_dir: Path, name: str) -> str | None:
     check = subprocess.run(
-        [str(python), "-c", f"import importlib.metadata as m, {PROBE.replace('-', '_')}, mlops_pipeline; "
-         f"print(m.version('{PROBE}'), m.version('mlops-pipeline'), mlops_pipeline.__file__)"],
+        [str(bin_dir / "python"), "-c", f"import importlib.metadata as m; print(m.version({name!r}))"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return check.stdout.strip() if check.returncode == 0 else None
+
+
+def test_training_install_phase_installs_the_pipeline_then_requirements_txt(
+    rendered_terraform: RenderedTask, tmp_path: Path
+) -> None:
+    bin_dir, _ = _install(rendered_terraform, "train", tmp_path)
+    assert _installed(bin_dir, PROBE) == "0.1", "requirements.txt was not installed"
+    check = subprocess.run(
+        [str(bin_dir / "python"), "-c", "import mlops_pipeline; print(mlops_pipeline.__file__)"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    probe_version, _, module_file = check.stdout.split()
-    assert probe_version == "0.1", "requirements.txt was not installed"
-    assert Path(module_file).is_relative_to(tmp_path / "venv"), (
-        f"the pipeline is not the venv's own: {module_file}"
-    )
+    assert Path(check.stdout.strip()).is_relative_to(tmp_path / "venv"), "the pipeline is not the venv's own"
     assert (bin_dir / "mlops-pipeline").is_file()
-    assert sys.executable != str(python)
+    assert sys.executable != str(bin_dir / "python")
+
+
+def test_trusted_install_phase_installs_the_pipeline_only(
+    rendered_terraform: RenderedTask, tmp_path: Path
+) -> None:
+    bin_dir, _ = _install(rendered_terraform, "this", tmp_path)
+    assert _installed(bin_dir, "mlops-pipeline") is not None
+    assert (bin_dir / "mlops-pipeline").is_file()
+    # The author's packages never reach the step that holds the MLflow credentials.
+    assert _installed(bin_dir, PROBE) is None
