@@ -62,6 +62,7 @@ def test_happy_path_every_check_passes(
         "stage account role": "PASS",
         "prod account role": "PASS",
         "CodeCommit": "PASS",
+        "CodeConnections connection": "SKIP",  # git_source = codecommit
         "AWS Chatbot region": "PASS",
         "VPC link zones": "PASS",
         "VPC link status": "SKIP",  # nothing applied yet
@@ -99,7 +100,8 @@ def test_human_output_has_one_line_per_check_and_never_the_token(
     failing = [i for i, line in enumerate(lines) if "✗ FAIL  Slack channel" in line]
     assert len(failing) == 1, result.stdout
     assert "fix: in Slack, open the channel and run /invite @mlops-pipeline" in lines[failing[0] + 1]
-    assert lines[-1] == "8 passed, 1 failed, 2 skipped"  # Chatbot (not set), VPC link status (not applied)
+    # Chatbot (not set), VPC link status (not applied), CodeConnections (git_source = codecommit)
+    assert lines[-1] == "8 passed, 1 failed, 3 skipped"
     assert BOT_TOKEN not in result.stdout and BOT_TOKEN not in (result.stderr or "")
 
 
