@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from mlflow import MlflowClient
 from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.models import DynamoDBBackend
 
 from mlops_pipeline.domain.models import Approval, ApprovalStatus
+from tests.faults.checks import assert_locks_free, last_message, registry_alias
 from tests.faults.conftest import Pipeline
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -137,6 +139,15 @@ def test_slack_down_for_the_whole_run_it_still_reaches_prod_and_the_thread_catch
     assert "card could not be posted" in "\n".join(m.text for m in replies)
     assert notify(pipeline, execution, "SUCCEEDED") == {"error": None, "payload": {"posted": 0}}
     assert len(pipeline.slack.thread(run.slack_thread_ts)) == 1 + len(run.steps)  # nothing twice
+    assert "Pipeline succeeded" in last_message(pipeline, execution)
+
+    # The registry says what both accounts received from this run, and the locks are free.
+    version = registry_alias(pipeline, "slackdown", "production")
+    assert version is not None and registry_alias(pipeline, "slackdown", "staging") == version
+    tags = MlflowClient(pipeline.mlflow.url).get_model_version("slackdown", version).tags
+    assert tags["pipeline_execution"] == execution and tags["approved_by"] == "U0APPROVER"
+    assert int(tags["prod_lambda_version"]) > int(prod_before) and tags["stage_lambda_version"]
+    assert_locks_free(pipeline)
 
 
 class AccessDeniedError(JsonRESTError):
@@ -177,3 +188,12 @@ def test_an_approval_that_cannot_be_stored_ends_approval_not_requested(
     assert "ApprovalRequestFailed" in thread and "could not be stored" in thread
     run = pipeline.runs.get(execution)
     assert run is not None and run.status == "FAILED"
+    assert "could not be stored" in last_message(pipeline, execution)
+    # Stage got this run's version (it passed its smoke test); prod and the registry's production
+    # alias did not; the locks are free.
+    staged = registry_alias(pipeline, "notrequested", "staging")
+    assert staged is not None and registry_alias(pipeline, "notrequested", "production") is None
+    tags = MlflowClient(pipeline.mlflow.url).get_model_version("notrequested", staged).tags
+    assert tags["pipeline_execution"] == execution and "prod_lambda_version" not in tags
+    assert "approved_by" not in tags
+    assert_locks_free(pipeline)
