@@ -9,19 +9,25 @@ data "aws_iam_policy_document" "execution_assume" {
   }
 }
 
+# One execution role per function: each may write its own log group only. IAM role names stop
+# at 64 characters: a long function name is cut and made unique with a hash of the whole.
 resource "aws_iam_role" "execution" {
-  name               = "${local.function_name}-execution"
+  for_each = local.functions
+
+  name               = length(each.value.function_name) <= 54 ? "${each.value.function_name}-execution" : "${substr(each.value.function_name, 0, 45)}-${substr(sha1(each.value.function_name), 0, 8)}-execution"
   assume_role_policy = data.aws_iam_policy_document.execution_assume.json
-  tags               = var.tags
+  tags               = merge(var.tags, { "mlops:model" = each.key })
 }
 
 data "aws_iam_policy_document" "execution" {
+  for_each = local.functions
+
   #checkov:skip=CKV_AWS_111:Only X-Ray actions use "*": they have no resource-level permissions.
   #checkov:skip=CKV_AWS_356:Only X-Ray actions use "*": they have no resource-level permissions.
   statement {
     sid       = "OwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+    resources = ["${aws_cloudwatch_log_group.this[each.key].arn}:*"]
   }
 
   statement {
@@ -32,13 +38,16 @@ data "aws_iam_policy_document" "execution" {
 }
 
 resource "aws_iam_role_policy" "execution" {
+  for_each = local.functions
+
   name   = "least-privilege"
-  role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.execution.json
+  role   = aws_iam_role.execution[each.key].id
+  policy = data.aws_iam_policy_document.execution[each.key].json
 }
 
 # The deploy role: only the tooling account's deploy and rollback Lambda roles of this
-# environment may assume it, and it may only do what they do, on this one function.
+# environment may assume it, and it may only do what they do, on this account's inference
+# functions (each named: no wildcard over function names).
 data "aws_iam_policy_document" "deploy_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -62,7 +71,7 @@ data "aws_iam_policy_document" "deploy_assume" {
 
 resource "aws_iam_role" "deploy" {
   name                 = "${var.name_prefix}-deploy"
-  description          = "Assumed by the tooling account's ${var.environment} deploy and rollback functions to deploy ${local.function_name}."
+  description          = "Assumed by the tooling account's ${var.environment} deploy and rollback functions to deploy this account's inference functions."
   assume_role_policy   = data.aws_iam_policy_document.deploy_assume.json
   max_session_duration = 3600
   tags                 = var.tags
@@ -80,7 +89,7 @@ data "aws_iam_policy_document" "deploy" {
       "lambda:PublishVersion",
       "lambda:ListVersionsByFunction",
     ]
-    resources = [local.function_arn, "${local.function_arn}:*"]
+    resources = flatten([for model in sort(keys(local.function_arns)) : [local.function_arns[model], "${local.function_arns[model]}:*"]])
   }
 
   # Zip functions: UpdateFunctionCode reads the zip (one object version) with the caller's
@@ -130,7 +139,7 @@ resource "aws_iam_role_policy" "deploy" {
 }
 
 # The invoke role: only this environment's smoke test function may assume it, and it may only
-# invoke the alias (no deploy, no rollback: a smoke test bug cannot move the function).
+# invoke the aliases (no deploy, no rollback: a smoke test bug cannot move the function).
 data "aws_iam_policy_document" "invoke_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -154,7 +163,7 @@ data "aws_iam_policy_document" "invoke_assume" {
 
 resource "aws_iam_role" "invoke" {
   name                 = "${var.name_prefix}-smoke-test"
-  description          = "Assumed by the tooling account's ${var.environment} smoke test to invoke ${local.function_name}:${var.alias_name}."
+  description          = "Assumed by the tooling account's ${var.environment} smoke test to invoke its inference functions' alias ${var.alias_name}."
   assume_role_policy   = data.aws_iam_policy_document.invoke_assume.json
   max_session_duration = 3600
   tags                 = var.tags
@@ -164,7 +173,7 @@ data "aws_iam_policy_document" "invoke" {
   statement {
     sid       = "InvokeAlias"
     actions   = ["lambda:InvokeFunction"]
-    resources = ["${local.function_arn}:${var.alias_name}"]
+    resources = [for model in sort(keys(local.function_arns)) : "${local.function_arns[model]}:${var.alias_name}"]
   }
 }
 

@@ -3,12 +3,26 @@ data "aws_region" "this" {}
 data "aws_partition" "this" {}
 
 locals {
-  function_name = coalesce(var.function_name, "${var.name_prefix}-inference")
-  function_arn  = "arn:${data.aws_partition.this.partition}:lambda:${data.aws_region.this.name}:${data.aws_caller_identity.this.account_id}:function:${local.function_name}"
+  # One inference function per declared model; what a model does not set comes from the
+  # module-wide defaults (memory_size, timeout, reserved_concurrency, function_url).
+  functions = {
+    for model, m in var.models : model => {
+      function_name        = coalesce(m.function_name, "${var.name_prefix}-${replace(replace(model, ".", "-"), "_", "-")}")
+      memory_size          = coalesce(m.memory_size, var.memory_size)
+      timeout              = coalesce(m.timeout, var.timeout)
+      reserved_concurrency = coalesce(m.reserved_concurrency, var.reserved_concurrency)
+      function_url         = coalesce(m.function_url, var.function_url)
+      smoke_max_latency_ms = m.smoke_max_latency_ms
+    }
+  }
+  arn_prefix    = "arn:${data.aws_partition.this.partition}:lambda:${data.aws_region.this.name}:${data.aws_caller_identity.this.account_id}:function:"
+  function_arns = { for model, f in local.functions : model => "${local.arn_prefix}${f.function_name}" }
 }
 
 resource "aws_cloudwatch_log_group" "this" {
-  name              = "/aws/lambda/${local.function_name}"
+  for_each = local.functions
+
+  name              = "/aws/lambda/${each.value.function_name}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.log_kms_key_arn
   #checkov:skip=CKV_AWS_158:A customer-managed key per target account is optional (log_kms_key_arn): 1 USD/month each; logs are encrypted at rest by CloudWatch either way.
@@ -16,10 +30,11 @@ resource "aws_cloudwatch_log_group" "this" {
   tags = var.tags
 }
 
-# The inference function. The pipeline owns its code and the alias: Terraform creates them
+# The inference function of each model. The pipeline owns its code and the alias: Terraform creates them
 # once (a zip function from the placeholder zip, or an image function from initial_image_uri)
 # and then leaves code and alias version alone.
 resource "aws_lambda_function" "this" {
+  for_each = local.functions
   #checkov:skip=CKV_AWS_116:Invoked synchronously (alias live); callers see errors directly.
   #checkov:skip=CKV_AWS_117:Inference needs no VPC resources; a VPC would add NAT cost.
   #checkov:skip=CKV_AWS_272:Code comes from the pipeline only: a zip is published only if its CodeSha256 is the sha256 the build recorded in the registry; images by immutable tag from the tooling ECR (scan on push).
@@ -28,9 +43,9 @@ resource "aws_lambda_function" "this" {
 
   # A zip goes with the create call itself: the tooling account's bucket is read by the deploy
   # role only, never by whoever runs Terraform here.
-  function_name                  = local.function_name
-  description                    = "mlops-pipeline inference (${var.environment}); code and alias are moved by the pipeline"
-  role                           = aws_iam_role.execution.arn
+  function_name                  = each.value.function_name
+  description                    = "mlops-pipeline inference of ${each.key} (${var.environment}); code and alias are moved by the pipeline"
+  role                           = aws_iam_role.execution[each.key].arn
   package_type                   = var.package_type
   filename                       = var.package_type == "Zip" ? try(var.placeholder_zip.path, null) : null
   source_code_hash               = var.package_type == "Zip" ? try(var.placeholder_zip.base64sha256, null) : null
@@ -38,10 +53,10 @@ resource "aws_lambda_function" "this" {
   runtime                        = var.package_type == "Zip" ? "python3.12" : null
   image_uri                      = var.package_type == "Image" ? var.initial_image_uri : null
   architectures                  = [var.architecture]
-  memory_size                    = var.memory_size
-  timeout                        = var.timeout
+  memory_size                    = each.value.memory_size
+  timeout                        = each.value.timeout
   publish                        = true
-  reserved_concurrent_executions = var.reserved_concurrency
+  reserved_concurrent_executions = each.value.reserved_concurrency
 
   tracing_config {
     mode = "Active"
@@ -57,7 +72,7 @@ resource "aws_lambda_function" "this" {
     }
   }
 
-  tags = merge(var.tags, { "mlops:environment" = var.environment })
+  tags = merge(var.tags, { "mlops:environment" = var.environment, "mlops:model" = each.key })
 
   lifecycle {
     # The pipeline deploys code: a later apply must not put the placeholder back.
@@ -75,10 +90,12 @@ resource "aws_lambda_function" "this" {
 }
 
 resource "aws_lambda_alias" "live" {
+  for_each = aws_lambda_function.this
+
   name             = var.alias_name
   description      = "Moved by the pipeline (deploy / rollback)."
-  function_name    = aws_lambda_function.this.function_name
-  function_version = aws_lambda_function.this.version
+  function_name    = each.value.function_name
+  function_version = each.value.version
 
   lifecycle {
     ignore_changes = [function_version, routing_config]
@@ -86,9 +103,9 @@ resource "aws_lambda_alias" "live" {
 }
 
 resource "aws_lambda_function_url" "live" {
-  count = var.function_url ? 1 : 0
+  for_each = { for model, f in local.functions : model => f if f.function_url }
 
-  function_name      = aws_lambda_function.this.function_name
-  qualifier          = aws_lambda_alias.live.name
+  function_name      = aws_lambda_alias.live[each.key].function_name
+  qualifier          = aws_lambda_alias.live[each.key].name
   authorization_type = "AWS_IAM"
 }

@@ -1,21 +1,21 @@
 output "function_name" {
-  description = "Name of the inference Lambda."
-  value       = aws_lambda_function.this.function_name
+  description = "Name of each model's inference Lambda, by model."
+  value       = { for model, f in aws_lambda_function.this : model => f.function_name }
 }
 
 output "function_arn" {
-  description = "ARN of the inference Lambda."
-  value       = aws_lambda_function.this.arn
+  description = "ARN of each model's inference Lambda, by model."
+  value       = { for model, f in aws_lambda_function.this : model => f.arn }
 }
 
 output "alias_name" {
-  description = "Alias the pipeline moves."
-  value       = aws_lambda_alias.live.name
+  description = "Alias the pipeline moves (the same on every function)."
+  value       = var.alias_name
 }
 
 output "alias_arn" {
-  description = "ARN of the alias."
-  value       = aws_lambda_alias.live.arn
+  description = "ARN of each model's alias, by model."
+  value       = { for model, a in aws_lambda_alias.live : model => a.arn }
 }
 
 output "deploy_role_arn" {
@@ -24,7 +24,7 @@ output "deploy_role_arn" {
 }
 
 output "invoke_role_arn" {
-  description = "Role the pipeline's smoke test assumes to invoke the alias (goes into the pipeline's deploy_targets)."
+  description = "Role the pipeline's smoke test assumes to invoke the aliases (goes into the pipeline's deploy_targets)."
   value       = aws_iam_role.invoke.arn
 }
 
@@ -37,30 +37,36 @@ output "trust_policies" {
 }
 
 output "execution_role_arn" {
-  description = "Execution role of the inference Lambda."
-  value       = aws_iam_role.execution.arn
+  description = "Execution role of each model's inference Lambda, by model."
+  value       = { for model, r in aws_iam_role.execution : model => r.arn }
 }
 
 output "function_url" {
-  description = "Function URL of the alias (IAM auth), when enabled."
-  value       = var.function_url ? aws_lambda_function_url.live[0].function_url : null
+  description = "Function URL (IAM auth) of each model's alias, by model, for the models that have one."
+  value       = { for model, u in aws_lambda_function_url.live : model => u.function_url }
 }
 
 output "deploy_target" {
-  description = "This account's entry of the pipeline's deploy_targets (names only: the pipeline's grants to the deploy role must not wait for the function, which waits for them)."
+  description = "This account's entry of the pipeline's deploy_targets: the roles, the alias and functions = { <model> = { function_name, smoke_max_latency_ms } } (names only: the pipeline's grants to the deploy role must not wait for the functions, which wait for them)."
   value = {
     role_arn        = aws_iam_role.deploy.arn
     invoke_role_arn = aws_iam_role.invoke.arn
-    function_name   = local.function_name
     alias           = var.alias_name
+    external_id     = var.external_id
+    functions = {
+      for model, f in local.functions : model => {
+        function_name        = f.function_name
+        smoke_max_latency_ms = f.smoke_max_latency_ms
+      }
+    }
   }
 }
 
 output "serving" {
-  description = "What the inference function runs: package_type, architectures and whether SnapStart is on."
+  description = "What the inference functions run: package_type, architectures and whether SnapStart is on (the same for every function)."
   value = {
-    package_type  = aws_lambda_function.this.package_type
-    architectures = aws_lambda_function.this.architectures
-    snapstart     = length(aws_lambda_function.this.snap_start) > 0
+    package_type  = one(distinct([for f in aws_lambda_function.this : f.package_type]))
+    architectures = distinct(flatten([for f in aws_lambda_function.this : f.architectures]))
+    snapstart     = alltrue([for f in aws_lambda_function.this : length(f.snap_start) > 0])
   }
 }

@@ -25,10 +25,50 @@ variable "tags" {
   default     = {}
 }
 
-variable "function_name" {
-  description = "Name of the inference Lambda (null: <name_prefix>-inference)."
-  type        = string
-  default     = null
+variable "models" {
+  description = "The declared models (the mlops.toml [model] name of each): one inference function each, with alias live, its own log group and execution role. Unset fields take the module-wide defaults; function_name defaults to <name_prefix>-<model with . and _ as ->."
+  type = map(object({
+    memory_size          = optional(number)
+    timeout              = optional(number)
+    reserved_concurrency = optional(number)
+    function_name        = optional(string)
+    function_url         = optional(bool)
+    smoke_max_latency_ms = optional(number)
+  }))
+
+  validation {
+    condition     = length(var.models) > 0
+    error_message = "models must declare at least one model."
+  }
+
+  validation {
+    condition     = alltrue([for model in keys(var.models) : can(regex("^[A-Za-z0-9_.-]{1,63}$", model))])
+    error_message = "Every key of models must be a model name of 1-63 letters, digits, '.', '_' or '-' (the mlops.toml [model] name)."
+  }
+
+  validation {
+    condition     = alltrue([for model, m in var.models : m.function_name != null || length("${var.name_prefix}-${model}") <= 64])
+    error_message = "The default function name <name_prefix>-<model> is longer than 64 characters: set a shorter function_name for that model."
+  }
+
+  validation {
+    condition     = alltrue([for m in values(var.models) : m.function_name == null || can(regex("^[A-Za-z0-9_-]{1,64}$", coalesce(m.function_name, "-")))])
+    error_message = "A model's function_name must be 1-64 letters, digits, '-' or '_'."
+  }
+
+  validation {
+    condition     = length(distinct([for model, m in var.models : coalesce(m.function_name, "${var.name_prefix}-${replace(replace(model, ".", "-"), "_", "-")}")])) == length(var.models)
+    error_message = "Every model needs its own function: two models map to the same function name (e.g. a.b and a_b); set function_name on one of them."
+  }
+
+  validation {
+    condition = alltrue([for m in values(var.models) : (
+      (m.memory_size == null || (coalesce(m.memory_size, 128) >= 128 && coalesce(m.memory_size, 128) <= 10240)) &&
+      (m.timeout == null || (coalesce(m.timeout, 1) >= 1 && coalesce(m.timeout, 1) <= 900)) &&
+      (m.smoke_max_latency_ms == null || coalesce(m.smoke_max_latency_ms, 1) > 0)
+    )])
+    error_message = "A model's memory_size must be 128-10240 MB, its timeout 1-900 s and its smoke_max_latency_ms positive."
+  }
 }
 
 variable "package_type" {
@@ -166,7 +206,7 @@ variable "alias_name" {
 }
 
 variable "memory_size" {
-  description = "Memory of the inference function (MB)."
+  description = "Memory of each inference function (MB) whose model does not set memory_size."
   type        = number
   default     = 1024
 
@@ -177,25 +217,25 @@ variable "memory_size" {
 }
 
 variable "timeout" {
-  description = "Timeout of the inference function (seconds)."
+  description = "Timeout of each inference function (seconds) whose model does not set timeout."
   type        = number
   default     = 30
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrency of the inference function (-1: unreserved)."
+  description = "Reserved concurrency of each inference function whose model does not set reserved_concurrency (-1: unreserved)."
   type        = number
   default     = -1
 }
 
 variable "function_url" {
-  description = "Create a Function URL (IAM auth) on the alias."
+  description = "Create a Function URL (IAM auth) on the alias of each function whose model does not set function_url."
   type        = bool
   default     = false
 }
 
 variable "log_retention_days" {
-  description = "Retention of the function's log group."
+  description = "Retention of the functions' log groups."
   type        = number
   default     = 30
 

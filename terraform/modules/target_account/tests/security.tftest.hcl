@@ -19,12 +19,17 @@ mock_provider "aws" {
     defaults = { arn = "arn:aws:logs:us-east-1:222222222222:log-group:mock" }
   }
   mock_resource "aws_lambda_function" {
-    defaults = { arn = "arn:aws:lambda:us-east-1:222222222222:function:mlops-inference", version = "1" }
+    defaults = { arn = "arn:aws:lambda:us-east-1:222222222222:function:mock", version = "1" }
   }
 }
 
 variables {
-  environment           = "stage"
+  environment = "stage"
+  # Two models: one on the defaults, one with settings of its own.
+  models = {
+    "delivery-time" = {}
+    "churn_v2.1"    = { memory_size = 2048, timeout = 60, reserved_concurrency = 5, smoke_max_latency_ms = 500 }
+  }
   placeholder_zip       = { path = "placeholder.zip", base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
   artifacts_bucket_arn  = "arn:aws:s3:::mlops-artifacts-abc"
   artifacts_kms_key_arn = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000000"
@@ -59,13 +64,14 @@ run "deploy_role_is_least_privilege" {
 
   assert {
     condition = jsonencode(sort(one([for s in data.aws_iam_policy_document.deploy.statement : s.resources if s.sid == "DeployInferenceFunction"]))) == jsonencode([
-      "arn:aws:lambda:us-east-1:222222222222:function:mlops-inference", "arn:aws:lambda:us-east-1:222222222222:function:mlops-inference:*",
+      "arn:aws:lambda:us-east-1:222222222222:function:mlops-churn-v2-1", "arn:aws:lambda:us-east-1:222222222222:function:mlops-churn-v2-1:*",
+      "arn:aws:lambda:us-east-1:222222222222:function:mlops-delivery-time", "arn:aws:lambda:us-east-1:222222222222:function:mlops-delivery-time:*",
     ])
-    error_message = "The deploy role is scoped to the one inference function and its qualifiers."
+    error_message = "The deploy role is scoped to each model's inference function (named, no wildcard over names) and its qualifiers."
   }
 
   assert {
-    condition     = alltrue(flatten([for d in [data.aws_iam_policy_document.deploy, data.aws_iam_policy_document.execution, data.aws_iam_policy_document.invoke] : [for s in d.statement : [for a in s.actions : !strcontains(a, "*")]]]))
+    condition     = alltrue(flatten([for d in concat([data.aws_iam_policy_document.deploy, data.aws_iam_policy_document.invoke], values(data.aws_iam_policy_document.execution)) : [for s in d.statement : [for a in s.actions : !strcontains(a, "*")]]]))
     error_message = "No wildcard actions."
   }
 
@@ -92,9 +98,10 @@ run "smoke_test_gets_an_invoke_only_role" {
 
   assert {
     condition = jsonencode([for s in data.aws_iam_policy_document.invoke.statement : { actions = s.actions, resources = s.resources }]) == jsonencode([{
-      actions = ["lambda:InvokeFunction"], resources = ["arn:aws:lambda:us-east-1:222222222222:function:mlops-inference:live"]
+      actions   = ["lambda:InvokeFunction"],
+      resources = ["arn:aws:lambda:us-east-1:222222222222:function:mlops-churn-v2-1:live", "arn:aws:lambda:us-east-1:222222222222:function:mlops-delivery-time:live"]
     }])
-    error_message = "The invoke role may only invoke the alias live."
+    error_message = "The invoke role may only invoke each model's alias live."
   }
 
   assert {
@@ -118,36 +125,166 @@ run "rejects_a_smoke_test_role_that_is_a_deployer" {
   expect_failures = [var.smoke_test_role_arns]
 }
 
-run "function_is_a_zip_with_alias_live" {
+run "each_model_gets_a_zip_function_with_alias_live" {
   command = apply
 
   assert {
-    condition     = aws_lambda_function.this.package_type == "Zip" && jsonencode(aws_lambda_function.this.architectures) == jsonencode(["arm64"])
+    condition     = jsonencode(sort(keys(aws_lambda_function.this))) == jsonencode(["churn_v2.1", "delivery-time"])
+    error_message = "One inference function per declared model."
+  }
+
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.package_type == "Zip" && jsonencode(f.architectures) == jsonencode(["arm64"])])
     error_message = "Inference runs a zip on arm64 by default."
   }
 
   assert {
-    condition = (
-      aws_lambda_function.this.filename == "placeholder.zip" && aws_lambda_function.this.image_uri == null &&
-      aws_lambda_function.this.handler == "serving.handler.handler" && aws_lambda_function.this.runtime == "python3.12"
-    )
-    error_message = "The function starts from the placeholder zip, with the serving runtime's handler on python3.12."
+    condition = alltrue([for f in aws_lambda_function.this :
+      f.filename == "placeholder.zip" && f.image_uri == null && f.handler == "serving.handler.handler" && f.runtime == "python3.12"
+    ])
+    error_message = "Every function starts from the placeholder zip, with the serving runtime's handler on python3.12."
   }
 
   assert {
-    condition     = length(aws_lambda_function.this.snap_start) == 0
+    condition     = alltrue([for f in aws_lambda_function.this : length(f.snap_start) == 0])
     error_message = "SnapStart is off unless asked for (it costs per version and per restore)."
   }
 
   assert {
-    condition     = aws_lambda_alias.live.name == "live" && aws_lambda_alias.live.function_version == "1"
-    error_message = "Alias live points at the first published version."
+    condition     = alltrue([for model, a in aws_lambda_alias.live : a.name == "live" && a.function_version == "1" && a.function_name == aws_lambda_function.this[model].function_name])
+    error_message = "Each function's alias live points at its first published version."
   }
 
   assert {
     condition     = length(aws_lambda_function_url.live) == 0
     error_message = "No Function URL unless asked for."
   }
+}
+
+# Names and settings: <name_prefix>-<model with . and _ as ->, the module's defaults unless the
+# model sets its own; each function its own log group and an execution role writing only there.
+run "each_model_gets_its_own_name_settings_logs_and_role" {
+  command = apply
+
+  assert {
+    condition     = aws_lambda_function.this["delivery-time"].function_name == "mlops-delivery-time" && aws_lambda_function.this["churn_v2.1"].function_name == "mlops-churn-v2-1"
+    error_message = "Default function names are <name_prefix>-<model with . and _ replaced by ->."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this["delivery-time"].memory_size == 1024 && aws_lambda_function.this["delivery-time"].timeout == 30 &&
+      aws_lambda_function.this["delivery-time"].reserved_concurrent_executions == -1 &&
+      aws_lambda_function.this["churn_v2.1"].memory_size == 2048 && aws_lambda_function.this["churn_v2.1"].timeout == 60 &&
+      aws_lambda_function.this["churn_v2.1"].reserved_concurrent_executions == 5
+    )
+    error_message = "A model's own settings win; the others take the module-wide defaults."
+  }
+
+  assert {
+    condition = alltrue([for model, f in aws_lambda_function.this :
+      aws_cloudwatch_log_group.this[model].name == "/aws/lambda/${f.function_name}" && f.role == aws_iam_role.execution[model].arn &&
+      aws_iam_role.execution[model].name == "${f.function_name}-execution"
+    ])
+    error_message = "Each function has its own log group and execution role."
+  }
+
+  assert {
+    condition = alltrue([for model, d in data.aws_iam_policy_document.execution :
+      jsonencode(one([for s in d.statement : s.resources if s.sid == "OwnLogs"])) == jsonencode(["${aws_cloudwatch_log_group.this[model].arn}:*"])
+    ])
+    error_message = "An execution role writes its own function's log group only."
+  }
+
+  assert {
+    condition = jsonencode(output.deploy_target.functions) == jsonencode({
+      "churn_v2.1"    = { function_name = "mlops-churn-v2-1", smoke_max_latency_ms = 500 }
+      "delivery-time" = { function_name = "mlops-delivery-time", smoke_max_latency_ms = null }
+    })
+    error_message = "deploy_target lists every model's function and smoke latency bound."
+  }
+
+  assert {
+    condition     = !contains(keys(output.deploy_target), "function_name") && output.deploy_target.alias == "live" && output.deploy_target.external_id == null
+    error_message = "deploy_target has no single function_name any more; alias and external_id are per account."
+  }
+
+  assert {
+    condition     = jsonencode(keys(output.function_name)) == jsonencode(["churn_v2.1", "delivery-time"]) && output.function_name["delivery-time"] == "mlops-delivery-time"
+    error_message = "function_name is a map keyed by model."
+  }
+}
+
+# A long function name still gets an execution role name IAM accepts (<= 64 characters).
+run "long_function_names_get_short_role_names" {
+  command   = apply
+  state_key = "long_name"
+
+  variables {
+    models = { "a-model-name-that-is-quite-long-indeed-for-a-lambda-fn" = {} }
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this["a-model-name-that-is-quite-long-indeed-for-a-lambda-fn"].function_name == "mlops-a-model-name-that-is-quite-long-indeed-for-a-lambda-fn" &&
+      length(aws_iam_role.execution["a-model-name-that-is-quite-long-indeed-for-a-lambda-fn"].name) <= 64 &&
+      endswith(aws_iam_role.execution["a-model-name-that-is-quite-long-indeed-for-a-lambda-fn"].name, "-execution")
+    )
+    error_message = "The execution role name is cut to IAM's 64 characters."
+  }
+}
+
+run "a_model_may_name_its_function" {
+  command = plan
+
+  variables {
+    models = { "delivery-time" = { function_name = "mlops-inference" } }
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["delivery-time"].function_name == "mlops-inference" && output.deploy_target.functions["delivery-time"].function_name == "mlops-inference"
+    error_message = "function_name overrides the default (e.g. to keep a function from before per-model functions)."
+  }
+}
+
+run "rejects_no_models" {
+  command = plan
+
+  variables {
+    models = {}
+  }
+
+  expect_failures = [var.models]
+}
+
+run "rejects_a_bad_model_name" {
+  command = plan
+
+  variables {
+    models = { "delivery time" = {} }
+  }
+
+  expect_failures = [var.models]
+}
+
+run "rejects_a_default_function_name_over_64_characters" {
+  command = plan
+
+  variables {
+    models = { "a-model-name-that-is-far-too-long-for-the-default-lambda-name" = {} }
+  }
+
+  expect_failures = [var.models]
+}
+
+run "rejects_two_models_on_one_function" {
+  command = plan
+
+  variables {
+    models = { "churn.v2" = {}, "churn_v2" = {} }
+  }
+
+  expect_failures = [var.models]
 }
 
 # What the pipeline moves must stay where the pipeline put it: a later apply with another
@@ -160,26 +297,32 @@ run "pipeline_owned_attributes_are_ignored" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.filename == "placeholder.zip" && aws_lambda_function.this.source_code_hash == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    condition     = alltrue([for f in aws_lambda_function.this : f.filename == "placeholder.zip" && f.source_code_hash == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="])
     error_message = "Changed code must not be planned: the pipeline owns the function's code."
   }
 
   assert {
-    condition     = aws_lambda_alias.live.function_version == "1"
+    condition     = alltrue([for a in aws_lambda_alias.live : a.function_version == "1"])
     error_message = "The alias version must not be planned: the pipeline owns it."
   }
 }
 
 run "function_url_uses_iam_auth" {
-  command = apply
+  command   = apply
+  state_key = "function_url"
 
   variables {
-    function_url = true
+    models = { "delivery-time" = { function_url = true }, "churn" = {} }
   }
 
   assert {
-    condition     = aws_lambda_function_url.live[0].authorization_type == "AWS_IAM" && aws_lambda_function_url.live[0].qualifier == "live"
-    error_message = "The Function URL is on alias live with IAM auth."
+    condition     = jsonencode(keys(aws_lambda_function_url.live)) == jsonencode(["delivery-time"])
+    error_message = "A Function URL only for the models that ask for one."
+  }
+
+  assert {
+    condition     = aws_lambda_function_url.live["delivery-time"].authorization_type == "AWS_IAM" && aws_lambda_function_url.live["delivery-time"].qualifier == "live" && aws_lambda_function_url.live["delivery-time"].function_name == "mlops-delivery-time"
+    error_message = "The Function URL is on the model's alias live with IAM auth."
   }
 }
 
@@ -209,8 +352,8 @@ run "deploy_role_reads_only_the_serving_zips" {
   }
 
   assert {
-    condition     = output.deploy_target.function_name == "mlops-inference" && output.deploy_target.alias == "live"
-    error_message = "deploy_target names the function and alias."
+    condition     = output.deploy_target.functions["delivery-time"].function_name == "mlops-delivery-time" && output.deploy_target.alias == "live"
+    error_message = "deploy_target names the functions and the alias."
   }
 }
 
@@ -227,7 +370,7 @@ run "image_option" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.package_type == "Image" && aws_lambda_function.this.image_uri == var.initial_image_uri && aws_lambda_function.this.filename == null
+    condition     = alltrue([for f in aws_lambda_function.this : f.package_type == "Image" && f.image_uri == var.initial_image_uri && f.filename == null])
     error_message = "package_type Image creates an image function from initial_image_uri."
   }
 
@@ -249,12 +392,12 @@ run "architecture_and_snapstart" {
   }
 
   assert {
-    condition     = jsonencode(aws_lambda_function.this.architectures) == jsonencode(["x86_64"])
+    condition     = alltrue([for f in aws_lambda_function.this : jsonencode(f.architectures) == jsonencode(["x86_64"])]) && jsonencode(output.serving.architectures) == jsonencode(["x86_64"])
     error_message = "The function runs on the configured architecture."
   }
 
   assert {
-    condition     = one(aws_lambda_function.this.snap_start).apply_on == "PublishedVersions"
+    condition     = alltrue([for f in aws_lambda_function.this : one(f.snap_start).apply_on == "PublishedVersions"]) && output.serving.snapstart
     error_message = "SnapStart applies to published versions (the pipeline publishes one per deploy)."
   }
 }

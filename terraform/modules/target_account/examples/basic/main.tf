@@ -8,6 +8,13 @@ module "stage" {
 
   environment = "stage"
 
+  # The declared models (each model project's mlops.toml [model] name): one inference function
+  # each (mlops-delivery-time, mlops-churn), with the module-wide defaults unless set here.
+  models = {
+    "delivery-time" = {}
+    "churn"         = { memory_size = 2048, smoke_max_latency_ms = 1500 }
+  }
+
   # The zip function's first code (`mlops-pipeline package`) and where its serving zips come
   # from (the pipeline module's serving_artifacts).
   placeholder_zip       = { path = "${path.module}/../../../../../dist/lambda/placeholder.zip", base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
