@@ -20,6 +20,8 @@ call into the active ``LambdaRuntime``:
   hooks, which Lambda does not make a caller wait for either (it freezes the container).
 * errors, timeouts and ``LogType=Tail`` are reported as Lambda reports them; all output is
   appended to ``<state>/logs/lambda/<function>.log``.
+* a weighted alias runs the version its router picks (alias_routing.py); each invocation's
+  metrics go to the emulated CloudWatch (lambda_metrics.py).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 
 from mlops_pipeline.domain.errors import PipelineError
+from mlops_pipeline.local.emulator import alias_routing, lambda_metrics, lambda_request
 from mlops_pipeline.local.emulator.image_store import ImageStore
 from mlops_pipeline.local.emulator.lambda_faults import LambdaFaults
 
@@ -118,6 +121,7 @@ class LambdaRuntime:
         self._procs_lock = threading.Lock()
         self._async: list[threading.Thread] = []
         self.faults = LambdaFaults()  # fault injection (tests): lambda_faults.py
+        self.router = alias_routing.AliasRouter()  # weighted aliases; tests seed it
 
     # -- code ------------------------------------------------------------------------------------
 
@@ -209,15 +213,20 @@ class LambdaRuntime:
     # -- invoke ----------------------------------------------------------------------------------
 
     def invoke(self, fn: LambdaFunction, payload: bytes, invoked_arn: str | None = None) -> Invocation:
-        """Run one invocation synchronously and return its outcome (or the injected fault's error)."""
+        """Run one invocation synchronously, record its metrics, return its outcome (or the fault's error)."""
         fault = self.faults.take(fn.function_name)
         if fault is None:
-            return self._run(fn, payload, invoked_arn)
-        started = time.monotonic()
-        logs = self._run(fn, payload, invoked_arn).logs if fault.after_run else ""
-        request_id = str(uuid.uuid4())
-        error = fault.error(request_id)
-        return self._finish(fn, request_id, started, error_payload=error, logs=f"{logs}{error}\n")
+            result = self._run(fn, payload, invoked_arn)
+        else:
+            started = time.monotonic()
+            logs = self._run(fn, payload, invoked_arn).logs if fault.after_run else ""
+            request_id = str(uuid.uuid4())
+            error = fault.error(request_id)
+            result = self._finish(fn, request_id, started, error_payload=error, logs=f"{logs}{error}\n")
+        lambda_metrics.record(
+            fn.account_id, fn.region, fn.function_name, invoked_arn, str(fn.version), result
+        )
+        return result
 
     def _run(self, fn: LambdaFunction, payload: bytes, invoked_arn: str | None) -> Invocation:
         request_id = str(uuid.uuid4())
@@ -392,6 +401,8 @@ def install() -> None:
             return
         _original_invoke = LambdaFunction.invoke
         LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
+        alias_routing.install()
+        lambda_metrics.install()
         original_backend_invoke = LambdaBackend.invoke
 
         def backend_invoke(
@@ -405,7 +416,12 @@ def install() -> None:
             # moto reads "qualifier" but the query parameter is "Qualifier": use what the request said.
             qualifier = qualifier or getattr(_requested, "query_qualifier", None)
             # Remember the name the caller used: the context's invoked_function_arn names the alias.
-            _requested.arn = _invoked_arn(self.account_id, self.region_name, function_name, qualifier)
+            _requested.arn = arn = lambda_request.invoked_arn(
+                self.account_id, self.region_name, function_name, qualifier
+            )
+            routed = _active.router.route(self, arn) if _active is not None else None
+            if routed is not None:  # a weighted alias: run the version picked (the context keeps the alias)
+                function_name, qualifier = arn.split(":")[6], routed
             try:
                 return original_backend_invoke(
                     self, function_name, qualifier, body, headers, response_headers
@@ -452,26 +468,6 @@ def _use_image_digest(fn: LambdaFunction, spec: Mapping[str, Any]) -> None:
 _requested = threading.local()
 
 
-def _invoked_arn(account_id: str, region: str, function_name: str, qualifier: str | None) -> str:
-    if function_name.startswith("arn:"):
-        arn = function_name
-    else:
-        arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
-    if qualifier and arn.count(":") == 6:
-        arn = f"{arn}:{qualifier}"
-    return arn
-
-
-def _header(headers: Any, name: str, default: str | None = None) -> str | None:
-    if headers is None:
-        return default
-    value = headers.get(name)
-    if value is None and isinstance(headers, dict):
-        lowered = {str(k).lower(): v for k, v in headers.items()}
-        value = lowered.get(name.lower())
-    return default if value is None else str(value)
-
-
 def _invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
     runtime = _active
     if runtime is None:
@@ -482,7 +478,7 @@ def _invoke(self: LambdaFunction, body: Any, request_headers: Any, response_head
         payload = bytes(body)
     else:
         payload = json.dumps(body).encode()
-    invocation_type = _header(request_headers, "x-amz-invocation-type", "RequestResponse")
+    invocation_type = lambda_request.header(request_headers, "x-amz-invocation-type", "RequestResponse")
     if invocation_type == "DryRun":
         return b""
     invoked_arn = getattr(_requested, "arn", None)
