@@ -336,14 +336,14 @@ class FakeDeployedStateStore:
     """DeployedStateStore."""
 
     def __init__(self) -> None:
-        self.items: dict[str, DeployedState] = {}
+        self.items: dict[tuple[str, str], DeployedState] = {}
 
-    def get(self, environment: str) -> DeployedState | None:
-        return self.items.get(environment)
+    def get(self, environment: str, model: str) -> DeployedState | None:
+        return self.items.get((environment, model))
 
     def put(self, state: DeployedState) -> None:
         _aware(state.deployed_at)
-        self.items[state.environment] = state
+        self.items[(state.environment, state.model)] = state
 
 
 def _refused(method: str, code: str) -> ChatError:

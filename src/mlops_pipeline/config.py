@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,10 +120,20 @@ SETTINGS: tuple[Setting, ...] = (
         ("build",),
     ),
     Setting(
+        "DECLARED_MODELS",
+        "Comma-separated model names this deployment has inference functions for (Terraform "
+        "`models`). `train`, `register` and Evaluate refuse any other mlops.toml `[model] name` "
+        "before training or deploying anything; empty: no check (a developer's own build).",
+        "",
+        ("train", "build", "evaluate"),
+    ),
+    Setting(
         "DEPLOY_TARGETS",
-        'JSON `{"<environment>": {"role_arn","function_name","alias"}}` with the function\'s own '
-        "environment only: the role it assumes there (deploy and rollback: the deploy role; the "
-        "smoke test: the invoke role). A function refuses any other environment.",
+        'JSON `{"<environment>": {"role_arn","alias","functions": {"<model>": {"function_name",'
+        '"smoke_max_latency_ms"}}}}` with the function\'s own environment only: the role it assumes '
+        "there (deploy and rollback: the deploy role; the smoke test: the invoke role) and the "
+        "inference function of each declared model. A function refuses any other environment and "
+        "any undeclared model.",
         None,
         (
             "deploy_stage",
@@ -275,13 +285,46 @@ def get_list(name: str, env: Mapping[str, str] | None = None) -> tuple[str, ...]
     return tuple(p.strip() for p in get(name, env).split(",") if p.strip())
 
 
+# Where a declared model is missing: the Terraform variable that declares the models.
+MODELS_VARIABLE = "models"
+
+
+@dataclass(frozen=True)
+class ModelFunction:
+    """One declared model's inference function in one environment."""
+
+    model: str
+    function_name: str
+    smoke_max_latency_ms: float | None = None
+
+
+def undeclared_model(model: str, declared: Iterable[str], where: str) -> ConfigError:
+    """The refusal of a model name the deployment does not declare, saying how to declare it."""
+    known = ", ".join(sorted(declared)) or "none"
+    return ConfigError(
+        f"model {model!r} is not declared {where} (declared: {known}): every model gets its own "
+        f"inference functions; add it to the Terraform variable `{MODELS_VARIABLE}` "
+        f'(`{MODELS_VARIABLE} = {{ "{model}" = {{}} }}`) and apply, or set [model] name in mlops.toml '
+        "to a declared model"
+    )
+
+
 @dataclass(frozen=True)
 class DeployTarget:
+    """One environment: the role assumed there and the function of each declared model."""
+
     environment: str
     role_arn: str
-    function_name: str
+    functions: Mapping[str, ModelFunction]
     alias: str = "live"
     external_id: str | None = None
+
+    def function_for(self, model: str) -> ModelFunction:
+        """The function of ``model``; ConfigError naming the Terraform variable when undeclared."""
+        try:
+            return self.functions[model]
+        except KeyError:
+            raise undeclared_model(model, self.functions, f"in {self.environment}") from None
 
 
 @dataclass(frozen=True)
@@ -296,6 +339,27 @@ class DeployTargets:
             raise ConfigError(f"no deploy target {environment!r} (configured: {known})") from None
 
 
+def _model_functions(environment: str, raw: Any) -> dict[str, ModelFunction]:
+    where = f"DEPLOY_TARGETS[{environment!r}].functions"
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"{where} must map each declared model to its function")
+    functions: dict[str, ModelFunction] = {}
+    for model, spec in raw.items():
+        if isinstance(spec, str):
+            spec = {"function_name": spec}
+        if not isinstance(spec, dict) or not spec.get("function_name"):
+            raise ConfigError(f"{where}[{model!r}] needs function_name")
+        latency = spec.get("smoke_max_latency_ms")
+        if latency is not None and (
+            isinstance(latency, bool) or not isinstance(latency, int | float) or latency <= 0
+        ):
+            raise ConfigError(f"{where}[{model!r}].smoke_max_latency_ms must be a positive number")
+        functions[str(model)] = ModelFunction(
+            str(model), str(spec["function_name"]), float(latency) if latency is not None else None
+        )
+    return functions
+
+
 def deploy_targets(env: Mapping[str, str] | None = None) -> DeployTargets:
     raw = get("DEPLOY_TARGETS", env)
     try:
@@ -306,16 +370,35 @@ def deploy_targets(env: Mapping[str, str] | None = None) -> DeployTargets:
         raise ConfigError("DEPLOY_TARGETS must be a JSON object keyed by environment")
     targets: dict[str, DeployTarget] = {}
     for name, spec in data.items():
-        if not isinstance(spec, dict) or not spec.get("role_arn") or not spec.get("function_name"):
-            raise ConfigError(f"DEPLOY_TARGETS[{name!r}] needs role_arn and function_name")
+        if not isinstance(spec, dict) or not spec.get("role_arn"):
+            raise ConfigError(f"DEPLOY_TARGETS[{name!r}] needs role_arn and functions")
+        if "function_name" in spec:
+            # The one-function shape of earlier releases: a model would land in another's function.
+            raise ConfigError(
+                f"DEPLOY_TARGETS[{name!r}] names one function_name for every model; it now needs "
+                f"`functions` (one per declared model, Terraform variable `{MODELS_VARIABLE}`)"
+            )
         targets[name] = DeployTarget(
             environment=name,
             role_arn=str(spec["role_arn"]),
-            function_name=str(spec["function_name"]),
+            functions=_model_functions(name, spec.get("functions")),
             alias=str(spec.get("alias") or "live"),
             external_id=spec.get("external_id") or None,
         )
     return DeployTargets(targets)
+
+
+def declared_models(env: Mapping[str, str] | None = None) -> frozenset[str] | None:
+    """DECLARED_MODELS as a set; None when unset (a developer's own build: no check)."""
+    names = get_list("DECLARED_MODELS", env)
+    return frozenset(names) if names else None
+
+
+def check_declared(model: str, env: Mapping[str, str] | None = None) -> None:
+    """ConfigError, before any work, when DECLARED_MODELS is set and does not list ``model``."""
+    declared = declared_models(env)
+    if declared is not None and model not in declared:
+        raise undeclared_model(model, declared, "in this deployment")
 
 
 def render_markdown() -> str:

@@ -277,12 +277,12 @@ class LockStore(Protocol):
 
 
 class DeployedStateStore(Protocol):
-    def get(self, environment: str) -> DeployedState | None:
-        """What the environment runs now, or None before its first deployment."""
+    def get(self, environment: str, model: str) -> DeployedState | None:
+        """What ``model``'s function in ``environment`` runs now, or None before its first deployment."""
         ...
 
     def put(self, state: DeployedState) -> None:
-        """Record what ``state.environment`` runs now; the last write wins (the stale-commit rule
+        """Record what ``state.model``'s function in ``state.environment`` runs now; the last write wins (the stale-commit rule
         is the domain's, not the store's)."""
         ...
 

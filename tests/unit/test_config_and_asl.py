@@ -35,7 +35,14 @@ def test_required_setting_missing_is_clear() -> None:
     [
         ("{", "not valid JSON"),
         ("[]", "JSON object"),
-        ('{"stage": {"role_arn": "x"}}', "needs role_arn and function_name"),
+        ('{"stage": {"functions": {"m": "f"}}}', "needs role_arn and functions"),
+        ('{"stage": {"role_arn": "x"}}', "must map each declared model"),
+        ('{"stage": {"role_arn": "x", "function_name": "f"}}', "now needs `functions`.*`models`"),
+        ('{"stage": {"role_arn": "x", "functions": {"m": {}}}}', r"functions\['m'\] needs function_name"),
+        (
+            '{"stage": {"role_arn": "x", "functions": {"m": {"function_name": "f", "smoke_max_latency_ms": 0}}}}',
+            "must be a positive number",
+        ),
     ],
 )
 def test_deploy_targets_validation(raw: str, message: str) -> None:
@@ -44,12 +51,32 @@ def test_deploy_targets_validation(raw: str, message: str) -> None:
 
 
 def test_deploy_targets_parse() -> None:
+    functions = {
+        "ships": "stage-ships",
+        "churn": {"function_name": "stage-churn", "smoke_max_latency_ms": 900},
+    }
     targets = config.deploy_targets(
-        {"DEPLOY_TARGETS": json.dumps({"stage": {"role_arn": "r", "function_name": "f"}})}
+        {"DEPLOY_TARGETS": json.dumps({"stage": {"role_arn": "r", "functions": functions}})}
     )
     assert targets["stage"].alias == "live"
+    assert targets["stage"].function_for("ships") == config.ModelFunction("ships", "stage-ships", None)
+    assert targets["stage"].function_for("churn") == config.ModelFunction("churn", "stage-churn", 900.0)
     with pytest.raises(ConfigError, match="no deploy target 'prod'"):
         targets["prod"]
+    with pytest.raises(
+        ConfigError, match=r"'fraud' is not declared in stage \(declared: churn, ships\).*`models`"
+    ):
+        targets["stage"].function_for("fraud")
+
+
+def test_declared_models() -> None:
+    assert config.declared_models({}) is None  # a developer's own build: no check
+    config.check_declared("anything", {})
+    env = {"DECLARED_MODELS": "ships, churn"}
+    assert config.declared_models(env) == {"ships", "churn"}
+    config.check_declared("churn", env)
+    with pytest.raises(ConfigError, match=r"'fraud' is not declared.*Terraform variable `models`"):
+        config.check_declared("fraud", env)
 
 
 def test_bool_and_number_settings() -> None:
@@ -179,6 +206,7 @@ def test_a_failed_deploy_is_recovered_by_its_own_environments_rollback_before_th
         "execution.$": "$.execution",
         "environment": env,
         "mode": "recover",
+        "model.$": "$.model",
         "error.$": "$.error",
     }
     assert recover["ResultPath"] == "$.error" and recover["Next"] == f"ReportDeploy{label}Failed"

@@ -35,8 +35,9 @@ class Candidate:
         )
 
 
-def lock_name(environment: str) -> str:
-    return f"deploy-{environment}"
+def lock_name(environment: str, model: str) -> str:
+    """The deployment lock of one model's function in one environment: models deploy side by side."""
+    return f"deploy-{environment}-{model}"
 
 
 class DeploymentService:
@@ -55,10 +56,10 @@ class DeploymentService:
         self.lock_ttl_seconds = lock_ttl_seconds
 
     def check_not_stale(self, environment: str, candidate: Candidate) -> None:
-        """StaleCommitError if ``environment`` already runs a newer commit."""
+        """StaleCommitError if ``candidate.model``'s function in ``environment`` runs a newer commit."""
         if environment not in GUARDED_ENVIRONMENTS:
             return
-        current = self.deployed.get(environment)
+        current = self.deployed.get(environment, candidate.model)
         if current is None or current.commit == candidate.commit:
             return
         if candidate.commit_time and current.commit_time and candidate.commit_time < current.commit_time:
@@ -79,7 +80,7 @@ class DeploymentService:
         ``live`` moves, for ``recover``.
         """
         self.check_not_stale(environment, candidate)  # refuse at once, without waiting for the lock
-        name = lock_name(environment)
+        name = lock_name(environment, candidate.model)
         self.locks.acquire(name, execution, self.clock.now(), self.lock_ttl_seconds)
         try:
             self.check_not_stale(environment, candidate)
@@ -113,11 +114,16 @@ class DeploymentService:
             deployed_at=self.clock.now(),
         )
         self.deployed.put(state)
-        self.locks.release(lock_name(environment), execution)
+        self.locks.release(lock_name(environment, candidate.model), execution)
         return state
 
     def rollback(
-        self, execution: str, environment: str, deployer: FunctionDeployer, deploy: Mapping[str, Any]
+        self,
+        execution: str,
+        environment: str,
+        model: str,
+        deployer: FunctionDeployer,
+        deploy: Mapping[str, Any],
     ) -> dict[str, Any]:
         """Move ``live`` back to the version it had before this execution's deploy."""
         previous = deploy.get("previous_version")
@@ -137,9 +143,11 @@ class DeploymentService:
                 deployer.rollback(str(previous))
             return {"rolled_back_to": str(previous), "from_version": new}
         finally:
-            self.locks.release(lock_name(environment), execution)
+            self.locks.release(lock_name(environment, model), execution)
 
-    def recover(self, execution: str, environment: str, deployer: Callable[[], FunctionDeployer]) -> Recovery:
+    def recover(
+        self, execution: str, environment: str, model: str, deployer: Callable[[], FunctionDeployer]
+    ) -> Recovery:
         """After a failed deploy (its answer may be lost): put ``live`` back if this execution moved it.
 
         Reads the deploy's intent; only with an intent of this execution is the target touched
@@ -147,7 +155,7 @@ class DeploymentService:
         DeploymentError, saying what to do by hand, when ``live`` may serve this execution's
         version and cannot be moved back.
         """
-        name = lock_name(environment)
+        name = lock_name(environment, model)
         intent = self.locks.intent(name)
         if intent is None or intent.execution != execution:
             # The intent is recorded before live moves: without one, this run never moved it.

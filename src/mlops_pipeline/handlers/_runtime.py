@@ -41,7 +41,8 @@ from mlops_pipeline.ports import (
 
 logger = Logger(service=config.get("POWERTOOLS_SERVICE_NAME"))
 
-DeployerFactory = Callable[[str, str], FunctionDeployer]
+# (environment, execution, model) -> the deployer of that model's function in that environment.
+DeployerFactory = Callable[[str, str, str], FunctionDeployer]
 """``(environment, execution) -> FunctionDeployer`` for that environment's function."""
 
 
@@ -182,11 +183,12 @@ class Deps:
     def deployer_factory(self) -> DeployerFactory:
         from mlops_pipeline.adapters.aws.lambda_deployer import LambdaDeployer
 
-        def deployer(environment: str, execution: str) -> FunctionDeployer:
+        def deployer(environment: str, execution: str, model: str) -> FunctionDeployer:
             target = config.deploy_targets(self.env)[environment]
+            function = target.function_for(model)
             # The session name shows in the target account's CloudTrail: name the execution.
             session_name = f"mlops-{environment}-{execution.rsplit(':', 1)[-1]}"
-            return LambdaDeployer.for_target(target, session_name=session_name)
+            return LambdaDeployer.for_target(target, function, session_name=session_name)
 
         return deployer
 
@@ -204,9 +206,18 @@ class Deps:
         """
         return config.deploy_targets(self.env)[environment].environment
 
-    def deployer(self, environment: str, execution: str) -> FunctionDeployer:
-        """The deployer of ``environment`` (ConfigError for an environment not in DEPLOY_TARGETS)."""
-        return self.deployer_factory(self.require_environment(environment), execution)
+    def deployer(self, environment: str, execution: str, model: str) -> FunctionDeployer:
+        """The deployer of ``model``'s function in ``environment``.
+
+        ConfigError for an environment not in this function's DEPLOY_TARGETS or a model it does
+        not declare: nothing is touched for either.
+        """
+        self.model_function(environment, model)
+        return self.deployer_factory(environment, execution, model)
+
+    def model_function(self, environment: str, model: str) -> config.ModelFunction:
+        """``model``'s function in ``environment`` (ConfigError if either is not configured)."""
+        return config.deploy_targets(self.env)[self.require_environment(environment)].function_for(model)
 
     # -- domain services ------------------------------------------------------------------
     @cached_property

@@ -32,7 +32,7 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     candidate = Candidate.from_evaluation(event["model"])
     if environment in APPROVAL_ENVIRONMENTS:
         require_approval(event, deps, execution, candidate)
-    deployer = deps.deployer(environment, execution)
+    deployer = deps.deployer(environment, execution, candidate.model)
     result = deps.deployment.deploy(execution, environment, deployer, candidate)
     previous = f"v{result.previous_version}" if result.previous_version else "nothing"
     deps.reporter.step(

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops_pipeline import config
 from mlops_pipeline.domain.evaluation import (
     BuildOutput,
     evaluate_candidate,
@@ -24,6 +25,8 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     deps.reporter.step(
         execution, "Train", "SUCCEEDED", "train.py ran without the pipeline's credentials", trigger=trigger
     )
+    # The trusted steps refused an undeclared model already; this is the deploying side's check.
+    config.check_declared(build.model_name, deps.env)
     result: dict[str, Any] = {}
     try:
         result = evaluate_candidate(deps.registry, build, trigger, deps.gate_limits())

@@ -45,9 +45,15 @@ def status_changes(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return out
 
 
-def free_locks(deps: Deps, execution: str) -> list[str]:
-    """Release the deployment locks ``execution`` still holds (the release is conditional on the owner)."""
-    freed = [env for env in ENVIRONMENTS if deps.locks.release(lock_name(env), execution)]
+def free_locks(deps: Deps, execution: str, model: str | None) -> list[str]:
+    """Release the deployment locks ``execution`` still holds (the release is conditional on the owner).
+
+    A run only ever locks its own model's functions; a run with no model yet (ended before its
+    build registered one) never took a lock.
+    """
+    if not model:
+        return []
+    freed = [env for env in ENVIRONMENTS if deps.locks.release(lock_name(env, model), execution)]
     if freed:
         logger.warning("deployment locks freed with the run", extra={"environments": freed})
     return freed
@@ -60,8 +66,8 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         execution, status = str(detail.get("executionArn", "")), str(detail.get("status", ""))
         if not execution or status not in FINAL:
             continue
-        free_locks(deps, execution)
         run = deps.runs.get(execution)
+        free_locks(deps, execution, run.model if run is not None else None)
         if status in ENDS_APPROVALS and run is not None and run.model:
             # A dead run waits for nobody: its pending approvals end, their cards say so.
             ended = deps.approvals.end_for_run(execution, run.model, status)

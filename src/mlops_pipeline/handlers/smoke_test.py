@@ -25,12 +25,15 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         raise SmokeTestFailedError(
             f"{model.get('model_name')} v{model.get('model_version')} has no input example"
         )
-    deployer = deps.deployer(environment, execution)
+    name = str(model.get("model_name") or "")
+    function = deps.model_function(environment, name)  # undeclared: refused before any call
+    deployer = deps.deployer(environment, execution, name)
     result = deployer.invoke_alias(example)
     outcome = smoke.check(
         result,
         example,
-        max_latency_ms=config.get_float("SMOKE_MAX_LATENCY_MS", deps.env),
+        # The model's own bound (Terraform `models`), else the pipeline-wide one.
+        max_latency_ms=function.smoke_max_latency_ms or config.get_float("SMOKE_MAX_LATENCY_MS", deps.env),
         expected_version=str(deployed.get("new_version") or "") or None,
         expected_model_version=str(model.get("model_version") or "") or None,
     )

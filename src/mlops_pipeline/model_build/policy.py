@@ -34,6 +34,8 @@ class PipelinePolicy:
     gate: GateLimits = field(default_factory=GateLimits)
     max_rows_floor: int = 1
     max_rows_cap: int = 10_000
+    # The model names this deployment has functions for (DECLARED_MODELS); None: no check.
+    declared_models: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_rows_floor <= self.max_rows_cap:
@@ -56,6 +58,7 @@ class PipelinePolicy:
             ),
             max_rows_floor=settings.get_int("SERVING_MAX_ROWS_FLOOR", env),
             max_rows_cap=settings.get_int("SERVING_MAX_ROWS_CAP", env),
+            declared_models=settings.declared_models(env),
         )
 
     def max_rows(self, value: int | None) -> int:
@@ -77,8 +80,11 @@ def enforce(config: ProjectConfig, policy: PipelinePolicy) -> ProjectConfig:
     """``config`` with the pipeline's values where mlops.toml set none; ConfigError if it loosens.
 
     A key counts as set when ``config.explicit_keys`` names it (``parse_config`` records them;
-    None, for a config built in code, means every field is set).
+    None, for a config built in code, means every field is set). A model name the deployment
+    declares no functions for is refused first: nothing is trained for it, nothing deployed.
     """
+    if policy.declared_models is not None and config.model_name not in policy.declared_models:
+        raise settings.undeclared_model(config.model_name, policy.declared_models, "in this deployment")
     given = config.explicit_keys
 
     def own(key: str) -> bool:

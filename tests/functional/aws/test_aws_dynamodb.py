@@ -212,7 +212,7 @@ def test_deployed_state_item_layout(ddb: Any) -> None:
         deployed_at=T0,
     )
     store.put(state)
-    item = raw_item(ddb, "ENV#stage", "DEPLOYED")
+    item = raw_item(ddb, "ENV#stage#iris", "DEPLOYED")
     assert item["commit_time"] == {"N": "1764000100"}
     assert item["deployed_at"] == {"S": "2026-11-26T05:00:00.123456Z"}
     assert "ttl" not in item  # deployed state never expires

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from moto.moto_api._internal.models import moto_api_backend
 
 from mlops_pipeline.adapters.aws.lambda_deployer import LambdaDeployer
-from mlops_pipeline.config import DeployTarget
+from mlops_pipeline.config import DeployTarget, ModelFunction
 from mlops_pipeline.domain.errors import DeploymentError, InvokeError
 from mlops_pipeline.domain.models import Artifact
 
@@ -29,9 +29,10 @@ pytestmark = pytest.mark.functional
 
 
 def deployer(role_arn: str, sts: Any, environment: str = "stage", function: str = FUNCTION) -> LambdaDeployer:
-    target = DeployTarget(environment=environment, role_arn=role_arn, function_name=function)
+    fn = ModelFunction("ships", function)
+    target = DeployTarget(environment=environment, role_arn=role_arn, functions={"ships": fn})
     return LambdaDeployer.for_target(
-        target, "arn:aws:states:us-east-1:111111111111:execution:p:e 1", sts_client=sts
+        target, fn, "arn:aws:states:us-east-1:111111111111:execution:p:e 1", sts_client=sts
     )
 
 
@@ -139,8 +140,9 @@ def test_failed_code_update_leaves_alias_untouched(
 def test_update_that_never_finishes_is_a_deployment_error(
     accounts: dict[str, str], tooling_sts: Any, client_in: ClientFactory
 ) -> None:
-    target = DeployTarget(environment="stage", role_arn=accounts["stage"], function_name=FUNCTION)
-    stage = LambdaDeployer.for_target(target, "s", sts_client=tooling_sts)
+    fn = ModelFunction("ships", FUNCTION)
+    target = DeployTarget(environment="stage", role_arn=accounts["stage"], functions={"ships": fn})
+    stage = LambdaDeployer.for_target(target, fn, "s", sts_client=tooling_sts)
     stage._waiter_config = {"Delay": 1, "MaxAttempts": 2}
 
     def in_progress(parsed: dict[str, Any], **_: Any) -> None:

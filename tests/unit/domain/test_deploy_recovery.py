@@ -20,7 +20,7 @@ from tests.fakes import FakeClock, FakeDeployedStateStore, FakeDeployer, FakeLoc
 ARTIFACT = Artifact(ArtifactKind.ZIP, "s3://artifacts/serving/ships/ships-5.zip?versionId=v5", "ab" * 32)
 CANDIDATE = Candidate("ships", "5", ARTIFACT, "bbbb", 2000)
 AT = datetime(2026, 1, 1, tzinfo=UTC)
-LOCK = lock_name("stage")
+LOCK = lock_name("stage", "ships")
 
 
 def intent(previous: str | None = "3", new: str = "4", earlier: tuple[str, ...] = ()) -> DeployIntent:
@@ -108,18 +108,18 @@ def test_a_retried_deploy_returns_the_version_from_before_this_execution() -> No
     deps.deploy("exec-1", "stage", deployer, CANDIDATE)  # its answer was lost; the ASL retries
     again = deps.deploy("exec-1", "stage", deployer, CANDIDATE)
     assert (again.previous_version, again.new_version) == ("1", "3")
-    assert deps.rollback("exec-1", "stage", deployer, again.to_dict())["rolled_back_to"] == "1"
+    assert deps.rollback("exec-1", "stage", "ships", deployer, again.to_dict())["rolled_back_to"] == "1"
     assert deployer.alias == "1"
 
 
 def test_recover_moves_live_back_and_frees_the_lock() -> None:
     deps, deployer = service(), FakeDeployer("stage-fn")
     deps.deploy("exec-1", "stage", deployer, CANDIDATE)  # live 1 -> 2, then the answer is lost
-    recovery = deps.recover("exec-1", "stage", lambda: deployer)
+    recovery = deps.recover("exec-1", "stage", "ships", lambda: deployer)
     assert (recovery.action, deployer.alias) == ("rolled_back", "1")
     assert isinstance(deps.locks, FakeLockStore) and deps.locks.locks == {}
     # Recovering twice (a retried Lambda) finds live where it should be.
-    assert deps.recover("exec-1", "stage", lambda: deployer).action == "untouched"
+    assert deps.recover("exec-1", "stage", "ships", lambda: deployer).action == "untouched"
 
 
 def test_recover_without_an_intent_of_this_run_touches_nothing() -> None:
@@ -131,7 +131,7 @@ def test_recover_without_an_intent_of_this_run_touches_nothing() -> None:
     def never() -> FakeDeployer:
         raise AssertionError("the target account must not be touched")
 
-    recovery = deps.recover("exec-1", "stage", never)
+    recovery = deps.recover("exec-1", "stage", "ships", never)
     assert recovery.action == "untouched" and recovery.live_version is None
     assert isinstance(deps.locks, FakeLockStore) and deps.locks.locks == {}
     assert other.alias == "2"
@@ -143,7 +143,7 @@ def test_recover_while_another_run_holds_the_lock_says_what_to_do() -> None:
     assert deps.locks.release(LOCK, "exec-1")
     deps.locks.acquire(LOCK, "exec-2", deps.clock.now(), 60)
     with pytest.raises(DeploymentError, match=r"move alias live back to v1 by hand .*held by exec-2"):
-        deps.recover("exec-1", "stage", lambda: deployer)
+        deps.recover("exec-1", "stage", "ships", lambda: deployer)
     assert deployer.alias == "2"  # not moved under another run's lock
     assert isinstance(deps.locks, FakeLockStore) and deps.locks.locks[LOCK].owner == "exec-2"
 
@@ -157,7 +157,7 @@ def test_a_recovery_that_cannot_move_live_says_what_to_do_and_frees_the_lock() -
     deps, deployer = service(), AliasStuck("stage-fn")
     deps.deploy("exec-1", "stage", deployer, CANDIDATE)
     with pytest.raises(DeploymentError) as raised:
-        deps.recover("exec-1", "stage", lambda: deployer)
+        deps.recover("exec-1", "stage", "ships", lambda: deployer)
     assert "may serve v2 of stage-fn" in str(raised.value)
     assert "update-alias --function-version 1" in str(raised.value)
     assert "changed by someone else" in str(raised.value)
@@ -166,6 +166,6 @@ def test_a_recovery_that_cannot_move_live_says_what_to_do_and_frees_the_lock() -
     first, fresh = service(), FakeDeployer("stage-fn", current=None)
     first.deploy("exec-1", "stage", fresh, CANDIDATE)
     with pytest.raises(DeploymentError, match="first deployment"):
-        first.recover("exec-1", "stage", lambda: fresh)
+        first.recover("exec-1", "stage", "ships", lambda: fresh)
     assert fresh.alias == "1"
     assert isinstance(first.locks, FakeLockStore) and first.locks.locks == {}

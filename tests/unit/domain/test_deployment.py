@@ -71,13 +71,28 @@ def test_older_commit_refused_when_a_newer_one_completes_just_before_it_takes_th
     with pytest.raises(StaleCommitError):
         service.deploy("exec-old", "stage", deployer, OLD)
     assert deployer.alias == "1"
-    assert "deploy-stage" not in service.locks.locks  # the refusal freed the lock it had taken
+    assert "deploy-stage-ships" not in service.locks.locks  # the refusal freed the lock it had taken
+
+
+def test_each_model_deploys_under_its_own_lock_and_its_own_commit_order(service: DeploymentService) -> None:
+    """Two models' runs never wait on, nor count as newer than, each other."""
+    churn_old = Candidate("churn", "1", ARTIFACT, "cccc", 500)  # older commit than ships' NEW
+    service.deploy("exec-ships", "prod", FakeDeployer(), NEW)  # ships' lock held
+    service.deploy("exec-churn", "prod", FakeDeployer(), churn_old)  # not blocked by it
+    service.complete("exec-ships", "prod", NEW)
+    service.complete("exec-churn", "prod", churn_old)
+    assert service.deployed.get("prod", "ships") is not None
+    assert service.deployed.get("prod", "churn") is not None
+    assert service.deployed.get("prod", "churn").commit == "cccc"  # type: ignore[union-attr]
+    # ... while an older commit of the same model is still refused.
+    with pytest.raises(StaleCommitError):
+        service.deploy("exec-ships-old", "prod", FakeDeployer(), OLD)
 
 
 def test_rollback_moves_back_and_releases(service: DeploymentService) -> None:
     deployer = FakeDeployer()
     result = service.deploy("exec-1", "stage", deployer, NEW)
-    out = service.rollback("exec-1", "stage", deployer, result.to_dict())
+    out = service.rollback("exec-1", "stage", "ships", deployer, result.to_dict())
     assert out == {"rolled_back_to": "1", "from_version": "2"}
     assert deployer.alias == "1"
     service.deploy("exec-2", "stage", FakeDeployer(), NEW)
@@ -87,7 +102,7 @@ def test_rollback_without_previous_version_fails_clearly(service: DeploymentServ
     deployer = FakeDeployer(current=None)
     result = service.deploy("exec-1", "stage", deployer, NEW)
     with pytest.raises(DeploymentError, match="no previous version"):
-        service.rollback("exec-1", "stage", deployer, result.to_dict())
+        service.rollback("exec-1", "stage", "ships", deployer, result.to_dict())
 
 
 def test_rollback_does_not_clobber_a_foreign_version(service: DeploymentService) -> None:
@@ -96,5 +111,5 @@ def test_rollback_does_not_clobber_a_foreign_version(service: DeploymentService)
     deployer.versions["3"] = "other"
     deployer.alias = "3"
     with pytest.raises(DeploymentError, match="neither"):
-        service.rollback("exec-1", "stage", deployer, result.to_dict())
+        service.rollback("exec-1", "stage", "ships", deployer, result.to_dict())
     assert deployer.alias == "3"

@@ -36,7 +36,7 @@ def held(deps: Deps) -> dict[str, Lock]:
 def test_a_promotion_the_registry_refuses_frees_the_lock_and_says_what_to_repair(deps: Deps) -> None:
     m = model(deps)
     d = deploy.handle({"execution": EXECUTION, "environment": "stage", "model": m}, deps)
-    assert "deploy-stage" in held(deps)
+    assert "deploy-stage-ships" in held(deps)
     deps.registry = RegistryDown()  # the server stopped after the deploy
 
     event = {"execution": EXECUTION, "environment": "stage", "model": m, "deploy": d}
@@ -44,7 +44,7 @@ def test_a_promotion_the_registry_refuses_frees_the_lock_and_says_what_to_repair
         promote.handle(event, deps)
 
     assert held(deps) == {}
-    state = deps.deployed.get("stage")
+    state = deps.deployed.get("stage", "ships")
     assert state is not None and state.version == "2" and state.execution == EXECUTION
     message = str(raised.value)
     assert "live serves ships v2 (Lambda v2" in message
@@ -54,17 +54,18 @@ def test_a_promotion_the_registry_refuses_frees_the_lock_and_says_what_to_repair
 
 def test_an_ended_run_frees_the_deployment_locks_it_still_holds(deps: Deps) -> None:
     other = EXECUTION.replace("run-1", "run-2")
+    model(deps)  # its run record names its model: whose locks it may hold
     now = deps.clock.now()
-    deps.locks.acquire("deploy-prod", EXECUTION, now, 900)  # its deploy was killed by the timeout
-    deps.locks.acquire("deploy-stage", other, now, 900)  # another run's: left alone
+    deps.locks.acquire("deploy-prod-ships", EXECUTION, now, 900)  # its deploy was killed by the timeout
+    deps.locks.acquire("deploy-stage-ships", other, now, 900)  # another run's: left alone
 
     notify.handle(_sns({"executionArn": EXECUTION, "status": "FAILED"}), deps)
 
-    assert set(held(deps)) == {"deploy-stage"}
-    assert held(deps)["deploy-stage"].owner == other
-    assert held(deps)["deploy-stage"].expires_at == now + timedelta(seconds=900)
+    assert set(held(deps)) == {"deploy-stage-ships"}
+    assert held(deps)["deploy-stage-ships"].owner == other
+    assert held(deps)["deploy-stage-ships"].expires_at == now + timedelta(seconds=900)
     notify.handle(_sns({"executionArn": other, "status": "RUNNING"}), deps)  # not an end
-    assert set(held(deps)) == {"deploy-stage"}
+    assert set(held(deps)) == {"deploy-stage-ships"}
 
 
 LOST = {"Error": "Runtime.ExitError", "Cause": json.dumps({"errorMessage": "RequestId: r1 signal: killed"})}
@@ -75,14 +76,16 @@ def test_a_deploy_whose_answer_was_lost_is_recovered_and_its_error_says_where_li
     deploy.handle(
         {"execution": EXECUTION, "environment": "prod", "model": m, "approval": approved(deps, m)}, deps
     )
-    assert deps.deployer("prod", EXECUTION).current_version() == "2"  # live moved; the answer was lost
+    assert (
+        deps.deployer("prod", EXECUTION, "ships").current_version() == "2"
+    )  # live moved; the answer was lost
 
     error = rollback.handle(
-        {"execution": EXECUTION, "environment": "prod", "mode": "recover", "error": LOST}, deps
+        {"execution": EXECUTION, "environment": "prod", "mode": "recover", "model": m, "error": LOST}, deps
     )
 
-    assert deps.deployer("prod", EXECUTION).current_version() == "1"
-    assert deps.deployer("stage", EXECUTION).current_version() == "1"  # never touched
+    assert deps.deployer("prod", EXECUTION, "ships").current_version() == "1"
+    assert deps.deployer("stage", EXECUTION, "ships").current_version() == "1"  # never touched
     assert held(deps) == {}
     assert error["Error"] == "Runtime.ExitError"
     assert error["Cause"] == (
@@ -99,11 +102,18 @@ def test_a_deploy_whose_answer_was_lost_is_recovered_and_its_error_says_where_li
 
 
 def test_a_deploy_that_never_moved_live_is_recovered_without_touching_it(deps: Deps) -> None:
-    deps.locks.acquire("deploy-stage", EXECUTION, deps.clock.now(), 900)  # killed before publishing
+    deps.locks.acquire("deploy-stage-ships", EXECUTION, deps.clock.now(), 900)  # killed before publishing
     error = rollback.handle(
-        {"execution": EXECUTION, "environment": "stage", "mode": "recover", "error": LOST}, deps
+        {
+            "execution": EXECUTION,
+            "environment": "stage",
+            "mode": "recover",
+            "model": {"model_name": "ships"},
+            "error": LOST,
+        },
+        deps,
     )
     assert held(deps) == {}
-    assert deps.deployer("stage", EXECUTION).current_version() == "1"
+    assert deps.deployer("stage", EXECUTION, "ships").current_version() == "1"
     assert error["recovery"]["action"] == "untouched"
     assert error["Cause"].endswith("Recovery: live in stage was not moved by this run; deployment lock freed")

@@ -55,7 +55,10 @@ ENV = {
     "SMOKE_MAX_LATENCY_MS": "1000",
     # One Deps plays every function here; on AWS each deploy/smoke/rollback function knows one.
     "DEPLOY_TARGETS": json.dumps(
-        {e: {"role_arn": f"arn:aws:iam::1:role/{e}", "function_name": f"{e}-fn"} for e in ("stage", "prod")}
+        {
+            e: {"role_arn": f"arn:aws:iam::1:role/{e}", "functions": {"ships": f"{e}-fn"}}
+            for e in ("stage", "prod")
+        }
     ),
 }
 
@@ -85,12 +88,12 @@ def deps() -> Deps:
         callbacks=FakeCallbacks(),
         slack_bot_token="xoxb-test",
         slack_signing_secret=SECRET,
-        deployer_factory=lambda environment, execution: deployers[environment],
+        deployer_factory=lambda environment, execution, model: deployers[environment],
     )
 
 
 def fake_deployer(deps: Deps, environment: str) -> FakeDeployer:
-    deployer = deps.deployer(environment, EXECUTION)
+    deployer = deps.deployer(environment, EXECUTION, "ships")
     assert isinstance(deployer, FakeDeployer)
     return deployer
 

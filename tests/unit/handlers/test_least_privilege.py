@@ -26,7 +26,12 @@ BOT_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:mlops/slack-AbCd
 SIGNING_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:mlops/slack-signing-secret-GhIjKl"
 EXECUTION = "arn:aws:states:us-east-1:111111111111:execution:mlops-pipeline:run-1"
 STAGE_ONLY = json.dumps(
-    {"stage": {"role_arn": "arn:aws:iam::222222222222:role/mlops-deploy", "function_name": "mlops-inference"}}
+    {
+        "stage": {
+            "role_arn": "arn:aws:iam::222222222222:role/mlops-deploy",
+            "functions": {"ships": "mlops-ships"},
+        }
+    }
 )
 
 
@@ -72,7 +77,7 @@ def test_without_its_setting_the_signing_secret_is_not_read(reads: list[tuple[st
 def _stage_function() -> tuple[Deps, list[str]]:
     made: list[str] = []
 
-    def factory(environment: str, execution: str) -> FakeDeployer:
+    def factory(environment: str, execution: str, model: str) -> FakeDeployer:
         made.append(environment)
         return FakeDeployer(f"{environment}-fn")
 
@@ -106,7 +111,7 @@ EVENTS: dict[str, tuple[ModuleType, dict[str, Any]]] = {
     "rollback": (rollback, {"model": MODEL, "deploy": {"previous_version": "1", "new_version": "2"}}),
     "rollback (recover)": (
         rollback,
-        {"mode": "recover", "error": {"Error": "Sandbox.Timedout", "Cause": "x"}},
+        {"mode": "recover", "model": MODEL, "error": {"Error": "Sandbox.Timedout", "Cause": "x"}},
     ),
 }
 
@@ -123,8 +128,20 @@ def test_a_stage_function_refuses_prod_and_touches_nothing(handler: str) -> None
     assert isinstance(deps.notifier, FakeNotifier) and deps.notifier.messages == {}
 
 
+@pytest.mark.parametrize("handler", sorted(h for h in EVENTS if "recover" not in h))
+def test_a_function_refuses_a_model_it_has_no_function_for_and_touches_nothing(handler: str) -> None:
+    """A classifier must never land in the regressor's function: undeclared names stop here."""
+    deps, made = _stage_function()
+    module, extra = EVENTS[handler]
+    churn = {**MODEL, "model_name": "churn", "artifact": {**MODEL["artifact"], "sha256": "ab" * 32}}
+    with pytest.raises(ConfigError, match=r"'churn' is not declared in stage.*Terraform variable `models`"):
+        module.handle({"execution": EXECUTION, "environment": "stage", **extra, "model": churn}, deps)
+    assert made == []
+    assert isinstance(deps.locks, FakeLockStore) and deps.locks.locks == {}
+
+
 def test_a_function_serves_the_environment_it_is_configured_for() -> None:
     deps, made = _stage_function()
     assert deps.require_environment("stage") == "stage"
-    assert isinstance(deps.deployer("stage", EXECUTION), FakeDeployer)
+    assert isinstance(deps.deployer("stage", EXECUTION, "ships"), FakeDeployer)
     assert made == ["stage"]

@@ -58,7 +58,7 @@ def build(chat: ChatOutage, stage: FakeDeployer, approvals_store: FakeApprovalSt
             "APPROVERS": "UAPPROVER",
             "APPROVAL_TIMEOUT_SECONDS": "3600",
             "DEPLOY_TARGETS": json.dumps(
-                {"stage": {"role_arn": "arn:aws:iam::1:role/d", "function_name": "fn"}}
+                {"stage": {"role_arn": "arn:aws:iam::1:role/d", "functions": {"ships": "fn"}}}
             ),
         },
         clock=FakeClock(),
@@ -69,7 +69,7 @@ def build(chat: ChatOutage, stage: FakeDeployer, approvals_store: FakeApprovalSt
         notifier=chat,
         registry=registry,
         callbacks=FakeCallbacks(),
-        deployer_factory=lambda environment, execution: stage,
+        deployer_factory=lambda environment, execution, model: stage,
     )
 
 
@@ -117,7 +117,7 @@ def test_a_deploy_whose_progress_post_fails_still_returns_its_result(
     assert stage.alias == "2"
     assert steps(deps)[-1] == ("DeployStage", "SUCCEEDED")
     # As after any good deploy: the lock stays with this run until PromoteStage releases it.
-    assert deps.locks.locks["deploy-stage"].owner == EXECUTION
+    assert deps.locks.locks["deploy-stage-ships"].owner == EXECUTION
 
 
 def test_a_passing_smoke_test_with_a_failing_post_passes(

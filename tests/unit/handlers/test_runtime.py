@@ -5,6 +5,9 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+from mlops_pipeline.domain.errors import ConfigError
 from mlops_pipeline.handlers._runtime import Deps
 from tests.fakes import FakeClock, FakeDeployer, FakeNotifier, FakeRunStore
 
@@ -12,13 +15,13 @@ from tests.fakes import FakeClock, FakeDeployer, FakeNotifier, FakeRunStore
 def test_given_adapters_are_used_as_they_are() -> None:
     runs, notifier, clock = FakeRunStore(), FakeNotifier(), FakeClock()
     deployer = FakeDeployer("stage-fn")
-    calls: list[tuple[str, str]] = []
+    calls: list[tuple[str, str, str]] = []
 
-    def factory(environment: str, execution: str) -> FakeDeployer:
-        calls.append((environment, execution))
+    def factory(environment: str, execution: str, model: str) -> FakeDeployer:
+        calls.append((environment, execution, model))
         return deployer
 
-    targets = json.dumps({"stage": {"role_arn": "arn:aws:iam::1:role/d", "function_name": "f"}})
+    targets = json.dumps({"stage": {"role_arn": "arn:aws:iam::1:role/d", "functions": {"ships": "f"}}})
     deps = Deps(
         env={"SLACK_CHANNEL": "C1", "DEPLOY_TARGETS": targets},
         runs=runs,
@@ -27,8 +30,12 @@ def test_given_adapters_are_used_as_they_are() -> None:
         deployer_factory=factory,
     )
     assert deps.runs is runs and deps.notifier is notifier and deps.clock is clock
-    assert deps.deployer("stage", "arn:exec:1") is deployer
-    assert calls == [("stage", "arn:exec:1")]
+    assert deps.deployer("stage", "arn:exec:1", "ships") is deployer
+    assert calls == [("stage", "arn:exec:1", "ships")]
+    # An undeclared model is refused before the factory (an assumed role) is reached.
+    with pytest.raises(ConfigError, match="'churn' is not declared in stage"):
+        deps.deployer("stage", "arn:exec:1", "churn")
+    assert len(calls) == 1
     # The services are built on the given ports.
     assert deps.reporter.runs is runs and deps.reporter.notifier is notifier
 

@@ -204,3 +204,17 @@ def test_whatever_the_project_says_the_result_is_within_the_policy(
     assert (config.gate_metric, config.gate_direction) == ("rmse", "lower")
     assert 0 <= config.gate_tolerance <= 0.05 and 10 <= config.max_rows <= 1000
     assert config.gate_tolerance == (tolerance if "tolerance" in gate else 0.01)
+
+
+def test_an_undeclared_model_is_refused_before_anything_else(tmp_path: Path) -> None:
+    """DECLARED_MODELS (Terraform `models`): a new name has no functions of its own to land in."""
+    policy = PipelinePolicy.from_env({"DECLARED_MODELS": "delivery-time,churn"})
+    assert policy.declared_models == {"delivery-time", "churn"}
+    with pytest.raises(ConfigError) as raised:
+        enforce(project(tmp_path, model={"name": "fraud"}), policy)
+    message = str(raised.value)
+    assert "'fraud' is not declared" in message and "Terraform variable `models`" in message
+    assert "declared: churn, delivery-time" in message
+    assert enforce(project(tmp_path, model={"name": "churn"}), policy).model_name == "churn"
+    # No DECLARED_MODELS (a developer's own build): any name.
+    assert enforce(project(tmp_path, model={"name": "fraud"}), PipelinePolicy()).model_name == "fraud"

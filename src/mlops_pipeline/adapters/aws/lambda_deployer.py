@@ -21,7 +21,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from mlops_pipeline.adapters.aws.session import assume_role_session
-from mlops_pipeline.config import DeployTarget
+from mlops_pipeline.config import DeployTarget, ModelFunction
 from mlops_pipeline.domain.errors import DeploymentError, InvokeError
 from mlops_pipeline.domain.models import Artifact, ArtifactKind, DeployResult, InvokeResult
 
@@ -72,13 +72,17 @@ class LambdaDeployer:
 
     @classmethod
     def for_target(
-        cls, target: DeployTarget, session_name: str, sts_client: Any | None = None
+        cls,
+        target: DeployTarget,
+        function: ModelFunction,
+        session_name: str,
+        sts_client: Any | None = None,
     ) -> LambdaDeployer:
-        """A deployer acting through the target account's deploy role."""
+        """A deployer of one model's function, acting through the target account's deploy role."""
         session = assume_role_session(
             target.role_arn, session_name, external_id=target.external_id, sts_client=sts_client
         )
-        return cls(target.function_name, alias=target.alias, lambda_client=session.client("lambda"))
+        return cls(function.function_name, alias=target.alias, lambda_client=session.client("lambda"))
 
     # -- reading -------------------------------------------------------------------------
 

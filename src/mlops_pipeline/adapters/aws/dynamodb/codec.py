@@ -262,7 +262,7 @@ def lock_to_item(lock: Lock) -> dict[str, Any]:
 def deployed_to_item(state: DeployedState) -> dict[str, Any]:
     return marshal(
         {
-            "pk": deployed_pk(state.environment),
+            "pk": deployed_pk(state.environment, state.model),
             "sk": DEPLOYED_SK,
             "environment": state.environment,
             "commit": state.commit,

@@ -22,7 +22,7 @@ APPROVAL_RETENTION = timedelta(days=30)
 APPROVAL_SK = "APPROVAL"
 RUN_SK = "RUN"
 LOCK_SK = "LOCK"
-INTENT_SK = "INTENT"  # a deploy's intent, beside its environment's lock (same partition)
+INTENT_SK = "INTENT"  # a deploy's intent, beside its lock (same partition)
 DEPLOYED_SK = "DEPLOYED"
 RUNS_GSI_PK = "RUNS"  # every run with a start time, sorted by it
 
@@ -44,8 +44,9 @@ def lock_pk(name: str) -> str:
     return f"LOCK#{name}"
 
 
-def deployed_pk(environment: str) -> str:
-    return f"ENV#{environment}"
+def deployed_pk(environment: str, model: str) -> str:
+    """What one model's function in one environment runs (each model deploys on its own)."""
+    return f"ENV#{environment}#{model}"
 
 
 def key(pk: str, sk: str) -> dict[str, Any]:
