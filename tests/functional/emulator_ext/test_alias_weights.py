@@ -1,7 +1,8 @@
-"""Weighted aliases in the emulator: versions picked by weight, per-version metrics, revisions.
+"""Weighted aliases in the emulator: versions picked by weight, per-version metrics, revisions,
+and the rollout's foundations end to end (shift 10 %, traffic, metrics per version, verdict).
 
-The function's two versions run different code (v2 fails every request), so both the
-version that answered and the metrics it left can be checked against each other.
+The function's two versions run different code (v2 fails), so both the version that
+answered and the metrics it left can be checked against each other.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from mlops_pipeline.adapters.aws import metrics, traffic
+from mlops_pipeline.domain.rollout import RolloutPolicy, judge, next_weight
 from mlops_pipeline.local.emulator import lambda_runtime
 from mlops_pipeline.local.emulator.alias_routing import AliasRouter
 from mlops_pipeline.local.emulator.emulator import Emulator
@@ -212,3 +215,84 @@ def test_update_alias_checks_revision_and_routing(emulator: Emulator) -> None:
         )
     assert same.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert lam.get_alias(FunctionName="revised", Name="live")["FunctionVersion"] == v1
+
+
+# -- the rollout foundations end to end: traffic.shift, the emulator, metrics.read_bake, judge -------
+
+# v2 fails one request in five, counted across its processes (the state dir is shared), so the
+# error rate does not depend on which requests the router happened to send it.
+FLAKY = """import fcntl, os
+def handler(event, context):
+    path = os.path.join(os.environ["MLOPS_LOCAL_STATE"], "rollout-bad-v2.count")
+    with open(path, "a+") as counter:
+        fcntl.flock(counter, fcntl.LOCK_EX)
+        counter.seek(0)
+        seen = len(counter.read())
+        counter.write("x")
+    if seen % 5 == 0:
+        raise RuntimeError("v2 fails one request in five")
+    return {"v": context.function_version}
+"""
+
+
+def _bake(emulator: Emulator, name: str, versions: list[str], since: datetime) -> dict[str, Any]:
+    cloudwatch = emulator.client("cloudwatch", ACCOUNT)
+    return metrics.read_bake(
+        cloudwatch, name, "live", versions, since, datetime.now(UTC) + timedelta(minutes=1)
+    )
+
+
+def test_a_failing_version_at_ten_percent_is_rolled_back_on_its_errors(
+    emulator: Emulator, seeded: AliasRouter
+) -> None:
+    v1, v2 = deploy_two_versions(emulator, "rollout-bad", second=FLAKY)
+    lam = emulator.client("lambda", ACCOUNT)
+    lam.create_alias(FunctionName="rollout-bad", Name="live", FunctionVersion=v1)
+    since = datetime.now(UTC) - timedelta(minutes=1)
+
+    assert traffic.shift(lam, "rollout-bad", "live", v2, 10).weights == {v2: 10.0}
+    answers = invoke_many(emulator, "rollout-bad:live", REQUESTS)
+    bake = _bake(emulator, "rollout-bad", [v2, v1], since)
+    verdict = judge(RolloutPolicy(), bake[v2], bake[v1])
+
+    served = Counter(a["version"] for a in answers)
+    failed = Counter(a["version"] for a in answers if a["error"])
+    print(
+        f"\nbad v{v2} at 10 %: served {served[v2]} of {REQUESTS} requests ({failed[v2]} failed) "
+        f"before the rollback; v{v1} served {served[v1]}. Verdict: {verdict.reason}"
+    )
+    assert (bake[v2].invocations, bake[v2].errors) == (served[v2], failed[v2])
+    assert (bake[v1].invocations, bake[v1].errors) == (served[v1], 0)
+    assert failed[v2] == -(-served[v2] // 5)  # the first of every five
+    assert (verdict.action, verdict.metric) == ("rollback", "errors")
+    assert f"on v{v2} ({failed[v2]} of {served[v2]} requests)" in verdict.reason
+
+    back = traffic.shift(lam, "rollout-bad", "live", v2, 0)
+    assert (back.version, back.weights) == (v1, {})
+    assert Counter(a["version"] for a in invoke_many(emulator, "rollout-bad:live", 20)) == {v1: 20}
+
+
+def test_a_healthy_version_advances_to_all_traffic(emulator: Emulator, seeded: AliasRouter) -> None:
+    v1, v2 = deploy_two_versions(emulator, "rollout-good", second=GOOD)
+    lam = emulator.client("lambda", ACCOUNT)
+    lam.create_alias(FunctionName="rollout-good", Name="live", FunctionVersion=v1)
+    # Durations of local processes are noisy; the p99 rules are unit-tested in test_rollout.py.
+    policy = RolloutPolicy(max_p99_ratio_vs_previous=None)
+    since = datetime.now(UTC) - timedelta(minutes=1)
+
+    weight = next_weight(policy, 0)
+    traffic.shift(lam, "rollout-good", "live", v2, weight)
+    answers = invoke_many(emulator, "rollout-good:live", 100)
+    bake = _bake(emulator, "rollout-good", [v2, v1], since)
+    verdict = judge(policy, bake[v2], bake[v1])
+
+    served = Counter(a["version"] for a in answers)
+    print(f"\nhealthy v{v2} at {weight} %: served {served[v2]} of 100 requests; {verdict.reason}")
+    assert bake[v2].invocations == served[v2] > 0
+    assert bake[v2].errors == 0 and bake[v2].p99_ms is not None
+    assert verdict.action == "advance"
+    weight = next_weight(policy, weight)
+    assert weight == 100
+    done = traffic.shift(lam, "rollout-good", "live", v2, weight)
+    assert (done.version, done.weights) == (v2, {})
+    assert Counter(a["version"] for a in invoke_many(emulator, "rollout-good:live", 10)) == {v2: 10}
