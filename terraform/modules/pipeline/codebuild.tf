@@ -48,6 +48,9 @@ locals {
     local.gate_env,
     { SERVING_MAX_ROWS_FLOOR = tostring(var.serving_max_rows.floor), SERVING_MAX_ROWS_CAP = tostring(var.serving_max_rows.cap) },
     var.codebuild_environment,
+    # The models with inference functions: the build refuses any other (no validation lets the
+    # settings above set it; last, so nothing overrides it).
+    local.declared_models_env,
   )
 }
 
@@ -192,6 +195,8 @@ resource "aws_codebuild_project" "train" {
         },
         local.gate_env,
         var.train_environment,
+        # Training refuses a model this deployment has no inference functions for.
+        local.declared_models_env,
       )
 
       content {

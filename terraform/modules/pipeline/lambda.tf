@@ -6,18 +6,33 @@ locals {
 
   environments = ["stage", "prod"]
 
+  # The declared models: the keys of deploy_targets' functions (the same in every environment,
+  # a validation checks). The build, the training step and Evaluate refuse any other model.
+  declared_models = sort(keys(var.deploy_targets["stage"].functions))
+
   # DEPLOY_TARGETS of one environment only (a stage function never learns prod's roles). The
   # deploy and rollback functions assume the target's deploy role, the smoke tests its invoke role.
+  target_functions = {
+    for env in local.environments : env => {
+      for model, f in var.deploy_targets[env].functions : model => { function_name = f.function_name, smoke_max_latency_ms = f.smoke_max_latency_ms }
+    }
+  }
   deploy_targets_json = {
     for env in local.environments : env => jsonencode({
-      (env) = { role_arn = var.deploy_targets[env].role_arn, function_name = var.deploy_targets[env].function_name, alias = var.deploy_targets[env].alias }
+      (env) = { role_arn = var.deploy_targets[env].role_arn, alias = var.deploy_targets[env].alias, external_id = var.deploy_targets[env].external_id, functions = local.target_functions[env] }
     })
   }
   smoke_targets_json = {
     for env in local.environments : env => jsonencode({
-      (env) = { role_arn = var.deploy_targets[env].invoke_role_arn, function_name = var.deploy_targets[env].function_name, alias = var.deploy_targets[env].alias }
+      (env) = { role_arn = var.deploy_targets[env].invoke_role_arn, alias = var.deploy_targets[env].alias, external_id = var.deploy_targets[env].external_id, functions = local.target_functions[env] }
     })
   }
+
+  # The table items of deployments, one per environment and declared model: exact partition keys
+  # (no wildcard: a function reaches the locks and state of the declared models only).
+  lock_keys           = { for e in local.environments : e => [for m in local.declared_models : "LOCK#deploy-${e}-${m}"] }
+  state_keys          = { for e in local.environments : e => [for m in local.declared_models : "ENV#${e}#${m}"] }
+  declared_models_env = { DECLARED_MODELS = join(",", local.declared_models) }
 
   # Settings every function reads (src/mlops_pipeline/config.py: used_by "all").
   common_env = {
@@ -72,8 +87,9 @@ locals {
       assume         = []
       task_callbacks = []
       table          = [local.table_runs]
-      # Refuses a version whose gate tags loosen the policy (the build wrote them).
-      env = merge(local.mlflow_env, local.gate_env)
+      # Refuses a version whose gate tags loosen the policy (the build wrote them), and a model
+      # this deployment has no inference functions for.
+      env = merge(local.mlflow_env, local.gate_env, local.declared_models_env)
     }
     promote = {
       handler        = "promote"
@@ -86,8 +102,8 @@ locals {
       # Records what each environment runs now and frees that environment's deployment lock.
       table = [
         local.table_runs,
-        { sid = "DeployedState", index = false, keys = [for e in local.environments : "ENV#${e}"], actions = ["dynamodb:PutItem"] },
-        { sid = "DeploymentLocks", index = false, keys = [for e in local.environments : "LOCK#deploy-${e}"], actions = ["dynamodb:DeleteItem"] },
+        { sid = "DeployedState", index = false, keys = flatten(values(local.state_keys)), actions = ["dynamodb:PutItem"] },
+        { sid = "DeploymentLocks", index = false, keys = flatten(values(local.lock_keys)), actions = ["dynamodb:DeleteItem"] },
       ]
       env = local.mlflow_env
     }
@@ -153,7 +169,7 @@ locals {
       # frees the deployment locks it still holds (a delete conditional on the owner).
       table = [
         local.table_runs, local.table_decisions, local.table_by_model,
-        { sid = "DeploymentLocks", index = false, keys = [for e in local.environments : "LOCK#deploy-${e}"], actions = ["dynamodb:DeleteItem"] },
+        { sid = "DeploymentLocks", index = false, keys = flatten(values(local.lock_keys)), actions = ["dynamodb:DeleteItem"] },
       ]
       env = {}
     }
@@ -183,7 +199,8 @@ locals {
   } : {}
 
   # Deploy, smoke test and rollback: one function per environment (same code, own role each),
-  # so a stage function can reach only stage's target role, lock and state, never prod's.
+  # so a stage function can reach only stage's target role, locks and state, never prod's. Each
+  # serves every declared model (a lock and a deployed state per model).
   environment_functions = merge([for e in local.environments : {
     "deploy_${e}" = {
       handler        = "deploy"
@@ -197,8 +214,8 @@ locals {
         [
           local.table_runs,
           # The lock and, beside it, the deploy's intent (written before live moves).
-          { sid = "DeploymentLock", index = false, keys = ["LOCK#deploy-${e}"], actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"] },
-          { sid = "DeployedState", index = false, keys = ["ENV#${e}"], actions = ["dynamodb:GetItem"] },
+          { sid = "DeploymentLock", index = false, keys = local.lock_keys[e], actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"] },
+          { sid = "DeployedState", index = false, keys = local.state_keys[e], actions = ["dynamodb:GetItem"] },
         ],
         # DeployProd reads the approval record itself before it touches prod.
         e == "prod" ? [{ sid = "Approvals", index = false, keys = ["APPROVAL#*"], actions = ["dynamodb:GetItem"] }] : [],
@@ -228,7 +245,7 @@ locals {
       # it and takes the lock while it moves live back (same partition, this environment only).
       table = [
         local.table_runs,
-        { sid = "DeploymentLock", index = false, keys = ["LOCK#deploy-${e}"], actions = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"] },
+        { sid = "DeploymentLock", index = false, keys = local.lock_keys[e], actions = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"] },
       ]
       env = { DEPLOY_TARGETS = local.deploy_targets_json[e] }
     }

@@ -167,3 +167,8 @@ output "function_architectures" {
   description = "Architectures of each pipeline Lambda, by function."
   value       = { for k, f in aws_lambda_function.this : k => f.architectures }
 }
+
+output "declared_models" {
+  description = "The declared models (sorted): the models of deploy_targets' functions, given to the build, the training step and evaluate as DECLARED_MODELS."
+  value       = local.declared_models
+}

@@ -103,12 +103,16 @@ variable "branch" {
 }
 
 variable "deploy_targets" {
-  description = "Where the pipeline deploys: keys `stage` and `prod`, each the target account's deploy role ARN (assumed by that environment's deploy and rollback functions), invoke role ARN (assumed by its smoke test), inference function name and alias (the target_account module's deploy_target output)."
+  description = "Where the pipeline deploys: keys `stage` and `prod`, each the target account's deploy role ARN (assumed by that environment's deploy and rollback functions), invoke role ARN (assumed by its smoke test), alias, optional sts:ExternalId and, per declared model, its inference function (function_name, smoke_max_latency_ms; the target_account module's deploy_target output). Every environment declares the same models."
   type = map(object({
     role_arn        = string
     invoke_role_arn = string
-    function_name   = string
     alias           = optional(string, "live")
+    external_id     = optional(string)
+    functions = map(object({
+      function_name        = string
+      smoke_max_latency_ms = optional(number)
+    }))
   }))
 
   validation {
@@ -124,6 +128,16 @@ variable "deploy_targets" {
   validation {
     condition     = length(distinct(flatten([for t in values(var.deploy_targets) : [t.role_arn, t.invoke_role_arn]]))) == 2 * length(var.deploy_targets)
     error_message = "Every deploy_targets role must be its own: stage and prod need distinct deploy roles, and no smoke test's invoke role may be a deploy role."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.deploy_targets) : length(t.functions) > 0 && alltrue([for model, f in t.functions : can(regex("^[A-Za-z0-9_.-]{1,63}$", model)) && can(regex("^[A-Za-z0-9_-]{1,64}$", f.function_name))])])
+    error_message = "Every deploy_targets entry needs functions: at least one model (names of 1-63 letters, digits, '.', '_', '-'), each with a function_name (the target_account module's models)."
+  }
+
+  validation {
+    condition     = length(distinct([for t in values(var.deploy_targets) : jsonencode(sort(keys(t.functions)))])) <= 1
+    error_message = "Every environment of deploy_targets must declare the same models (the same target_account models in stage and prod): a model promoted from stage needs its function in prod."
   }
 }
 
@@ -266,7 +280,7 @@ variable "serving_max_rows" {
 }
 
 variable "smoke_max_latency_ms" {
-  description = "The smoke test fails above this latency (ms)."
+  description = "The smoke test fails above this latency (ms), for models whose deploy_targets function sets no smoke_max_latency_ms of its own."
   type        = number
   default     = 3000
 }
@@ -319,11 +333,11 @@ variable "lambda_environment_overrides" {
   validation {
     condition = length(setintersection(keys(var.lambda_environment_overrides), [
       "APPROVERS", "APPROVER_GROUP", "ALLOW_SELF_APPROVAL", "REQUIRED_APPROVALS", "IDENTITY_MAP", "IDENTITY_LOOKUP",
-      "SIGNATURE_MAX_AGE_SECONDS", "SLACK_SECRET_ARN", "SLACK_SIGNING_SECRET_ARN", "DEPLOY_TARGETS",
+      "SIGNATURE_MAX_AGE_SECONDS", "SLACK_SECRET_ARN", "SLACK_SIGNING_SECRET_ARN", "DEPLOY_TARGETS", "DECLARED_MODELS",
       "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "GATE_MAX_TOLERANCE",
       "GIT_HOST", "GIT_REPOSITORY", "GIT_BRANCH", "GIT_WEBHOOK_SECRET_ARN", "STATE_MACHINE_ARN", "WEBHOOK_MAX_AGE_SECONDS",
     ])) == 0
-    error_message = "lambda_environment_overrides may not set the security settings APPROVERS, APPROVER_GROUP, ALLOW_SELF_APPROVAL, REQUIRED_APPROVALS, IDENTITY_MAP, IDENTITY_LOOKUP, SIGNATURE_MAX_AGE_SECONDS, SLACK_SECRET_ARN, SLACK_SIGNING_SECRET_ARN, DEPLOY_TARGETS, the gate policy GATE_* or the webhook's GIT_*, STATE_MACHINE_ARN and WEBHOOK_MAX_AGE_SECONDS (an override would reach every function, and these decide who may approve, which requests are genuine, where a function deploys, what passes the gate and which pushes start a run; set the gate through var.gate)."
+    error_message = "lambda_environment_overrides may not set the security settings APPROVERS, APPROVER_GROUP, ALLOW_SELF_APPROVAL, REQUIRED_APPROVALS, IDENTITY_MAP, IDENTITY_LOOKUP, SIGNATURE_MAX_AGE_SECONDS, SLACK_SECRET_ARN, SLACK_SIGNING_SECRET_ARN, DEPLOY_TARGETS, DECLARED_MODELS, the gate policy GATE_* or the webhook's GIT_*, STATE_MACHINE_ARN and WEBHOOK_MAX_AGE_SECONDS (an override would reach every function, and these decide who may approve, which requests are genuine, where a function deploys, which models may be built, what passes the gate and which pushes start a run; set the gate through var.gate and the models through deploy_targets)."
   }
 }
 
@@ -362,15 +376,15 @@ variable "serving_package_type" {
 }
 
 variable "codebuild_environment" {
-  description = "Extra plaintext environment variables of the build (local mode: the Python to run, the state dir). Never secrets, never the policy caps (set those through gate and serving_max_rows)."
+  description = "Extra plaintext environment variables of the build (local mode: the Python to run, the state dir). Never secrets, never the policy caps (set those through gate and serving_max_rows) or DECLARED_MODELS."
   type        = map(string)
   default     = {}
 
   validation {
     condition = length(setintersection(keys(var.codebuild_environment), [
-      "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "GATE_MAX_TOLERANCE", "SERVING_MAX_ROWS_FLOOR", "SERVING_MAX_ROWS_CAP",
+      "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "GATE_MAX_TOLERANCE", "SERVING_MAX_ROWS_FLOOR", "SERVING_MAX_ROWS_CAP", "DECLARED_MODELS",
     ])) == 0
-    error_message = "codebuild_environment may not set the policy caps GATE_METRIC, GATE_DIRECTION, GATE_TOLERANCE, GATE_MAX_TOLERANCE, SERVING_MAX_ROWS_FLOOR or SERVING_MAX_ROWS_CAP (set them through gate and serving_max_rows, which Evaluate sees too)."
+    error_message = "codebuild_environment may not set the policy caps GATE_METRIC, GATE_DIRECTION, GATE_TOLERANCE, GATE_MAX_TOLERANCE, SERVING_MAX_ROWS_FLOOR or SERVING_MAX_ROWS_CAP (set them through gate and serving_max_rows, which Evaluate sees too) or DECLARED_MODELS (the models of deploy_targets)."
   }
 }
 
@@ -381,13 +395,13 @@ variable "buildspec" {
 }
 
 variable "train_environment" {
-  description = "Extra plain environment variables of the untrusted training project (e.g. where train.py finds its data). Never MLflow settings or the policy caps."
+  description = "Extra plain environment variables of the untrusted training project (e.g. where train.py finds its data). Never MLflow settings, the policy caps or DECLARED_MODELS."
   type        = map(string)
   default     = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.train_environment) : !startswith(k, "MLFLOW_") && !startswith(k, "GATE_") && !startswith(k, "SERVING_MAX_ROWS_")])
-    error_message = "train_environment may not set MLFLOW_* (the training step talks to no MLflow server), GATE_* or SERVING_MAX_ROWS_* (the policy caps)."
+    condition     = alltrue([for k in keys(var.train_environment) : !startswith(k, "MLFLOW_") && !startswith(k, "GATE_") && !startswith(k, "SERVING_MAX_ROWS_") && k != "DECLARED_MODELS"])
+    error_message = "train_environment may not set MLFLOW_* (the training step talks to no MLflow server), GATE_* or SERVING_MAX_ROWS_* (the policy caps) or DECLARED_MODELS (the models of deploy_targets)."
   }
 }
 

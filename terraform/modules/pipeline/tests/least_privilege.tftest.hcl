@@ -130,8 +130,8 @@ variables {
     registry = { path = "registry.zip", base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
   }
   deploy_targets = {
-    stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", function_name = "mlops-inference" }
-    prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", function_name = "mlops-inference" }
+    stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", functions = { "delivery-time" = { function_name = "mlops-delivery-time" }, churn = { function_name = "mlops-churn", smoke_max_latency_ms = 500 } } }
+    prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", functions = { "delivery-time" = { function_name = "mlops-delivery-time" }, churn = { function_name = "mlops-churn", smoke_max_latency_ms = 500 } } }
   }
   image_consumer_account_ids    = ["222222222222", "333333333333"]
   slack_channel                 = "C0123456789"
@@ -188,41 +188,64 @@ run "table_access_is_scoped_to_the_keys_each_function_uses" {
       for a in s.actions : [for c in s.condition : [for v in c.values : "${a} ${v}"] if c.variable == "dynamodb:LeadingKeys"]
       ] if anytrue([for a in s.actions : startswith(a, "dynamodb:")])])) }) == jsonencode({
       deploy_prod = [
-        "dynamodb:DeleteItem LOCK#deploy-prod", "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem ENV#prod", "dynamodb:GetItem LOCK#deploy-prod",
-        "dynamodb:GetItem RUN#*", "dynamodb:PutItem LOCK#deploy-prod", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+        "dynamodb:DeleteItem LOCK#deploy-prod-churn", "dynamodb:DeleteItem LOCK#deploy-prod-delivery-time", "dynamodb:GetItem APPROVAL#*",
+        "dynamodb:GetItem ENV#prod#churn", "dynamodb:GetItem ENV#prod#delivery-time", "dynamodb:GetItem LOCK#deploy-prod-churn",
+        "dynamodb:GetItem LOCK#deploy-prod-delivery-time", "dynamodb:GetItem RUN#*", "dynamodb:PutItem LOCK#deploy-prod-churn",
+        "dynamodb:PutItem LOCK#deploy-prod-delivery-time", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
       ]
       deploy_stage = [
-        "dynamodb:DeleteItem LOCK#deploy-stage", "dynamodb:GetItem ENV#stage", "dynamodb:GetItem LOCK#deploy-stage", "dynamodb:GetItem RUN#*",
-        "dynamodb:PutItem LOCK#deploy-stage", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+        "dynamodb:DeleteItem LOCK#deploy-stage-churn", "dynamodb:DeleteItem LOCK#deploy-stage-delivery-time", "dynamodb:GetItem ENV#stage#churn",
+        "dynamodb:GetItem ENV#stage#delivery-time", "dynamodb:GetItem LOCK#deploy-stage-churn", "dynamodb:GetItem LOCK#deploy-stage-delivery-time",
+        "dynamodb:GetItem RUN#*", "dynamodb:PutItem LOCK#deploy-stage-churn", "dynamodb:PutItem LOCK#deploy-stage-delivery-time",
+        "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
       ]
-      evaluate        = ["dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*"]
-      expire_approval = ["dynamodb:GetItem APPROVAL#*", "dynamodb:Query APPROVALS#*", "dynamodb:UpdateItem APPROVAL#*"]
+      evaluate = [
+        "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+      ]
+      expire_approval = [
+        "dynamodb:GetItem APPROVAL#*", "dynamodb:Query APPROVALS#*", "dynamodb:UpdateItem APPROVAL#*",
+      ]
       notify = [
-        "dynamodb:DeleteItem LOCK#deploy-prod", "dynamodb:DeleteItem LOCK#deploy-stage", "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem RUN#*",
-        "dynamodb:PutItem RUN#*", "dynamodb:Query APPROVALS#*", "dynamodb:UpdateItem APPROVAL#*", "dynamodb:UpdateItem RUN#*",
+        "dynamodb:DeleteItem LOCK#deploy-prod-churn", "dynamodb:DeleteItem LOCK#deploy-prod-delivery-time",
+        "dynamodb:DeleteItem LOCK#deploy-stage-churn", "dynamodb:DeleteItem LOCK#deploy-stage-delivery-time", "dynamodb:GetItem APPROVAL#*",
+        "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:Query APPROVALS#*", "dynamodb:UpdateItem APPROVAL#*",
+        "dynamodb:UpdateItem RUN#*",
       ]
       promote = [
-        "dynamodb:DeleteItem LOCK#deploy-prod", "dynamodb:DeleteItem LOCK#deploy-stage", "dynamodb:GetItem RUN#*", "dynamodb:PutItem ENV#prod",
-        "dynamodb:PutItem ENV#stage", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+        "dynamodb:DeleteItem LOCK#deploy-prod-churn", "dynamodb:DeleteItem LOCK#deploy-prod-delivery-time",
+        "dynamodb:DeleteItem LOCK#deploy-stage-churn", "dynamodb:DeleteItem LOCK#deploy-stage-delivery-time", "dynamodb:GetItem RUN#*",
+        "dynamodb:PutItem ENV#prod#churn", "dynamodb:PutItem ENV#prod#delivery-time", "dynamodb:PutItem ENV#stage#churn",
+        "dynamodb:PutItem ENV#stage#delivery-time", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
       ]
-      report = ["dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*"]
+      report = [
+        "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+      ]
       request_approval = [
         "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem RUN#*", "dynamodb:PutItem APPROVAL#*", "dynamodb:PutItem RUN#*",
         "dynamodb:Query APPROVALS#*", "dynamodb:UpdateItem APPROVAL#*", "dynamodb:UpdateItem RUN#*",
       ]
       rollback_prod = [
-        "dynamodb:DeleteItem LOCK#deploy-prod", "dynamodb:GetItem LOCK#deploy-prod", "dynamodb:GetItem RUN#*", "dynamodb:PutItem LOCK#deploy-prod",
-        "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+        "dynamodb:DeleteItem LOCK#deploy-prod-churn", "dynamodb:DeleteItem LOCK#deploy-prod-delivery-time",
+        "dynamodb:GetItem LOCK#deploy-prod-churn", "dynamodb:GetItem LOCK#deploy-prod-delivery-time", "dynamodb:GetItem RUN#*",
+        "dynamodb:PutItem LOCK#deploy-prod-churn", "dynamodb:PutItem LOCK#deploy-prod-delivery-time", "dynamodb:PutItem RUN#*",
+        "dynamodb:UpdateItem RUN#*",
       ]
       rollback_stage = [
-        "dynamodb:DeleteItem LOCK#deploy-stage", "dynamodb:GetItem LOCK#deploy-stage", "dynamodb:GetItem RUN#*", "dynamodb:PutItem LOCK#deploy-stage",
-        "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+        "dynamodb:DeleteItem LOCK#deploy-stage-churn", "dynamodb:DeleteItem LOCK#deploy-stage-delivery-time",
+        "dynamodb:GetItem LOCK#deploy-stage-churn", "dynamodb:GetItem LOCK#deploy-stage-delivery-time", "dynamodb:GetItem RUN#*",
+        "dynamodb:PutItem LOCK#deploy-stage-churn", "dynamodb:PutItem LOCK#deploy-stage-delivery-time", "dynamodb:PutItem RUN#*",
+        "dynamodb:UpdateItem RUN#*",
       ]
       slack_interactions = [
-        "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem APPROVAL#*", "dynamodb:UpdateItem RUN#*",
+        "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem APPROVAL#*",
+        "dynamodb:UpdateItem RUN#*",
       ]
-      smoke_test_prod  = ["dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*"]
-      smoke_test_stage = ["dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*"]
+      smoke_test_prod = [
+        "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+      ]
+      smoke_test_stage = [
+        "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+      ]
     })
     error_message = "Each function gets exactly the table actions and partition key prefixes it uses."
   }

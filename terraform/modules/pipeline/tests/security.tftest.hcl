@@ -63,8 +63,8 @@ variables {
     registry = { path = "registry.zip", base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }
   }
   deploy_targets = {
-    stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", function_name = "mlops-inference" }
-    prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", function_name = "mlops-inference" }
+    stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", functions = { "delivery-time" = { function_name = "mlops-delivery-time" } } }
+    prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", functions = { "delivery-time" = { function_name = "mlops-delivery-time" } } }
   }
   image_consumer_account_ids    = ["222222222222", "333333333333"]
   slack_channel                 = "C0123456789"
@@ -204,7 +204,7 @@ run "functions_follow_the_contract" {
       "MLOPS_TABLE", "MLFLOW_TRACKING_URI", "MLFLOW_CREDENTIALS_SECRET_ARN", "SLACK_SECRET_ARN", "SLACK_SIGNING_SECRET_ARN", "SLACK_CHANNEL", "SLACK_API_URL",
       "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "GATE_MAX_TOLERANCE", "DEPLOY_TARGETS", "SMOKE_MAX_LATENCY_MS", "LOCK_TTL_SECONDS", "APPROVERS",
       "APPROVER_GROUP", "ALLOW_SELF_APPROVAL", "REQUIRED_APPROVALS", "IDENTITY_MAP", "IDENTITY_LOOKUP", "APPROVAL_TIMEOUT_SECONDS",
-      "SIGNATURE_MAX_AGE_SECONDS", "MLFLOW_UI_URL", "POWERTOOLS_SERVICE_NAME",
+      "SIGNATURE_MAX_AGE_SECONDS", "MLFLOW_UI_URL", "POWERTOOLS_SERVICE_NAME", "DECLARED_MODELS",
     ], name)])])
     error_message = "Every environment variable is a documented setting (src/mlops_pipeline/config.py); secrets travel as ARNs only."
   }
@@ -334,7 +334,7 @@ run "rejects_missing_prod_target" {
 
   variables {
     deploy_targets = {
-      stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", function_name = "mlops-inference" }
+      stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", functions = { "delivery-time" = { function_name = "mlops-delivery-time" } } }
     }
   }
 
@@ -347,8 +347,8 @@ run "rejects_one_deploy_role_for_both_environments" {
 
   variables {
     deploy_targets = {
-      stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", function_name = "mlops-inference" }
-      prod  = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", function_name = "mlops-inference" }
+      stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", functions = { "delivery-time" = { function_name = "mlops-delivery-time" } } }
+      prod  = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", functions = { "delivery-time" = { function_name = "mlops-delivery-time" } } }
     }
   }
 
@@ -360,8 +360,8 @@ run "rejects_a_smoke_test_that_assumes_the_deploy_role" {
 
   variables {
     deploy_targets = {
-      stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", function_name = "mlops-inference" }
-      prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", function_name = "mlops-inference" }
+      stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", functions = { "delivery-time" = { function_name = "mlops-delivery-time" } } }
+      prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", functions = { "delivery-time" = { function_name = "mlops-delivery-time" } } }
     }
   }
 
