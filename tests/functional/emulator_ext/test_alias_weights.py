@@ -24,6 +24,7 @@ from mlops_pipeline.domain.rollout import RolloutPolicy, judge, next_weight
 from mlops_pipeline.local.emulator import lambda_runtime
 from mlops_pipeline.local.emulator.alias_routing import AliasRouter
 from mlops_pipeline.local.emulator.emulator import Emulator
+from mlops_pipeline.local.emulator.lambda_metrics import dimension_sets, percentile
 
 pytestmark = pytest.mark.functional
 
@@ -135,6 +136,26 @@ def test_router_follows_weights_and_seed() -> None:
     ]
     assert all(router.pick("1", {"2": 0.0}) == "1" for _ in range(200))
     assert all(router.pick("1", {"2": 1.0}) == "2" for _ in range(200))
+
+
+def test_dimension_sets_are_lambdas() -> None:
+    arn = "arn:aws:lambda:us-east-1:333333333333:function:fn"
+    by_name = [{"Name": "FunctionName", "Value": "fn"}]
+    assert dimension_sets("fn", arn, "$LATEST") == [by_name]
+    assert dimension_sets("fn", None, "$LATEST") == [by_name]
+    resource = {"Name": "Resource", "Value": "fn:3"}
+    assert dimension_sets("fn", f"{arn}:3", "3") == [by_name, [*by_name, resource]]
+    live = {"Name": "Resource", "Value": "fn:live"}
+    executed = {"Name": "ExecutedVersion", "Value": "4"}
+    assert dimension_sets("fn", f"{arn}:live", "4") == [by_name, [*by_name, live], [*by_name, live, executed]]
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert percentile([], 99) is None
+    assert percentile([5.0], 99) == 5.0
+    assert percentile([float(i) for i in range(1, 101)], 99) == 99.0
+    assert percentile([float(i) for i in range(1, 101)], 50) == 50.0
+    assert percentile([3.0, 1.0, 2.0], 100) == 3.0
 
 
 def test_weighted_alias_splits_traffic_and_writes_metrics_per_version(
