@@ -35,7 +35,14 @@ class Client:
 def info() -> StackInfo:
     fields: dict[str, Any] = {name: "" for name in StackInfo.__dataclass_fields__}
     fields.update(
-        pid=1, mlflow_pid=None, credentials={}, approvers=[], ports={}, timings={}, slack_mode="local"
+        pid=1,
+        mlflow_pid=None,
+        credentials={},
+        approvers=[],
+        ports={},
+        timings={},
+        slack_mode="local",
+        inference_functions={},
     )
     return StackInfo(**fields)
 
@@ -104,3 +111,35 @@ def test_the_summary_shows_the_serving_flavour_its_fallback_reason_and_the_proba
     shown = console.export_text()
     assert re.search(r"serving +skops \(fallback: onnx export failed: \[SVR\] no converter\)", shown)
     assert "prediction from prod (alias live): yes (no: 0.100, yes: 0.900)" in shown
+
+
+def test_the_summary_names_the_models_own_function_and_its_live_versions() -> None:
+    result = demo.DemoResult(
+        outcome="succeeded",
+        execution=EXECUTION,
+        commit="c0ffee",
+        total_seconds=12.0,
+        model_name="churn",
+        model_version="4",
+        stage_version="3",
+        prod_version="2",
+        functions={"stage": "mlops-churn", "prod": "mlops-churn"},
+    )
+    console = Console(record=True, width=200)
+    demo.print_summary(result, info(), console)
+    shown = console.export_text()
+    assert re.search(r"function +mlops-churn \(stage, prod\)", shown)
+    assert re.search(r"stage live +v3", shown) and re.search(r"prod live +v2", shown)
+    assert demo_format.functions_text({"stage": "a", "prod": "b"}) == "stage: a, prod: b"
+
+
+def test_the_summary_of_an_undeclared_models_run_has_no_function_nor_versions() -> None:
+    result = demo.DemoResult(
+        outcome="failed", execution=EXECUTION, commit="c0ffee", total_seconds=3.0, model_name="other"
+    )
+    console = Console(record=True, width=200)
+    demo.print_summary(result, info(), console)
+    shown = console.export_text()
+    assert re.search(r"model +other v-", shown)
+    assert "function" not in shown
+    assert re.search(r"stage live +-", shown) and re.search(r"prod live +-", shown)

@@ -29,6 +29,26 @@ GitHostOption = Annotated[
 ]
 
 
+ModelOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        help="Declare a model (its mlops.toml [model] name): its own inference function in stage and "
+        "prod, as Terraform's `models` does. Repeat for more models (default: delivery-time, the seed's).",
+    ),
+]
+
+
+def _models(values: list[str] | None) -> tuple[str, ...]:
+    from mlops_pipeline.local.stack.errors import LocalStackError
+    from mlops_pipeline.local.stack.state import DEFAULT_MODELS, check_models
+
+    try:
+        return check_models(values or DEFAULT_MODELS)
+    except LocalStackError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model") from exc
+
+
 def _git_host(value: str, terraform: bool) -> str:
     from mlops_pipeline.local.stack.errors import LocalStackError
     from mlops_pipeline.local.stack.webhook_endpoint import check_git_host
@@ -77,6 +97,9 @@ def _print_info(info: object) -> None:
         table.add_row("interactions", f"{info.interactions_url}  (tunnel here for Slack buttons)")
     table.add_row("git remote", f"{info.git_remote_url}  (push to {info.branch} to start a run)")
     table.add_row("state machine", info.state_machine_arn)
+    for model, functions in info.inference_functions.items():
+        names = ", ".join(f"{environment} {name}" for environment, name in functions.items())
+        table.add_row(f"model {model}", f"{names}  (alias live)")
     if info.webhook_url:
         table.add_row("git webhook", f"{info.webhook_url}  ({info.git_host} push deliveries, signed)")
     if info.timings:
@@ -97,6 +120,7 @@ def up(
     approval_timeout: Annotated[int, typer.Option(min=30, help="Seconds an approval waits.")] = 1800,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack to be ready.")] = 600,
     git_host: GitHostOption = "codecommit",
+    model: ModelOption = None,
 ) -> None:
     """Start the emulator, MLflow, the Slack stand-in and the git remote; provision the pipeline."""
     from mlops_pipeline.local.stack.control import up as stack_up
@@ -112,6 +136,7 @@ def up(
         terraform=terraform,
         approval_timeout_seconds=approval_timeout,
         git_host=_git_host(git_host, terraform),
+        models=_models(model),
     )
     typer.echo(f"starting the local stack in {options.state_dir} ...")
     try:
@@ -216,8 +241,9 @@ def demo(
 
     from mlops_pipeline.local.stack import control
     from mlops_pipeline.local.stack.checkout import repository_root
-    from mlops_pipeline.local.stack.demo import Decision, run_demo
+    from mlops_pipeline.local.stack.demo import Decision, project_model, run_demo
     from mlops_pipeline.local.stack.errors import LocalStackError
+    from mlops_pipeline.local.stack.provisioning import REPOSITORY_NAME
     from mlops_pipeline.local.stack.state import StackOptions
 
     if auto_approve and reject_:
@@ -236,7 +262,9 @@ def demo(
         info = control.status(directory)
         if info is None:
             console.print(f"starting the local stack in {directory} ...")
-            options = StackOptions(state_dir=directory, terraform=terraform, git_host=host)
+            # The stack declares the pushed project's model (its own function in stage and prod).
+            models = _models([project_model(source, REPOSITORY_NAME)])
+            options = StackOptions(state_dir=directory, terraform=terraform, git_host=host, models=models)
             info = control.up(options, timeout=600)
             console.print(
                 f"local stack up in {time.monotonic() - began:.1f}s "

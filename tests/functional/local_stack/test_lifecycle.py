@@ -16,9 +16,22 @@ from typer.testing import CliRunner
 from mlops_pipeline.cli.main import app
 from mlops_pipeline.local.stack import control, daemon
 from mlops_pipeline.local.stack.client import StackClient
-from mlops_pipeline.local.stack.errors import PortTakenError, StackRunningError, TerraformMissingError
+from mlops_pipeline.local.stack.errors import (
+    LocalStackError,
+    PortTakenError,
+    StackRunningError,
+    TerraformMissingError,
+)
 from mlops_pipeline.local.stack.ports import ports_listening
-from mlops_pipeline.local.stack.state import DAEMON_LOG, ERROR_FILE, StackInfo, StackOptions, state_file
+from mlops_pipeline.local.stack.provisioning import terraform_functions
+from mlops_pipeline.local.stack.state import (
+    DAEMON_LOG,
+    ERROR_FILE,
+    StackInfo,
+    StackOptions,
+    check_models,
+    state_file,
+)
 
 pytestmark = pytest.mark.functional
 
@@ -65,8 +78,8 @@ def test_up_without_terraform_is_a_clear_error(tmp_path: Path, monkeypatch: pyte
     assert not (tmp_path / DAEMON_LOG).exists()
 
 
-def fake_state(state_dir: Path, pid: int) -> None:
-    info = StackInfo(
+def fake_info(state_dir: Path, pid: int) -> StackInfo:
+    return StackInfo(
         pid=pid,
         state_dir=str(state_dir),
         started_at="2026-01-01T00:00:00+00:00",
@@ -84,11 +97,17 @@ def fake_state(state_dir: Path, pid: int) -> None:
         branch="main",
         state_machine_arn="arn:aws:states:us-east-1:111111111111:stateMachine:mlops-pipeline",
         table="mlops-pipeline",
-        inference_function="mlops-inference",
+        inference_functions={
+            "delivery-time": {"stage": "mlops-delivery-time", "prod": "mlops-delivery-time"}
+        },
         channel="C0PIPELINE",
         approvers=["U0APPROVER"],
         ports={},
     )
+
+
+def fake_state(state_dir: Path, pid: int) -> None:
+    info = fake_info(state_dir, pid)
     state_dir.mkdir(parents=True, exist_ok=True)
     info.save(state_file(state_dir))
 
@@ -118,6 +137,41 @@ def test_a_stale_state_file_is_not_a_running_stack(tmp_path: Path) -> None:
     assert not state_file(tmp_path).exists()
 
 
+def test_up_refuses_a_model_name_terraform_would_refuse_before_starting_anything(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["local", "up", "--state-dir", str(tmp_path), "--model", "churn model"])
+    assert result.exit_code == 2
+    assert "churn model" in result.output and "--model" in result.output
+    with pytest.raises(LocalStackError, match=r"function mlops-x{63} > 64 chars"):
+        control.up(StackOptions(state_dir=tmp_path, models=("x" * 63,)), timeout=30)
+    assert not (tmp_path / DAEMON_LOG).exists()
+
+
+def test_the_declared_models_and_their_functions() -> None:
+    assert check_models(["delivery-time", "churn.v2", "delivery-time"]) == ("delivery-time", "churn.v2")
+    assert StackOptions(state_dir=Path("."), models=("a",)).models == ("a",)
+    info = fake_info(Path("."), 1)
+    info.inference_functions = {"churn": {"stage": "mlops-churn", "prod": "p-churn"}}
+    assert info.models == ["churn"]
+    assert info.function_of("churn", "prod") == "p-churn"
+    with pytest.raises(
+        LocalStackError, match=r"'delivery-time' has no .*declared: churn.*local up --model delivery-time"
+    ):
+        info.function_of("delivery-time", "stage")
+
+
+def test_terraform_outputs_give_each_models_functions() -> None:
+    targets = {
+        env: {"functions": {"delivery-time": {"function_name": f"{env}-dt"}, "churn": {"function_name": "c"}}}
+        for env in ("stage", "prod")
+    }
+    assert terraform_functions(targets, ("churn", "delivery-time")) == {
+        "churn": {"stage": "c", "prod": "c"},
+        "delivery-time": {"stage": "stage-dt", "prod": "prod-dt"},
+    }
+    with pytest.raises(LocalStackError, match=r"no stage function for model 'other'.*`models`"):
+        terraform_functions(targets, ("other",))
+
+
 def test_status_of_nothing(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["local", "status", "--state-dir", str(tmp_path)])
     assert result.exit_code == 3
@@ -128,7 +182,8 @@ def test_status_of_nothing(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_up_status_down_leaves_nothing_running(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    info = control.up(StackOptions(state_dir=state), timeout=240)
+    # Two declared models (`local up --model`): the daemon gets them and makes a function for each.
+    info = control.up(StackOptions(state_dir=state, models=("delivery-time", "churn.v2")), timeout=240)
     try:
         assert control.pid_alive(info.pid) and control.pid_alive(info.mlflow_pid)
         ports = list(info.ports.values())
@@ -146,6 +201,15 @@ def test_up_status_down_leaves_nothing_running(tmp_path: Path) -> None:
             stateMachineArn=info.state_machine_arn
         )
         assert machine["name"] == "mlops-pipeline"
+        assert info.inference_functions == {
+            "delivery-time": {"stage": "mlops-delivery-time", "prod": "mlops-delivery-time"},
+            "churn.v2": {"stage": "mlops-churn-v2", "prod": "mlops-churn-v2"},
+        }
+        for environment in ("stage", "prod"):
+            lam = client.client("lambda", environment)
+            for function in ("mlops-delivery-time", "mlops-churn-v2"):
+                assert lam.get_alias(FunctionName=function, Name="live")["FunctionVersion"] == "1"
+        assert "model churn.v2" in status.output and "mlops-churn-v2" in status.output
         assert client.inbox()["interactions_url"] == info.interactions_url
     finally:
         result = CliRunner().invoke(app, ["local", "down", "--state-dir", str(state)])

@@ -30,7 +30,7 @@ from rich.text import Text
 
 from mlops_pipeline.domain.models import StepLog
 from mlops_pipeline.local.stack.client import StackClient
-from mlops_pipeline.local.stack.demo_format import prediction_text, serving_text
+from mlops_pipeline.local.stack.demo_format import print_summary
 from mlops_pipeline.local.stack.errors import DemoError
 from mlops_pipeline.local.stack.state import APPROVER, StackInfo, slack_location
 
@@ -257,6 +257,7 @@ class DemoResult:
     cause: str | None = None
     prediction: dict[str, Any] | None = None
     failed_log: tuple[str, StepLog] | None = None  # (step, its log) of a failed build
+    functions: dict[str, str] = field(default_factory=dict)  # the model's function per environment
 
     def last_line(self) -> str:
         return (
@@ -266,26 +267,38 @@ class DemoResult:
         )
 
 
-def alias_version(client: StackClient, environment: str) -> str:
-    lam = client.client("lambda", environment)
-    return str(lam.get_alias(FunctionName=client.info.inference_function, Name="live")["FunctionVersion"])
+def project_model(source: Path, repository: str) -> str:
+    """The model a project registers: its mlops.toml ``[model] name`` (default: the repository's)."""
+    from mlops_pipeline.model_build.config import load_config
+
+    return load_config(Path(source), repository).model_name
 
 
-def predict(client: StackClient, environment: str, request: Mapping[str, Any]) -> dict[str, Any]:
-    """Invoke the ``live`` alias of the inference function with ``request``."""
+def alias_version(client: StackClient, environment: str, model: str) -> str:
+    """The version behind ``live`` of ``model``'s inference function in ``environment``."""
     lam = client.client("lambda", environment)
-    response = lam.invoke(
-        FunctionName=f"{client.info.inference_function}:live", Payload=json.dumps(dict(request)).encode()
-    )
+    function = client.info.function_of(model, environment)
+    return str(lam.get_alias(FunctionName=function, Name="live")["FunctionVersion"])
+
+
+def predict(client: StackClient, environment: str, request: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """Invoke the ``live`` alias of ``model``'s inference function with ``request``."""
+    lam = client.client("lambda", environment)
+    function = client.info.function_of(model, environment)
+    response = lam.invoke(FunctionName=f"{function}:live", Payload=json.dumps(dict(request)).encode())
     payload = json.loads(response["Payload"].read() or b"null")
     if response.get("FunctionError"):
-        raise DemoError(f"the {environment} function failed: {payload}")
+        raise DemoError(f"the {environment} function {function} failed: {payload}")
     if isinstance(payload, dict) and "body" in payload and isinstance(payload["body"], str):
         payload = json.loads(payload["body"])
     return dict(payload) if isinstance(payload, dict) else {"result": payload}
 
 
-def summarize(client: StackClient, execution: str, commit: str, view: RunView) -> DemoResult:
+def summarize(
+    client: StackClient, execution: str, commit: str, view: RunView, model_name: str = ""
+) -> DemoResult:
+    """The run's outcome, model, gate and where its model's ``live`` aliases are; ``model_name``:
+    the pushed project's model, for a run that failed before it named one."""
     outcome: Outcome
     if view.status == "SUCCEEDED":
         outcome = "succeeded"
@@ -299,26 +312,30 @@ def summarize(client: StackClient, execution: str, commit: str, view: RunView) -
             last.update({k: v for k, v in output.items() if v is not None})
     model: dict[str, Any] = last["model"] if isinstance(last.get("model"), dict) else {}
     approval: dict[str, Any] = last["approval"] if isinstance(last.get("approval"), dict) else {}
+    name = str(model.get("model_name") or model_name)
+    # An undeclared model has no functions here (the pipeline refuses it at Train): no versions.
+    functions = client.info.inference_functions.get(name, {})
     result = DemoResult(
         outcome=outcome,
         execution=execution,
         commit=commit,
         total_seconds=view.total_seconds,
-        model_name=str(model.get("model_name") or ""),
+        model_name=name,
         model_version=str(model.get("model_version") or ""),
-        stage_version=alias_version(client, "stage"),
-        prod_version=alias_version(client, "prod"),
+        stage_version=alias_version(client, "stage", name) if "stage" in functions else "",
+        prod_version=alias_version(client, "prod", name) if "prod" in functions else "",
         approver=str(approval.get("approved_by") or ""),
         evaluation=model,
         steps=view.steps,
         error=view.error,
         cause=view.cause,
+        functions=dict(functions),
     )
     if outcome == "failed":
         result.failed_log = failed_build_log(client, execution)
     if outcome == "succeeded" and model.get("smoke_input"):
         request = model["smoke_input"]
-        result.prediction = {"request": request, "response": predict(client, "prod", request)}
+        result.prediction = {"request": request, "response": predict(client, "prod", request, name)}
     return result
 
 
@@ -396,57 +413,6 @@ def follow(
         sleep(1.0)
 
 
-def print_summary(result: DemoResult, info: StackInfo, console: Console) -> None:
-    """The human-readable summary (the machine-readable last line is printed by the caller)."""
-    table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("outcome", result.outcome)
-    table.add_row("commit", result.commit[:12])
-    table.add_row("execution", result.execution.rsplit(":", 1)[-1])
-    if result.model_name:
-        table.add_row("model", f"{result.model_name} v{result.model_version}")
-    evaluation = result.evaluation
-    if evaluation.get("metric"):
-        metric = evaluation["metric"]
-        candidate = _number(evaluation.get("candidate"))
-        if evaluation.get("champion_version"):
-            comparison = (
-                f"{metric} {candidate} vs champion v{evaluation['champion_version']} "
-                f"{_number(evaluation.get('champion'))} ({evaluation.get('direction')} is better)"
-            )
-        else:
-            comparison = f"{metric} {candidate} (no champion yet)"
-        table.add_row("gate", f"{'passed' if evaluation.get('passed') else 'failed'}: {comparison}")
-        table.add_row(
-            "metrics", ", ".join(f"{k}={v:.4g}" for k, v in (evaluation.get("metrics") or {}).items())
-        )
-    if serving_text(evaluation):
-        table.add_row("serving", Text(serving_text(evaluation)))  # Text: a reason may hold [brackets]
-    table.add_row("stage live", f"v{result.stage_version}")
-    table.add_row("prod live", f"v{result.prod_version}")
-    if result.approver:
-        table.add_row("approved by", result.approver)
-    if result.outcome != "succeeded" and result.error:
-        table.add_row("error", f"{result.error}: {result.cause or ''}"[:300])
-    if result.failed_log is not None:
-        failed_step, log = result.failed_log
-        table.add_row(f"{failed_step} log", Text("\n".join(log.lines) or log.error))  # Text: no markup
-        table.add_row("full log", Text(log.location or "-"))
-    for step in result.steps:
-        table.add_row(f"  {step.name}", f"{step.seconds or 0:.1f}s {step.status}")
-    table.add_row("total", f"{result.total_seconds:.1f}s")
-    table.add_row("MLflow UI", info.mlflow_url)
-    table.add_row("Slack inbox", slack_location(info))
-    console.print(Panel(table, title="demo summary", expand=False))
-    if result.prediction is not None:
-        response = result.prediction["response"]
-        console.print(
-            Text("prediction from prod (alias live): ", style="bold") + Text(prediction_text(response)),
-            highlight=False,
-        )
-
-
 def failed_build_log(client: StackClient, execution: str) -> tuple[str, StepLog] | None:
     """The last step of the run record that carries a build's log (None: none, or unreadable)."""
     try:
@@ -455,10 +421,6 @@ def failed_build_log(client: StackClient, execution: str) -> tuple[str, StepLog]
         return None
     logged = [(s.step, s.log) for s in (record.steps if record else ()) if s.log is not None]
     return logged[-1] if logged else None
-
-
-def _number(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, int | float) else str(value)
 
 
 def run_demo(
@@ -473,10 +435,17 @@ def run_demo(
     console = console or Console()
     client = StackClient(info)
     message = f"demo run {datetime.now().isoformat(timespec='seconds')}"
+    model = project_model(source, info.repository_name)
+    if model not in info.inference_functions:
+        console.print(
+            f"model {model!r} is not declared on this stack ({', '.join(info.models) or 'none'}): "
+            f"the pipeline refuses it at Train; declare it with `mlops-pipeline local up --model {model}`",
+            style="yellow",
+        )
     commit = push_model(info, source, message)
     console.print(f"pushed {commit[:12]} to {info.git_remote_url} ({info.branch})", highlight=False)
     execution = find_execution(client, commit)
     view = follow(client, execution, decision, approver=approver, timeout=timeout, console=console)
-    result = summarize(client, execution, commit, view)
+    result = summarize(client, execution, commit, view, model)
     print_summary(result, info, console)
     return result

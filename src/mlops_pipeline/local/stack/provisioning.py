@@ -21,13 +21,14 @@ from typing import Any
 
 from mlops_pipeline.local.stack.checkout import TRAIN_BUILDSPEC_PATH, buildspec_text, repository_root
 from mlops_pipeline.local.stack.errors import LocalStackError
-from mlops_pipeline.local.stack.state import StackOptions
+from mlops_pipeline.local.stack.state import StackOptions, check_models
 
 log = logging.getLogger(__name__)
 
 REPOSITORY_NAME = "mlops-models"
 BRANCH = "main"
 DEFAULT_CHANNEL = "C0PIPELINE"
+ENVIRONMENTS = ("stage", "prod")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class Provisioned:
     remote: Any  # the configured LocalGitRemote
     state_machine_arn: str
     table: str
-    inference_function: str
+    # Each declared model's inference function per environment: {model: {"stage": fn, "prod": fn}}.
+    inference_functions: dict[str, dict[str, str]]
     interactions_function: str
     channel: str
     pipeline: Any = None  # the harness' PipelineStack (None after terraform)
@@ -59,7 +61,7 @@ def provision_harness(
     from mlops_pipeline.local.stack.webhook_endpoint import host_repository, provision_webhook
     from mlops_pipeline.local.stack.webhook_sender import LOCAL_LOGIN
 
-    host = options.git_host
+    host, models = options.git_host, check_models(options.models)
     if host == "codecommit":  # with a GitHub or GitLab source there is no CodeCommit repository
         emu.client("codecommit").create_repository(
             repositoryName=REPOSITORY_NAME, repositoryDescription="Model code (local git remote)"
@@ -77,6 +79,7 @@ def provision_harness(
         identity_map=identity_map,
         buildspec=buildspec_text(),
         train_buildspec=buildspec_text(TRAIN_BUILDSPEC_PATH),
+        models=models,
     )
     pipeline = PipelineStack(emu, mlflow_url, slack_api_url, remote.path, settings)
     pipeline.provision(secret)
@@ -89,7 +92,7 @@ def provision_harness(
         remote=remote,
         state_machine_arn=pipeline.state_machine_arn,
         table=pipeline.table,
-        inference_function=pipeline.inference_function,
+        inference_functions=harness_functions(pipeline, models),
         interactions_function=pipeline.function_name("slack_interactions"),
         channel=settings.channel,
         pipeline=pipeline,
@@ -110,6 +113,7 @@ def provision_terraform(
     from mlops_pipeline import packaging, tf
     from mlops_pipeline.local.stack.git_remote import LocalGitRemote
 
+    models = check_models(options.models)
     if options.git_host != "codecommit":
         raise LocalStackError(
             "--git-host github|gitlab is provisioned by the boto3 harness only for now: "
@@ -141,6 +145,8 @@ def provision_terraform(
         "mlflow_tracking_uri": mlflow_url,
         "build_python": sys.executable,
         "local_state_dir": str(state_dir),
+        # One inference function per declared model in stage and prod (module defaults for each).
+        "models": json.dumps({model: {} for model in models}),
     }
     step = time.monotonic()
     runner.init()
@@ -158,7 +164,30 @@ def provision_terraform(
         remote=remote,
         state_machine_arn=str(outputs["state_machine_arn"]),
         table=str(outputs["table_name"]),
-        inference_function=str(outputs["deploy_targets"]["stage"]["function_name"]),
+        inference_functions=terraform_functions(outputs["deploy_targets"], models),
         interactions_function=str(outputs["function_names"]["slack_interactions"]),
         channel=channel,
     )
+
+
+def terraform_functions(
+    deploy_targets: Mapping[str, Any], models: tuple[str, ...]
+) -> dict[str, dict[str, str]]:
+    """``{model: {env: function}}`` from the ``deploy_targets`` output (``[env].functions[model]``);
+    LocalStackError when the apply did not create a function for a declared model."""
+    functions: dict[str, dict[str, str]] = {}
+    for model in models:
+        for environment in ENVIRONMENTS:
+            created = deploy_targets.get(environment, {}).get("functions", {}).get(model)
+            if not created:
+                raise LocalStackError(
+                    f"terraform/live/local created no {environment} function for model {model!r}: "
+                    "does its `models` variable exist?"
+                )
+            functions.setdefault(model, {})[environment] = str(created["function_name"])
+    return functions
+
+
+def harness_functions(pipeline: Any, models: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """``{model: {env: function}}`` as the harness created them (the same name in both accounts)."""
+    return {model: dict.fromkeys(ENVIRONMENTS, pipeline.inference_function_for(model)) for model in models}

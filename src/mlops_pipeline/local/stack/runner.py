@@ -165,7 +165,7 @@ class LocalStack:
             branch=remote.branch,
             state_machine_arn=provisioned.state_machine_arn,
             table=provisioned.table,
-            inference_function=provisioned.inference_function,
+            inference_functions=provisioned.inference_functions,
             channel=provisioned.channel,
             approvers=list(options.approvers),
             ports={

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mlops_pipeline.local.stack.errors import LocalStackError
 
 STATE_FILE = "stack.json"
 DAEMON_LOG = "daemon.log"
@@ -20,6 +23,13 @@ APPROVER = "U0APPROVER"
 # Sub-folders of the state dir that belong to one stack's life; `up` starts from empty ones
 # because the emulator's state (S3 artifacts, Lambda versions) lives in memory only.
 STACK_FOLDERS = ("emulator", "mlflow", "git", "images", "logs", "work", "terraform", "placeholder-rootfs")
+# The models a stack declares unless told otherwise: seed_code/'s mlops.toml [model] name.
+DEFAULT_MODELS = ("delivery-time",)
+# How `local up` hands its --model list to the background process (the daemon's own arguments
+# do not carry it); unset there: DEFAULT_MODELS.
+MODELS_ENV = "MLOPS_LOCAL_MODELS"
+NAME_PREFIX = "mlops"  # the harness' and terraform/live/local's name_prefix
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,63}")
 
 
 def default_state_dir() -> Path:
@@ -41,6 +51,32 @@ def clean_state(state_dir: Path) -> None:
         (state_dir / name).unlink(missing_ok=True)
 
 
+def check_models(models: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The declared model names, deduplicated in order; LocalStackError for a name Terraform's
+    ``models`` would refuse (pattern, or a default function name over 64 characters)."""
+    names = tuple(dict.fromkeys(m.strip() for m in models))
+    if not names:
+        raise LocalStackError("declare at least one model (--model NAME)")
+    for name in names:
+        if not _MODEL_NAME.fullmatch(name):
+            raise LocalStackError(f"model name {name!r} must be 1-63 letters, digits, '.', '_' or '-'")
+        if len(function_name(name)) > 64:
+            raise LocalStackError(
+                f"model name {name!r} is too long: its function {function_name(name)} > 64 chars"
+            )
+    return names
+
+
+def function_name(model: str) -> str:
+    """A declared model's default inference function name (the same in stage and prod)."""
+    return f"{NAME_PREFIX}-{model.replace('.', '-').replace('_', '-')}"
+
+
+def _models_from_env() -> tuple[str, ...]:
+    raw = os.environ.get(MODELS_ENV, "")
+    return tuple(m for m in (p.strip() for p in raw.split(",")) if m) or DEFAULT_MODELS
+
+
 @dataclass(frozen=True)
 class StackOptions:
     """What to start; ports 0 mean a free ephemeral port."""
@@ -54,6 +90,8 @@ class StackOptions:
     approval_timeout_seconds: int = 1800
     approvers: tuple[str, ...] = (APPROVER,)
     git_host: str = "codecommit"  # codecommit (EventBridge rule) | github | gitlab (signed webhook)
+    # The declared models (Terraform's `models`): one inference function each in stage and prod.
+    models: tuple[str, ...] = field(default_factory=_models_from_env)
 
     def ports(self) -> dict[str, int]:
         return {
@@ -102,7 +140,6 @@ class StackInfo:
     branch: str
     state_machine_arn: str
     table: str
-    inference_function: str
     channel: str
     approvers: list[str]
     ports: dict[str, int]
@@ -111,6 +148,24 @@ class StackInfo:
     slack_mode: str = "local"
     git_host: str = "codecommit"
     webhook_url: str = ""  # the gateway's POST /git/webhook (github/gitlab only)
+    # Each declared model's inference function per environment: {model: {"stage": fn, "prod": fn}}.
+    inference_functions: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def models(self) -> list[str]:
+        """The declared models, in the order `local up` declared them."""
+        return list(self.inference_functions)
+
+    def function_of(self, model: str, environment: str) -> str:
+        """``model``'s inference function in ``environment``; LocalStackError when undeclared."""
+        functions = self.inference_functions.get(model)
+        if functions is None or environment not in functions:
+            declared = ", ".join(self.inference_functions) or "none"
+            raise LocalStackError(
+                f"model {model!r} has no inference function in {environment} on this stack (declared: "
+                f"{declared}); declare it: mlops-pipeline local up --model {model} (Terraform `models`)"
+            )
+        return functions[environment]
 
     @classmethod
     def load(cls, path: Path) -> StackInfo:
