@@ -7,12 +7,10 @@ the real ASL, the real handlers (as deployed zip code) and a real MLflow server.
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import time
 import uuid
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,36 +20,18 @@ from typing import Any
 from mlops_pipeline import functions, statemachine
 from mlops_pipeline.local.emulator.emulator import ACCOUNTS, ADMIN_USER, Emulator
 from mlops_pipeline.local.stack.errors import HarnessError
+from mlops_pipeline.local.stack.harness_code import BUILDSPEC, TRAIN_BUILDSPEC, source_zip
+from mlops_pipeline.local.stack.harness_targets import (
+    LAMBDA_TRUST,
+    TargetAccounts,
+    check_environment_size,
+    ensure_role,
+    service_trust,
+    set_project_variable,
+)
 from mlops_pipeline.local.stack.status_events import route_status_changes
 
 ASL_HANDLERS = statemachine.ASL_FUNCTIONS
-
-
-def service_trust(service: str) -> dict[str, Any]:
-    """A role trust policy for one AWS service principal."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    }
-
-
-LAMBDA_TRUST = service_trust("lambda.amazonaws.com")
-BUILDSPEC = """version: 0.2
-env:
-  exported-variables: [MODEL_NAME, MODEL_VERSION, ARTIFACT_URI, ARTIFACT_KIND, ARTIFACT_SHA256, RUN_ID]
-phases:
-  build:
-    commands:
-      - '"$PYTHON" build.py > exports.env'
-      - set -a; . ./exports.env; set +a
-"""
-# The tests' training step: the commit's train.py when it has one (a fault test's), else nothing.
-TRAIN_BUILDSPEC = """version: 0.2
-phases:
-  build:
-    commands:
-      - if [ -f train.py ]; then "$PYTHON" train.py; fi
-"""
 
 
 # Who pushes to the local git remote (the emulator's admin user, as STS names it) and the local
@@ -98,34 +78,8 @@ class StackSettings:
     extra_env: dict[str, str] = field(default_factory=dict)
     buildspec: str | None = None  # the CodeBuild project's inline buildspec; None: BUILDSPEC
     train_buildspec: str | None = None  # the training project's; None: TRAIN_BUILDSPEC
-
-
-def source_zip() -> bytes:
-    """The pipeline Lambdas' code: the ``mlops_pipeline`` package (deps come from the runtime)."""
-    package = Path(__file__).resolve().parents[2]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(package.rglob("*")):
-            if (
-                path.is_file()
-                and "__pycache__" not in path.parts
-                and path.suffix in {".py", ".json", ".html", ".typed"}
-            ):
-                archive.write(path, f"mlops_pipeline/{path.relative_to(package).as_posix()}")
-        template = statemachine.template_path()
-        archive.write(template, "statemachine/pipeline.asl.json")
-    return buffer.getvalue()
-
-
-def placeholder_zip() -> bytes:
-    """``mlops-pipeline package``'s placeholder.zip: the inference functions' code before any model."""
-    import tempfile
-
-    from mlops_pipeline import packaging
-
-    with tempfile.TemporaryDirectory(prefix="mlops-placeholder-") as tmp:
-        packaging.build_placeholder_zip(Path(tmp))
-        return (Path(tmp) / packaging.PLACEHOLDER_ZIP).read_bytes()
+    # Terraform's `models`: one inference function each in stage and prod (more: declare_model).
+    models: tuple[str, ...] = ()
 
 
 class PipelineStack:
@@ -149,7 +103,6 @@ class PipelineStack:
         self.project = f"{p}-build"
         self.train_project = f"{p}-train"
         self.state_machine_name = f"{p}-pipeline"
-        self.inference_function = f"{p}-inference"
         self.ecr_repository = f"{ACCOUNTS['tooling']}.dkr.ecr.{emulator.region}.amazonaws.com/{p}/serving"
         self.artifacts_bucket = f"{p}-artifacts-local"
         self.function_arns: dict[str, str] = {}
@@ -159,11 +112,53 @@ class PipelineStack:
         self.secret_arn = ""  # the bot token
         self.signing_secret_arn = ""  # read by slack_interactions only
         self.function_roles: dict[str, str] = {}
-        self.deploy_roles: dict[str, str] = {}
-        self.invoke_roles: dict[str, str] = {}
+        self.targets = TargetAccounts(emulator, p, self.artifacts_bucket)
+        for model in self.settings.models:
+            self.targets.declare(model)
 
     def function_name(self, module: str) -> str:
         return f"{self.settings.prefix}-{module.replace('_', '-')}"
+
+    # -- declared models (Terraform's `models`) ---------------------------------------------------
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The declared models, in the order declared."""
+        return tuple(self.targets.models)
+
+    @property
+    def deploy_roles(self) -> dict[str, str]:
+        return self.targets.deploy_roles
+
+    @property
+    def invoke_roles(self) -> dict[str, str]:
+        return self.targets.invoke_roles
+
+    def inference_function_for(self, model: str) -> str:
+        """The inference function of ``model`` (the same name in stage and prod); HarnessError if
+        the model is not declared."""
+        return self.targets.function_name(model)
+
+    @property
+    def inference_function(self) -> str:
+        """The first declared model's function: for callers of the one-function harness."""
+        if not self.targets.models:
+            raise HarnessError("no model declared: StackSettings.models or declare_model first")
+        return self.targets.function_name(self.models[0])
+
+    def declare_model(
+        self, name: str, function_name: str | None = None, smoke_max_latency_ms: float | None = None
+    ) -> str:
+        """Declare ``name`` as ``terraform apply`` with it added to ``models`` would; its function.
+
+        Creates the model's function and alias ``live`` in stage and prod (placeholder code) and
+        rewrites DEPLOY_TARGETS of the deploy, smoke test and rollback functions and
+        DECLARED_MODELS of Evaluate and both CodeBuild projects. Declaring it again changes nothing.
+        """
+        known = name in self.targets.models
+        model = self.targets.declare(name, function_name, smoke_max_latency_ms)
+        if not known and self.function_arns:  # provisioned: the settings follow
+            self._apply_models()
+        return model.function_name
 
     # -- provisioning ------------------------------------------------------------------------
     def provision(self, slack_secret: Mapping[str, str]) -> PipelineStack:
@@ -173,20 +168,19 @@ class PipelineStack:
             name = f"{self.function_name(f.name)}-lambda"
             self.function_roles[f.name] = self._role("tooling", name, LAMBDA_TRUST)
         for environment in functions.ENVIRONMENTS:
-            self._target(environment)
+            roles = self.function_roles
+            self.targets.create_roles(
+                environment,
+                [roles[f"deploy_{environment}"], roles[f"rollback_{environment}"]],
+                [roles[f"smoke_test_{environment}"]],
+            )
         self._pipeline_functions()
         self._codebuild()
         self._state_machine(self.settings.approval_timeout_seconds, self.state_machine_name)
         return self
 
     def _role(self, account: str, name: str, trust: Mapping[str, Any]) -> str:
-        iam = self.emu.client("iam", account)
-        try:
-            return str(iam.get_role(RoleName=name)["Role"]["Arn"])
-        except iam.exceptions.NoSuchEntityException:
-            return str(
-                iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-            )
+        return ensure_role(self.emu, account, name, trust)
 
     def _tooling_storage(self, slack_secret: Mapping[str, str]) -> None:
         from mlops_pipeline.adapters.aws.dynamodb import create_table
@@ -207,36 +201,6 @@ class PipelineStack:
         self.secret_arn = secret("slack", "bot_token")
         self.signing_secret_arn = secret("slack-signing-secret", "signing_secret")
 
-    def _target(self, environment: str) -> None:
-        """Deploy role (trusted by this environment's deploy and rollback roles) and invoke role."""
-
-        def trust(*functions_: str) -> dict[str, Any]:
-            principals = [self.function_roles[f"{f}_{environment}"] for f in functions_]
-            statement = {"Effect": "Allow", "Principal": {"AWS": principals}, "Action": "sts:AssumeRole"}
-            return {"Version": "2012-10-17", "Statement": [statement]}
-
-        prefix = self.settings.prefix
-        self.deploy_roles[environment] = self._role(
-            environment, f"{prefix}-deploy", trust("deploy", "rollback")
-        )
-        self.invoke_roles[environment] = self._role(environment, f"{prefix}-smoke-test", trust("smoke_test"))
-        exec_role = self._role(environment, f"{self.settings.prefix}-inference", LAMBDA_TRUST)
-        client = self.emu.client("lambda", environment)
-        # As Terraform creates it: a zip function running the placeholder until the first deploy.
-        client.create_function(
-            FunctionName=self.inference_function,
-            Role=exec_role,
-            Runtime="python3.12",
-            Handler="serving.handler.handler",
-            Code={"ZipFile": placeholder_zip()},
-            Timeout=60,
-            MemorySize=1024,
-            Architectures=["arm64"],
-            Environment={"Variables": {"ENVIRONMENT": environment}},
-        )
-        version = client.publish_version(FunctionName=self.inference_function)["Version"]
-        client.create_alias(FunctionName=self.inference_function, Name="live", FunctionVersion=version)
-
     def gate_environment(self) -> dict[str, str]:
         """The gate policy, for Evaluate and the build as Terraform gives it (the serving
         max_rows bounds keep their defaults)."""
@@ -248,6 +212,28 @@ class PipelineStack:
             "GATE_MAX_TOLERANCE": str(s.gate_max_tolerance),
         }
 
+    def declared_models(self) -> str:
+        """DECLARED_MODELS, as Terraform's ``join(",", sort(models))``."""
+        return ",".join(sorted(self.models))
+
+    def _apply_models(self) -> None:
+        """The settings that name the models, rewritten after a declaration (``terraform apply``):
+        only those keys change, so a test's own change to a function's settings stays."""
+        client = self.emu.client("lambda")
+        for f in functions.FUNCTIONS:
+            wanted = self.lambda_environment(f.name)
+            changed = {k: wanted[k] for k in ("DEPLOY_TARGETS", "DECLARED_MODELS") if k in wanted}
+            if not changed:
+                continue
+            name = self.function_name(f.name)
+            current = client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+            variables = {**current, **changed}
+            check_environment_size(name, variables)
+            client.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+        set_project_variable(
+            self.emu, [self.train_project, self.project], "DECLARED_MODELS", self.declared_models()
+        )
+
     def lambda_environment(self, function: str) -> dict[str, str]:
         """One function's settings, as Terraform's lambda.tf gives them: DEPLOY_TARGETS of its own
         environment only (the smoke test's with the invoke role) and the signing secret's ARN for
@@ -257,8 +243,10 @@ class PipelineStack:
         own: dict[str, str] = {}
         if spec.environment is not None:
             roles = self.invoke_roles if spec.handler == "smoke_test" else self.deploy_roles
-            target = {"role_arn": roles[spec.environment], "function_name": self.inference_function}
-            own["DEPLOY_TARGETS"] = json.dumps({spec.environment: {**target, "alias": "live"}})
+            target = self.targets.deploy_target(spec.environment, roles[spec.environment])
+            own["DEPLOY_TARGETS"] = json.dumps(target)
+        if function == "evaluate":  # the deploying side's check of the model name (Terraform's)
+            own["DECLARED_MODELS"] = self.declared_models()
         if function == "slack_interactions":
             own["SLACK_SIGNING_SECRET_ARN"] = self.signing_secret_arn
         return {
@@ -282,7 +270,8 @@ class PipelineStack:
         client = self.emu.client("lambda")
         code = source_zip()
         for f in functions.FUNCTIONS:
-            name = self.function_name(f.name)
+            name, variables = self.function_name(f.name), self.lambda_environment(f.name)
+            check_environment_size(name, variables)
             response = client.create_function(
                 FunctionName=name,
                 Runtime="python3.12",
@@ -292,7 +281,7 @@ class PipelineStack:
                 Timeout=self.settings.lambda_timeout,
                 MemorySize=512,
                 Architectures=["arm64"],
-                Environment={"Variables": self.lambda_environment(f.name)},
+                Environment={"Variables": variables},
             )
             self.function_arns[f.name] = str(response["FunctionArn"])
 
@@ -334,11 +323,12 @@ class PipelineStack:
         """Two projects, as Terraform's: the untrusted training step (no MLflow address or
         credentials, no ECR) and the trusted registration step."""
         local = {"PYTHON": sys.executable, "MLOPS_LOCAL_STATE": str(self.emu.state_dir)}
+        declared = {"DECLARED_MODELS": self.declared_models()}  # both refuse an undeclared model
         self._project(
             self.train_project,
             self.settings.train_buildspec or TRAIN_BUILDSPEC,
             self._train_role(),
-            {**local, "ARTIFACTS_BUCKET": self.artifacts_bucket, **self.gate_environment()},
+            {**local, "ARTIFACTS_BUCKET": self.artifacts_bucket, **self.gate_environment(), **declared},
         )
         variables = {
             **local,
@@ -348,6 +338,7 @@ class PipelineStack:
             "ARCHITECTURE": "arm64",  # what AWS would build for; locally the zip holds host packages
             "SERVING_PACKAGE_TYPE": "Zip",
             **self.gate_environment(),
+            **declared,
         }
         self._project(
             self.project,
@@ -387,20 +378,7 @@ class PipelineStack:
         event to the normalised input ``{commit, repository, branch, author, pushed_at}`` (author:
         ``detail.callerUserArn``, pushed_at: the event's ``time``); returns the rule ARN.
         """
-        role = self._role(
-            "tooling",
-            f"{self.settings.prefix}-events",
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "events.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
-        )
+        role = self._role("tooling", f"{self.settings.prefix}-events", service_trust("events.amazonaws.com"))
         events = self.emu.client("events")
         rule = f"{self.settings.prefix}-push-{repository_name}"
         arn = str(
@@ -469,31 +447,29 @@ class PipelineStack:
             f"{execution_arn} still RUNNING after {timeout:.0f}s; states: {self.states(execution_arn)}"
         )
 
+    def _history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.emu.client("stepfunctions")
+        return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
+
     def states(self, execution_arn: str) -> list[str]:
         """The names of the states the execution entered, in order."""
-        sfn = self.emu.client("stepfunctions")
-        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+        return [name for name, _ in self._entered(self._history(execution_arn))]
 
-    def timings(self, execution_arn: str) -> list[tuple[str, float]]:
-        """Seconds spent in each state entered, in order (from the execution history)."""
-        sfn = self.emu.client("stepfunctions")
-        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        entered = [
+    @staticmethod
+    def _entered(events: list[dict[str, Any]]) -> list[tuple[str, datetime]]:
+        return [
             (e["stateEnteredEventDetails"]["name"], e["timestamp"])
             for e in events
             if "stateEnteredEventDetails" in e
         ]
-        last = events[-1]["timestamp"] if events else None
-        out = []
-        for i, (name, at) in enumerate(entered):
-            end = entered[i + 1][1] if i + 1 < len(entered) else last
-            out.append((name, (end - at).total_seconds() if end else 0.0))
-        return out
 
-    def alias_version(self, environment: str) -> str:
-        return str(
-            self.emu.client("lambda", environment).get_alias(
-                FunctionName=self.inference_function, Name="live"
-            )["FunctionVersion"]
-        )
+    def timings(self, execution_arn: str) -> list[tuple[str, float]]:
+        """Seconds spent in each state entered, in order (from the execution history)."""
+        events = self._history(execution_arn)
+        entered = self._entered(events)
+        ends = [at for _, at in entered[1:]] + [events[-1]["timestamp"]] if events else []
+        return [(name, (end - at).total_seconds()) for (name, at), end in zip(entered, ends, strict=True)]
+
+    def alias_version(self, environment: str, model: str) -> str:
+        """The version behind ``live`` of ``model``'s function in ``environment``."""
+        return self.targets.alias_version(environment, model)
