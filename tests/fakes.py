@@ -44,6 +44,7 @@ from mlops_pipeline.domain.models import (
     RunRecord,
     StepStatus,
 )
+from mlops_pipeline.domain.prod_rollback import RollbackRequest, RollbackStatus
 from mlops_pipeline.ports import RUN_UPDATE_FIELDS
 from tests.fake_deployer import FakeDeployer as FakeDeployer  # re-exported: tests import it from here
 
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
         FunctionDeployer,
         LockStore,
         ModelRegistry,
+        RollbackStarter,
+        RollbackStore,
         RunStore,
         TaskCallbacks,
     )
@@ -451,6 +454,86 @@ class FakeCallbacks:
             self.failures.append((task_token, error, cause))
 
 
+class FakeRollbackStore:
+    """RollbackStore: status changes conditional like the table's."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, RollbackRequest] = {}
+
+    def offer(self, request: RollbackRequest) -> RollbackRequest:
+        _aware(request.offered_at)
+        return self.items.setdefault(request.id, request)
+
+    def get(self, request_id: str) -> RollbackRequest | None:
+        return self.items.get(request_id)
+
+    def _expect(self, request_id: str, status: RollbackStatus) -> RollbackRequest:
+        current = self.items.get(request_id)
+        if current is None or current.status is not status:
+            shown = current.status.value if current else "absent"
+            raise AlreadyDecidedError(f"rollback {request_id} is {shown}", current=current)
+        return current
+
+    def claim(
+        self,
+        request_id: str,
+        *,
+        by: str,
+        principal: str,
+        via: str,
+        reason: str,
+        at: datetime,
+        channel: str = "",
+        to_version: str = "",
+    ) -> RollbackRequest:
+        _aware(at)
+        current = self._expect(request_id, RollbackStatus.OFFERED)
+        claimed = replace(
+            current,
+            status=RollbackStatus.REQUESTED,
+            requested_by=by,
+            principal=principal,
+            via=via,
+            reason=reason,
+            requested_at=at,
+            channel=channel or current.channel,
+            to_version=to_version or current.to_version,
+        )
+        self.items[request_id] = claimed
+        return claimed
+
+    def finish(self, request_id: str, status: RollbackStatus, detail: str, at: datetime) -> RollbackRequest:
+        _aware(at)
+        current = self._expect(request_id, RollbackStatus.REQUESTED)
+        if status is RollbackStatus.OFFERED:
+            done = replace(
+                current,
+                status=status,
+                detail=detail,
+                requested_by="",
+                principal="",
+                via="",
+                requested_at=None,
+            )
+        else:
+            done = replace(current, status=status, detail=detail, finished_at=at)
+        self.items[request_id] = done
+        return done
+
+
+class FakeRollbackStarter:
+    """RollbackStarter: records each payload; ``fail`` makes the next start raise."""
+
+    def __init__(self) -> None:
+        self.payloads: list[Mapping[str, Any]] = []
+        self.fail: Exception | None = None
+
+    def start(self, payload: Mapping[str, Any]) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.payloads.append(dict(payload))
+
+
 if TYPE_CHECKING:  # mypy checks each fake against its port (structurally; nothing runs)
     _clock: Clock = FakeClock()
     _registry: ModelRegistry = FakeRegistry()
@@ -461,3 +544,5 @@ if TYPE_CHECKING:  # mypy checks each fake against its port (structurally; nothi
     _deployed: DeployedStateStore = FakeDeployedStateStore()
     _notifier: ChatNotifier = FakeNotifier()
     _callbacks: TaskCallbacks = FakeCallbacks()
+    _rollbacks: RollbackStore = FakeRollbackStore()
+    _rollback_starter: RollbackStarter = FakeRollbackStarter()

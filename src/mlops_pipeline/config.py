@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops_pipeline.domain import rollout
 from mlops_pipeline.domain.errors import ConfigError
 
 
@@ -144,6 +145,17 @@ SETTINGS: tuple[Setting, ...] = (
             "rollback_prod",
         ),
     ),
+    *(
+        Setting(name, description, default, ("deploy_prod",))
+        for name, (default, description) in rollout.SETTINGS.items()
+    ),
+    Setting(
+        "ROLLOUT_METRICS_DELAY_SECONDS",
+        "Seconds added to each bake before it is judged: Lambda's CloudWatch metrics arrive late "
+        "(a minute or two on AWS; 0 on the local emulator, which writes them at once).",
+        "90",
+        ("deploy_prod",),
+    ),
     Setting(
         "SMOKE_MAX_LATENCY_MS",
         "Smoke test fails above this latency (ms).",
@@ -229,6 +241,13 @@ SETTINGS: tuple[Setting, ...] = (
         "future, is refused; each push's idempotency record lives this long and a day.",
         "259200",
         ("git_webhook",),
+    ),
+    Setting(
+        "PROD_ROLLBACK_FUNCTION",
+        "Name or ARN of the prod rollback function, which a claimed 'Roll back prod' click starts "
+        "(asynchronously); empty: the button is refused as not configured.",
+        "",
+        ("slack_interactions",),
     ),
     Setting(
         "MLFLOW_UI_URL",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlops_pipeline.domain.models import (
     Approval,
@@ -32,7 +32,11 @@ from mlops_pipeline.domain.models import (
     RunRecord,
     StepStatus,
 )
+from mlops_pipeline.domain.rollout import BakeMetrics
 from mlops_pipeline.domain.webhook import Delivery, Started
+
+if TYPE_CHECKING:  # domain.prod_rollback imports this module
+    from mlops_pipeline.domain.prod_rollback import RollbackRequest, RollbackStatus
 
 # The RunRecord fields RunStore.update may set; the thread and the steps have their own methods.
 RUN_UPDATE_FIELDS = frozenset(
@@ -116,7 +120,10 @@ class FunctionDeployer(Protocol):
         ...
 
     def deploy(
-        self, artifact: Artifact, before_alias_move: Callable[[str | None, str], None] | None = None
+        self,
+        artifact: Artifact,
+        before_alias_move: Callable[[str | None, str], None] | None = None,
+        move_alias: bool = True,
     ) -> DeployResult:
         """UpdateFunctionCode with the artifact (zip from S3 or image), wait, PublishVersion, move
         the alias; returns the previous and the new version. DeploymentError on any failure (also
@@ -124,17 +131,31 @@ class FunctionDeployer(Protocol):
         stored is not the artifact's sha256), with the alias left untouched.
 
         ``before_alias_move(previous, new)`` runs once the new version is published and before the
-        alias moves; if it raises, the alias stays where it was and the error propagates."""
+        alias moves; if it raises, the alias stays where it was and the error propagates. With
+        ``move_alias=False`` (a gradual rollout) the version is published and the alias left alone."""
         ...
 
     def rollback(self, to_version: str) -> None:
-        """Move the alias back to a published version; DeploymentError if ``to_version`` is not a
-        published version number of the function or the alias cannot be moved."""
+        """Move the alias back to a published version, all its traffic (weighted routing cleared);
+        DeploymentError if ``to_version`` is not a published version number of the function or
+        the alias cannot be moved."""
         ...
 
-    def invoke_alias(self, payload: Mapping[str, Any]) -> InvokeResult:
-        """Invoke the alias synchronously. A function that ran and failed is a result
-        (``function_error`` set), not an exception; InvokeError if it could not be invoked."""
+    def invoke_alias(self, payload: Mapping[str, Any], qualifier: str | None = None) -> InvokeResult:
+        """Invoke the alias (or the published version ``qualifier``) synchronously. A function
+        that ran and failed is a result (``function_error`` set), not an exception; InvokeError if
+        it could not be invoked."""
+        ...
+
+    def shift_traffic(self, new_version: str, weight: int, previous_version: str | None) -> None:
+        """Give ``new_version`` ``weight`` percent of the alias's traffic, the rest to
+        ``previous_version`` (100: the new version only); RevisionId-guarded, DeploymentError if the
+        alias moved meanwhile or cannot be changed."""
+        ...
+
+    def bake_metrics(self, versions: Sequence[str], start: datetime, end: datetime) -> dict[str, BakeMetrics]:
+        """What each version served through the alias in [start, end) (CloudWatch of the target
+        account); MetricsUnavailableError when the metrics cannot be read."""
         ...
 
 
@@ -373,4 +394,49 @@ class PipelineStarter(Protocol):
         started twice. One that ended, or runs with another input: ``Started(its ARN, new=False)``;
         one that runs with the same input: ``Started(its ARN, new=True)`` (AWS answers that call as
         the first). PipelineStartError on any other failure."""
+        ...
+
+
+class RollbackStore(Protocol):
+    """Prod rollback offers and requests, one per successful run (``RollbackRequest.id``)."""
+
+    def offer(self, request: RollbackRequest) -> RollbackRequest:
+        """Store an OFFERED request unless one with that id exists (a conditional put); returns the
+        stored one (this or the earlier, unchanged). ValueError for a naive datetime."""
+        ...
+
+    def get(self, request_id: str) -> RollbackRequest | None:
+        """The stored request, or None."""
+        ...
+
+    def claim(
+        self,
+        request_id: str,
+        *,
+        by: str,
+        principal: str,
+        via: str,
+        reason: str,
+        at: datetime,
+        channel: str = "",
+        to_version: str = "",
+    ) -> RollbackRequest:
+        """OFFERED -> REQUESTED with who, how, why and when, in one conditional write: of two racing
+        claims exactly one succeeds; a non-empty ``to_version`` replaces the offered one (the CLI's
+        ``--to``). AlreadyDecidedError(current = the stored request, or None when
+        there is none) otherwise."""
+        ...
+
+    def finish(self, request_id: str, status: RollbackStatus, detail: str, at: datetime) -> RollbackRequest:
+        """REQUESTED -> ``status`` (DONE, REFUSED, FAILED; OFFERED gives the offer back, e.g. when
+        the rollback could not be started) with ``detail``; AlreadyDecidedError(current) if the
+        request is not REQUESTED (finished by an earlier attempt)."""
+        ...
+
+
+class RollbackStarter(Protocol):
+    """Starts the prod rollback function on a claimed request, without waiting for it."""
+
+    def start(self, payload: Mapping[str, Any]) -> None:
+        """Invoke asynchronously; an exception if the invocation was not accepted."""
         ...

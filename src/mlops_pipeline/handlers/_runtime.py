@@ -21,6 +21,7 @@ from mlops_pipeline.domain.gate_limits import GateLimits
 from mlops_pipeline.domain.identity import IdentityResolver, parse_identity_map
 from mlops_pipeline.domain.models import Approval
 from mlops_pipeline.domain.policy import ApprovalPolicy, check_required_approvals
+from mlops_pipeline.domain.prod_rollback import ProdRollbackService
 from mlops_pipeline.domain.reporting import Reporter
 from mlops_pipeline.model_build.policy import PipelinePolicy
 from mlops_pipeline.ports import (
@@ -34,6 +35,8 @@ from mlops_pipeline.ports import (
     LockStore,
     ModelRegistry,
     PipelineStarter,
+    RollbackStarter,
+    RollbackStore,
     RunStore,
     SystemClock,
     TaskCallbacks,
@@ -276,6 +279,33 @@ class Deps:
         return DeploymentService(
             self.locks,
             self.deployed,
+            self.clock,
+            lock_ttl_seconds=config.get_int("LOCK_TTL_SECONDS", self.env),
+        )
+
+    # -- prod rollback by hand (issue 9 part 3) -----------------------------------------------
+    # Tests assign fakes to these attributes (an instance attribute replaces a cached_property).
+    @cached_property
+    def rollbacks(self) -> RollbackStore:
+        from mlops_pipeline.adapters.aws.dynamodb.rollbacks import DynamoRollbackStore
+
+        return DynamoRollbackStore(self.setting("MLOPS_TABLE"))
+
+    @cached_property
+    def rollback_starter(self) -> RollbackStarter:
+        from mlops_pipeline.handlers.slack_interactions import AsyncLambdaStarter
+
+        function = self.setting("PROD_ROLLBACK_FUNCTION")
+        if not function:
+            raise ConfigError("PROD_ROLLBACK_FUNCTION is not set: rollback from Slack is not configured")
+        return AsyncLambdaStarter(function)
+
+    @cached_property
+    def prod_rollback(self) -> ProdRollbackService:
+        return ProdRollbackService(
+            self.rollbacks,
+            self.deployed,
+            self.locks,
             self.clock,
             lock_ttl_seconds=config.get_int("LOCK_TTL_SECONDS", self.env),
         )

@@ -3,6 +3,11 @@
 Two callers: the Catch of a smoke test (``live`` moved, the deploy's output in ``deploy``), and,
 with ``"mode": "recover"``, the Catch of a deploy that failed or whose answer was lost (no
 output: the deploy's intent recorded beside the lock says what to undo).
+
+With ``"mode": "manual"`` (prod only) a person rolls prod back after a successful run
+(``domain/prod_rollback.py``): ``request_id`` names a rollback the Slack button already claimed;
+without it, the terminal (``mlops-pipeline rollback``) asks for the run prod runs now, naming the
+caller's AWS principal (from STS), ``model`` and optionally ``to_version``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops_pipeline.domain.errors import ConfigError
+from mlops_pipeline.domain.prod_rollback import ENVIRONMENT, Claim, RollbackStatus, make_offer, request_id
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 from mlops_pipeline.handlers.display import environment_label, error_message, error_summary
 
@@ -21,8 +27,11 @@ _DEPLOY_MESSAGE_MAX = 300
 
 
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
-    execution, environment = str(event["execution"]), str(event["environment"])
+    environment = str(event["environment"])
+    execution = str(event.get("execution") or "")
     deps.require_environment(environment)  # only this function's own environment
+    if event.get("mode") == "manual":
+        return manual(event, deps)
     model = model_name(event)
     if event.get("mode") == "recover":
         return recover(execution, environment, model, event.get("error") or {}, deps)
@@ -68,6 +77,75 @@ def recover(
         "Cause": f"{message}. Recovery: {recovery.detail}; deployment lock freed".lstrip(". "),
         "recovery": recovery.to_dict(),
     }
+
+
+def manual(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
+    """A rollback by hand of prod: carry out a claimed one (Slack), or claim and carry out (CLI)."""
+    if str(event["environment"]) != ENVIRONMENT:
+        raise ConfigError(f"a rollback by hand is for {ENVIRONMENT} only")
+    request_id = str(event.get("request_id") or "")
+    if request_id:
+        request = deps.rollbacks.get(request_id)
+        if request is None:
+            return {"accepted": False, "message": f"no rollback {request_id!r}"}
+    else:
+        claim = cli_claim(event, deps)
+        if not claim.accepted or claim.request is None:
+            logger.warning("rollback refused", extra={"reason": claim.message})
+            return {"accepted": False, "message": claim.message}
+        request = claim.request
+    outcome = deps.prod_rollback.execute(
+        request, lambda: deps.deployer(ENVIRONMENT, request.execution, request.model), deps.registry
+    )
+    status = {RollbackStatus.DONE: "SUCCEEDED", RollbackStatus.REFUSED: "REFUSED"}.get(
+        outcome.status, "ERROR"
+    )
+    # Not a step of the run's state machine: its thread hears it all the same (the run stays SUCCEEDED).
+    deps.reporter.step(request.execution, "RollbackProdByHand", status, outcome.detail)
+    logger.warning("rollback by hand", extra=outcome.to_dict())
+    return {"accepted": outcome.status is RollbackStatus.DONE, "message": outcome.detail, **outcome.to_dict()}
+
+
+def cli_claim(event: Mapping[str, Any], deps: Deps) -> Claim:
+    """Claim the rollback of the run prod runs now for the terminal's caller.
+
+    The caller's principal (the CLI's STS GetCallerIdentity) maps through IDENTITY_MAP to a Slack
+    user, who must be an allowed approver; IAM (lambda:InvokeFunction on this function) decides
+    who may call at all. A run that left no offer (a first deployment, or one from before this
+    feature) can be rolled back with ``to_version``.
+    """
+    model, to_version = str(event.get("model") or ""), str(event.get("to_version") or "")
+    principal = str(event.get("principal") or "")
+    current = deps.deployed.get(ENVIRONMENT, model) if model else None
+    if current is None:
+        return Claim(False, f"Refused: nothing is recorded as deployed in {ENVIRONMENT} for model {model!r}.")
+    request = deps.rollbacks.get(request_id(current.execution))
+    if request is None and to_version:
+        offer = make_offer(
+            current.execution, model, current.version, current.commit, to_version, deps.clock.now()
+        )
+        request = deps.rollbacks.offer(offer) if offer is not None else None
+    if request is None:
+        return Claim(
+            False,
+            f"Refused: the run prod runs ({request_id(current.execution)}) left no rollback offer; "
+            "name the version to go back to (--to VERSION).",
+        )
+    user = deps.identity_resolver().resolve(principal).slack_id or ""
+    if not user:
+        return Claim(
+            False, f"Refused: the AWS identity {principal or '(none)'} maps to no approver (IDENTITY_MAP)."
+        )
+    return deps.prod_rollback.claim(
+        request,
+        user_id=user,
+        principal=principal,
+        policy=deps.approval_policy(),
+        members=deps.notifier.usergroup_members,
+        via="cli",
+        reason=str(event.get("reason") or "rolled back from the terminal"),
+        to_version=to_version,
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path="execution", clear_state=True)

@@ -2,22 +2,32 @@
 
 Order matters: the signature is verified on the raw body before anything is parsed;
 a refusal is answered to the clicking user only (ephemeral) and changes nothing.
+
+Two kinds of click: Approve/Reject on an approval card, and "Roll back prod" on a run's final
+success message. A rollback click is only checked (an allowed approver, prod still the run's)
+and claimed here, in one conditional write; the prod rollback function does the work,
+started asynchronously so that Slack hears back within its 3 seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops_pipeline import config
 from mlops_pipeline.adapters.slack.errors import BadRequestError, SignatureError
-from mlops_pipeline.domain.errors import ChatError
+from mlops_pipeline.domain.errors import AlreadyDecidedError, ChatError
 from mlops_pipeline.domain.models import ApprovalStatus
+from mlops_pipeline.domain.prod_rollback import RollbackStatus
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
+
+if TYPE_CHECKING:
+    from mlops_pipeline.adapters.slack.interactions import BlockAction
 
 
 def _response(status: int, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -29,7 +39,7 @@ def _response(status: int, body: Mapping[str, Any] | None = None) -> dict[str, A
 
 
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
-    from mlops_pipeline.adapters.slack.interactions import parse_block_action
+    from mlops_pipeline.adapters.slack.interactions import ROLLBACK_ACTION_ID, parse_block_action
     from mlops_pipeline.adapters.slack.signature import raw_body_of, verify_request
 
     try:
@@ -50,6 +60,9 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         logger.warning("malformed interaction", extra={"reason": str(exc)})
         return _response(400, {"error": str(exc)})
 
+    if action.action_id == ROLLBACK_ACTION_ID:
+        rollback_click(action, deps)
+        return _response(200)
     outcome = deps.approvals.decide(
         approval_id=action.approval_id,
         action=action.action_id,
@@ -70,6 +83,55 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         by = ", ".join(f"<@{user}>" for user in decided.approvers) or f"<@{decided.decided_by}>"
         deps.reporter.step(decided.execution, "Approval", "APPROVED", f"by {by}")
     return _response(200)
+
+
+def rollback_click(action: BlockAction, deps: Deps) -> None:
+    """Claim the run's rollback for an approver and start the prod rollback function."""
+    service = deps.prod_rollback
+    claim = service.claim(
+        deps.rollbacks.get(action.approval_id),
+        user_id=action.user_id,
+        policy=deps.approval_policy(),
+        members=deps.notifier.usergroup_members,
+        via="slack",
+        reason="rolled back from Slack",
+        channel=action.channel_id,
+    )
+    message = claim.message
+    if claim.accepted and claim.request is not None:
+        payload = {"mode": "manual", "environment": "prod", "request_id": claim.request.id}
+        try:
+            deps.rollback_starter.start(payload)
+        except Exception as exc:  # a ConfigError (not configured) or the invocation refused
+            # Not started: the offer is given back, so an approver can click again later.
+            logger.error("could not start the prod rollback", extra={"reason": str(exc)[:300]})
+            back = f"the rollback could not be started ({type(exc).__name__})"
+            with contextlib.suppress(AlreadyDecidedError):
+                service.store.finish(claim.request.id, RollbackStatus.OFFERED, back, deps.clock.now())
+            message = f"Refused: {back}. Nothing moved; try again later."
+    logger.info(
+        "rollback click",
+        extra={"rollback_id": action.approval_id, "user": action.user_id, "accepted": claim.accepted},
+    )
+    try:
+        deps.notifier.post_ephemeral(action.channel_id, action.user_id, message)
+    except ChatError as exc:
+        logger.warning("could not answer the clicker", extra={"reason": str(exc)})
+
+
+class AsyncLambdaStarter:
+    """RollbackStarter: ``lambda:InvokeFunction`` with InvocationType=Event (Lambda queues it and
+    retries it; the rollback is idempotent on its record)."""
+
+    def __init__(self, function: str, client: Any | None = None) -> None:
+        self.function = function
+        self._client = client
+
+    def start(self, payload: Mapping[str, Any]) -> None:
+        import boto3
+
+        client = self._client or boto3.client("lambda")
+        client.invoke(FunctionName=self.function, InvocationType="Event", Payload=json.dumps(dict(payload)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

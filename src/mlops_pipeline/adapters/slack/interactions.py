@@ -1,4 +1,4 @@
-"""Parsing of Slack interaction payloads (``block_actions`` from the approval buttons).
+"""Parsing of Slack interaction payloads (``block_actions`` from the approval and rollback buttons).
 
 Call only after :func:`mlops_pipeline.adapters.slack.signature.verify_request`
 accepted the request. Anything unexpected raises BadRequestError with a reason;
@@ -16,20 +16,32 @@ from urllib.parse import parse_qs
 from mlops_pipeline.adapters.slack.errors import BadRequestError
 from mlops_pipeline.adapters.slack.ids import APPROVE_ACTION_ID, REJECT_ACTION_ID
 
-__all__ = ["ALLOWED_ACTIONS", "APPROVAL_ID_PATTERN", "MAX_BODY_BYTES", "BlockAction", "parse_block_action"]
+__all__ = [
+    "ALLOWED_ACTIONS",
+    "APPROVAL_ID_PATTERN",
+    "MAX_BODY_BYTES",
+    "ROLLBACK_ACTION_ID",
+    "ROLLBACK_ID_PATTERN",
+    "BlockAction",
+    "parse_block_action",
+]
 
 MAX_BODY_BYTES = 64 * 1024
-ALLOWED_ACTIONS = frozenset({APPROVE_ACTION_ID, REJECT_ACTION_ID})
+# The "Roll back prod" button on a run's final success message; its value is the run's
+# execution name (a Step Functions name: letters, digits, - and _, at most 80).
+ROLLBACK_ACTION_ID = "rollback_prod"
+ALLOWED_ACTIONS = frozenset({APPROVE_ACTION_ID, REJECT_ACTION_ID, ROLLBACK_ACTION_ID})
 APPROVAL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+ROLLBACK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _SLACK_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
 @dataclass(frozen=True)
 class BlockAction:
-    """One button click on an approval card."""
+    """One button click: on an approval card, or on a run's final message (rollback)."""
 
-    action_id: str  # "approve" | "reject"
-    approval_id: str
+    action_id: str  # "approve" | "reject" | "rollback_prod"
+    approval_id: str  # the button's value: the approval id, or the rollback's id (execution name)
     user_id: str
     user_name: str
     team_id: str
@@ -81,12 +93,14 @@ def parse_block_action(raw_body: bytes) -> BlockAction:
     action = _obj(actions[0])
     action_id = action.get("action_id")
     if not isinstance(action_id, str) or action_id not in ALLOWED_ACTIONS:
-        raise BadRequestError("unknown action_id (expected approve or reject)")
+        raise BadRequestError("unknown action_id (expected approve, reject or rollback_prod)")
     if action.get("type", "button") != "button":
         raise BadRequestError("action is not a button")
     approval_id = action.get("value")
-    if not isinstance(approval_id, str) or not APPROVAL_ID_PATTERN.match(approval_id):
-        raise BadRequestError("approval id in the button value is missing or malformed")
+    pattern = ROLLBACK_ID_PATTERN if action_id == ROLLBACK_ACTION_ID else APPROVAL_ID_PATTERN
+    if not isinstance(approval_id, str) or not pattern.match(approval_id):
+        what = "rollback id" if action_id == ROLLBACK_ACTION_ID else "approval id"
+        raise BadRequestError(f"{what} in the button value is missing or malformed")
 
     user = _obj(payload.get("user"))
     user_id = user.get("id")

@@ -29,6 +29,7 @@ from slack_sdk.models.blocks import (
 )
 
 from mlops_pipeline.adapters.slack.ids import APPROVAL_ACTIONS_BLOCK_ID, APPROVE_ACTION_ID, REJECT_ACTION_ID
+from mlops_pipeline.adapters.slack.interactions import ROLLBACK_ACTION_ID
 from mlops_pipeline.domain.evaluation import serving_summary
 from mlops_pipeline.domain.models import Approval, ApprovalStatus, RunRecord, StepLog
 
@@ -48,6 +49,8 @@ STATUS_EMOJI: dict[str, str] = {
     "ABORTED": "🛑",
     "APPROVED": "✅",
     "CANCELLED": "🚫",
+    "REFUSED": "🚫",  # a rollback by hand that prod's state refused (nothing moved)
+    "ERROR": "❌",  # a rollback by hand that failed (not the run's outcome: the run succeeded)
 }
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -444,3 +447,42 @@ def final_status(execution: str, status: str, detail: str = "") -> View:
         f": {escape(detail)}" if detail else ""
     )
     return _clip(text, 3000), _dicts([SectionBlock(text=_md(line))])
+
+
+ROLLBACK_ACTIONS_BLOCK_ID = "rollback_actions"
+
+
+def success_with_rollback(
+    step: str,
+    status: str,
+    detail: str,
+    log: StepLog | None,
+    rollback_id: str,
+    model: str,
+    version: str,
+    previous: str,
+) -> View:
+    """The run's final success line with a "Roll back prod" button (approvers only; a confirm
+    dialog first). The button carries only the rollback's id; the offer record says the rest."""
+    text, blocks = progress(step, status, detail, log)
+    button = ButtonElement(
+        text=PlainTextObject(text="Roll back prod"),
+        action_id=ROLLBACK_ACTION_ID,
+        value=rollback_id,
+        style="danger",
+        confirm=ConfirmObject(
+            title=PlainTextObject(text="Roll back prod?"),
+            text=_md(
+                _clip(
+                    f"Move prod back from {escape(model)} v{escape(version)} to v{escape(previous)}, "
+                    "restore the registry alias `production`, and record that you did it.",
+                    _CONFIRM_MAX,
+                )
+            ),
+            confirm=PlainTextObject(text="Roll back"),
+            deny=PlainTextObject(text="Cancel"),
+            style="danger",
+        ),
+    )
+    extra: list[Block] = [ActionsBlock(block_id=ROLLBACK_ACTIONS_BLOCK_ID, elements=[button])]
+    return text, [*blocks, *_dicts(extra)]

@@ -1,4 +1,4 @@
-"""DynamoDB adapters: approvals, run records, deployment locks, deployed state.
+"""DynamoDB adapters: approvals, run records, deployment locks, deployed state, rollback offers.
 
 One table (``schema``), one module per store, the item codec in ``codec``. Every state
 change that two writers could race on is a conditional write, so the table, not the
@@ -10,6 +10,7 @@ from mlops_pipeline.adapters.aws.dynamodb.approvals import DynamoApprovalStore
 from mlops_pipeline.adapters.aws.dynamodb.codec import from_iso, to_iso
 from mlops_pipeline.adapters.aws.dynamodb.deployed import DynamoDeployedStateStore
 from mlops_pipeline.adapters.aws.dynamodb.locks import DynamoLockStore
+from mlops_pipeline.adapters.aws.dynamodb.rollbacks import DynamoRollbackStore
 from mlops_pipeline.adapters.aws.dynamodb.runs import DynamoRunStore
 from mlops_pipeline.adapters.aws.dynamodb.schema import APPROVAL_RETENTION, GSI1, create_table
 
@@ -19,6 +20,7 @@ __all__ = [
     "DynamoApprovalStore",
     "DynamoDeployedStateStore",
     "DynamoLockStore",
+    "DynamoRollbackStore",
     "DynamoRunStore",
     "create_table",
     "from_iso",

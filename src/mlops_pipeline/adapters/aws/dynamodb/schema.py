@@ -24,6 +24,7 @@ RUN_SK = "RUN"
 LOCK_SK = "LOCK"
 INTENT_SK = "INTENT"  # a deploy's intent, beside its lock (same partition)
 DEPLOYED_SK = "DEPLOYED"
+ROLLBACK_SK = "ROLLBACK"  # a run's prod rollback offer (adapters/aws/dynamodb/rollbacks.py)
 RUNS_GSI_PK = "RUNS"  # every run with a start time, sorted by it
 
 
@@ -47,6 +48,11 @@ def lock_pk(name: str) -> str:
 def deployed_pk(environment: str, model: str) -> str:
     """What one model's function in one environment runs (each model deploys on its own)."""
     return f"ENV#{environment}#{model}"
+
+
+def rollback_pk(request_id: str) -> str:
+    """A successful run's prod rollback offer, by its execution name."""
+    return f"ROLLBACK#{request_id}"
 
 
 def key(pk: str, sk: str) -> dict[str, Any]:
