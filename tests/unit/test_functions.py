@@ -62,13 +62,20 @@ def test_each_environment_s_states_invoke_that_environment_s_functions() -> None
     # Wherever an environment's function is invoked, the state names that same environment.
     by_arn = {values[f"{f.name}_function_arn"]: f for f in functions.FUNCTIONS if f.environment}
     invoked = [(n, by_arn[s["Resource"]]) for n, s in states.items() if s.get("Resource") in by_arn]
-    # Each is invoked (the rollback functions twice: after a failed smoke test, and to recover a
-    # failed deploy), always with its own environment.
+    # Each is invoked (the rollback functions after a failed smoke test and to recover a failed
+    # deploy, prod's also after a breached rollout; deploy_prod also runs the rollout's steps),
+    # always with its own environment.
     assert {f.name for _, f in invoked} == {f.name for f in by_arn.values()}
     assert [n for n, f in invoked if f.handler == "rollback"] == [
         "RecoverStage",
         "RollbackStage",
         "RecoverProd",
         "RollbackProd",
+        "RollbackRolloutProd",
+    ]
+    assert [n for n, f in invoked if f.name == "deploy_prod"] == [
+        "DeployProd",
+        "ShiftTrafficProd",
+        "CheckBakeProd",
     ]
     assert all(states[n]["Parameters"]["environment"] == f.environment for n, f in invoked)

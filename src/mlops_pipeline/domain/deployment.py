@@ -69,7 +69,12 @@ class DeploymentService:
             )
 
     def deploy(
-        self, execution: str, environment: str, deployer: FunctionDeployer, candidate: Candidate
+        self,
+        execution: str,
+        environment: str,
+        deployer: FunctionDeployer,
+        candidate: Candidate,
+        move_alias: bool = True,
     ) -> DeployResult:
         """Take the environment's lock, refuse stale commits, publish and move ``live``.
 
@@ -77,7 +82,8 @@ class DeploymentService:
         frees it when its lease expires. The stale check is repeated under the lock: the run
         holding it may complete a newer commit between a check before the lock and the deploy.
         The deploy's intent (previous and new version) is recorded beside the lock before
-        ``live`` moves, for ``recover``.
+        ``live`` moves, for ``recover``. ``move_alias=False`` publishes only (a gradual rollout
+        then shifts the traffic with ``shift``, under the same lock).
         """
         self.check_not_stale(environment, candidate)  # refuse at once, without waiting for the lock
         name = lock_name(environment, candidate.model)
@@ -94,7 +100,7 @@ class DeploymentService:
                 self.locks.record_intent(name, intent)
                 intents.append(intent)
 
-            result = deployer.deploy(candidate.artifact, before_alias_move=record)
+            result = deployer.deploy(candidate.artifact, before_alias_move=record, move_alias=move_alias)
         except BaseException:
             self.locks.release(name, execution)
             raise
@@ -139,11 +145,28 @@ class DeploymentService:
                 raise DeploymentError(
                     f"{environment}: live points at v{current}, neither v{new} nor v{previous}; not rolling back"
                 )
-            if current != previous:
-                deployer.rollback(str(previous))
+            # Also when live already points at ``previous``: a rollout may route a share of the
+            # traffic to ``new`` (weighted alias), which the move back clears.
+            deployer.rollback(str(previous))
             return {"rolled_back_to": str(previous), "from_version": new}
         finally:
             self.locks.release(lock_name(environment, model), execution)
+
+    def shift(
+        self,
+        execution: str,
+        environment: str,
+        model: str,
+        deployer: FunctionDeployer,
+        moves: tuple[str | None, str],
+        weight: int,
+    ) -> None:
+        """One step of a gradual rollout: ``weight`` percent of ``live`` to ``moves[1]``, the rest
+        to ``moves[0]``, under the deployment lock this execution took at its deploy (the lease
+        is renewed: a rollout outlasts one lease; DeploymentLockedError if another run took it)."""
+        self.locks.acquire(lock_name(environment, model), execution, self.clock.now(), self.lock_ttl_seconds)
+        previous, new = moves
+        deployer.shift_traffic(new, weight, previous)
 
     def recover(
         self, execution: str, environment: str, model: str, deployer: Callable[[], FunctionDeployer]

@@ -140,6 +140,14 @@ class ApprovalRequestFailed(PipelineError):  # noqa: N818 - the ASL catches this
     keeps waiting on the stored record.)"""
 
 
+class RolloutBreachError(PipelineError):
+    """A bake of the gradual rollout breached a threshold; the message names the metric."""
+
+
+class MetricsUnavailableError(PipelineError):
+    """CloudWatch could not be read; the bake cannot be judged (the caller decides: retry or roll back)."""
+
+
 # Error names passed to SendTaskFailure; the ASL catches them by these strings.
 MODEL_REJECTED = "ModelRejected"
 APPROVAL_SUPERSEDED = "ApprovalSuperseded"
@@ -154,6 +162,8 @@ STABLE_ERROR_NAMES = (
     "StaleCommitError",
     "ApprovalRequiredError",
     "ApprovalRequestFailed",
+    "RolloutBreachError",
+    "MetricsUnavailableError",
     MODEL_REJECTED,
     APPROVAL_SUPERSEDED,
     APPROVAL_EXPIRED,

@@ -28,7 +28,9 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     name = str(model.get("model_name") or "")
     function = deps.model_function(environment, name)  # undeclared: refused before any call
     deployer = deps.deployer(environment, execution, name)
-    result = deployer.invoke_alias(example)
+    # A gradual rollout published the version without moving live: call the version itself.
+    version = str(deployed.get("new_version") or "")
+    result = deployer.invoke_alias(example, qualifier=version if deployed.get("gradual") else None)
     outcome = smoke.check(
         result,
         example,

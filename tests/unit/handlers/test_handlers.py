@@ -53,6 +53,8 @@ ENV = {
     "IDENTITY_MAP": json.dumps({DANA: "UAUTHOR"}),
     "APPROVAL_TIMEOUT_SECONDS": "3600",
     "SMOKE_MAX_LATENCY_MS": "1000",
+    # Prod moves at once here; the gradual rollout has its own tests (test_rollout_steps.py).
+    "ROLLOUT_MODE": "all_at_once",
     # One Deps plays every function here; on AWS each deploy/smoke/rollback function knows one.
     "DEPLOY_TARGETS": json.dumps(
         {

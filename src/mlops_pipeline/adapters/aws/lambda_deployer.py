@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from mlops_pipeline.adapters.aws import metrics, traffic
 from mlops_pipeline.adapters.aws.session import assume_role_session
 from mlops_pipeline.config import DeployTarget, ModelFunction
 from mlops_pipeline.domain.errors import DeploymentError, InvokeError
 from mlops_pipeline.domain.models import Artifact, ArtifactKind, DeployResult, InvokeResult
+from mlops_pipeline.domain.rollout import BakeMetrics
 
 
 def _error_text(exc: Exception) -> str:
@@ -64,10 +67,13 @@ class LambdaDeployer:
         lambda_client: Any | None = None,
         waiter_delay: int = 1,
         waiter_max_attempts: int = 300,
+        cloudwatch_client: Any | None = None,
     ) -> None:
         self.function_name = function_name
         self.alias = alias
         self._lambda = lambda_client if lambda_client is not None else boto3.client("lambda")
+        # The function's metrics live in its own account: read them through the same role.
+        self._cloudwatch = cloudwatch_client
         self._waiter_config = {"Delay": waiter_delay, "MaxAttempts": waiter_max_attempts}
 
     @classmethod
@@ -82,7 +88,12 @@ class LambdaDeployer:
         session = assume_role_session(
             target.role_arn, session_name, external_id=target.external_id, sts_client=sts_client
         )
-        return cls(function.function_name, alias=target.alias, lambda_client=session.client("lambda"))
+        return cls(
+            function.function_name,
+            alias=target.alias,
+            lambda_client=session.client("lambda"),
+            cloudwatch_client=session.client("cloudwatch"),
+        )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -120,11 +131,15 @@ class LambdaDeployer:
     # -- deploying -----------------------------------------------------------------------
 
     def deploy(
-        self, artifact: Artifact, before_alias_move: Callable[[str | None, str], None] | None = None
+        self,
+        artifact: Artifact,
+        before_alias_move: Callable[[str | None, str], None] | None = None,
+        move_alias: bool = True,
     ) -> DeployResult:
         """UpdateFunctionCode, wait, check the code, PublishVersion, move the alias; alias untouched on failure.
 
         ``before_alias_move(previous, new)`` runs after the version is Active, just before the move.
+        ``move_alias=False``: publish only (a gradual rollout shifts the traffic afterwards).
         """
         alias = self._get_alias()
         previous = None if alias is None else str(alias["FunctionVersion"])
@@ -170,9 +185,10 @@ class LambdaDeployer:
             )
         self._wait_version_active(new_version)
 
-        if before_alias_move is not None:
-            before_alias_move(previous, new_version)
-        self._move_alias(new_version, alias)
+        if move_alias:
+            if before_alias_move is not None:
+                before_alias_move(previous, new_version)
+            self._move_alias(new_version, alias)
         return DeployResult(
             function_name=self.function_name,
             alias=self.alias,
@@ -226,6 +242,9 @@ class LambdaDeployer:
                     "FunctionName": self.function_name,
                     "Name": self.alias,
                     "FunctionVersion": version,
+                    # All traffic to ``version``: weights left by an interrupted rollout go too
+                    # (AWS refuses an alias whose extra version is its main one).
+                    "RoutingConfig": {"AdditionalVersionWeights": {}},
                 }
                 if alias.get("RevisionId"):
                     # Optimistic concurrency: fail if the alias moved since we read it.
@@ -251,23 +270,25 @@ class LambdaDeployer:
 
     # -- invoking ------------------------------------------------------------------------
 
-    def invoke_alias(self, payload: Mapping[str, Any]) -> InvokeResult:
-        """Invoke the alias synchronously; FunctionError and payload as the function returned them."""
+    def invoke_alias(self, payload: Mapping[str, Any], qualifier: str | None = None) -> InvokeResult:
+        """Invoke the alias (or the published version ``qualifier``) synchronously; FunctionError
+        and payload as the function returned them."""
+        if qualifier is not None and not is_published_version(qualifier):
+            raise InvokeError(
+                f"refusing to invoke {self.function_name} at {qualifier!r}: not a published version"
+            )
+        target = f"{self.function_name}:{qualifier or self.alias}"
         body = json.dumps(payload).encode("utf-8")
         started = time.perf_counter()
         try:
             # "name:alias" rather than Qualifier=: equivalent on AWS, and the form every
             # Lambda emulator resolves (moto ignores the Qualifier query parameter).
             response = self._lambda.invoke(
-                FunctionName=f"{self.function_name}:{self.alias}",
-                InvocationType="RequestResponse",
-                Payload=body,
+                FunctionName=target, InvocationType="RequestResponse", Payload=body
             )
             raw = response["Payload"].read()
         except (ClientError, BotoCoreError) as exc:
-            raise InvokeError(
-                f"invoking {self.function_name}:{self.alias} failed: {_error_text(exc)}"
-            ) from exc
+            raise InvokeError(f"invoking {target} failed: {_error_text(exc)}") from exc
         latency_ms = (time.perf_counter() - started) * 1000.0
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
         parsed: Any
@@ -282,3 +303,15 @@ class LambdaDeployer:
             latency_ms=latency_ms,
             executed_version=response.get("ExecutedVersion"),
         )
+
+    # -- gradual rollout -------------------------------------------------------------------
+
+    def shift_traffic(self, new_version: str, weight: int, previous_version: str | None) -> None:
+        """``weight`` percent of the alias's traffic to ``new_version`` (RevisionId-guarded)."""
+        traffic.shift(self._lambda, self.function_name, self.alias, new_version, weight, previous_version)
+
+    def bake_metrics(self, versions: Sequence[str], start: datetime, end: datetime) -> dict[str, BakeMetrics]:
+        """What each version served through the alias in [start, end), from the target's CloudWatch."""
+        if self._cloudwatch is None:
+            self._cloudwatch = boto3.client("cloudwatch")
+        return metrics.read_bake(self._cloudwatch, self.function_name, self.alias, versions, start, end)

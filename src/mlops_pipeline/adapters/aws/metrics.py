@@ -23,17 +23,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlops_pipeline.domain.errors import PipelineError
+from mlops_pipeline.domain.errors import MetricsUnavailableError
 from mlops_pipeline.domain.rollout import BakeMetrics
 
 NAMESPACE = "AWS/Lambda"
 SUMS = ("Invocations", "Errors", "Throttles")
 DURATION_STAT = "p99"
 MINUTE = 60
-
-
-class MetricsUnavailableError(PipelineError):
-    """CloudWatch could not be read; the bake cannot be judged (the caller decides: retry or roll back)."""
 
 
 def _query_id(version: str, metric: str) -> str:
