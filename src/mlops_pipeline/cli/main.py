@@ -25,7 +25,15 @@ def _root() -> None:
 
 # Modules under mlops_pipeline.cli that add commands; a missing one is skipped so that
 # parts of the project can land independently.
-_COMMAND_MODULES = ("config_cmd", "build_cmd", "package_cmd", "local_cmd", "runs_cmd", "doctor_cmd")
+_COMMAND_MODULES = (
+    "config_cmd",
+    "build_cmd",
+    "package_cmd",
+    "local_cmd",
+    "runs_cmd",
+    "doctor_cmd",
+    "rollback_cmd",
+)
 
 for _name in _COMMAND_MODULES:
     try:

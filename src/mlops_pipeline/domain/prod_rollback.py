@@ -303,7 +303,7 @@ class ProdRollbackService:
                 commit_time=0,  # unknown: the next deploy of any commit may replace it
                 model=request.model,
                 version=request.to_version,
-                execution=target_info.tags.get("pipeline_execution", "") or f"rollback:{request.id}",
+                execution=target_info.tags.get("pipeline_execution", "") or f"rollback-{request.id}",
                 deployed_at=now,
             )
         )
