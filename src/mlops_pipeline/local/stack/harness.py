@@ -69,6 +69,9 @@ class StackSettings:
     approvers: tuple[str, ...] = ("U0APPROVER",)
     approval_timeout_seconds: int = 300
     smoke_max_latency_ms: int = 20000
+    # Prod moves at once unless a test drives traffic through a gradual rollout (extra_env
+    # ROLLOUT_*): without requests a bake cannot pass. The emulator writes metrics at once.
+    rollout_mode: str = "all_at_once"
     gate_metric: str = "rmse"
     gate_direction: str = "lower"
     gate_tolerance: float = 0.0
@@ -258,6 +261,8 @@ class PipelineStack:
             "MLFLOW_UI_URL": self.mlflow_url,
             **self.gate_environment(),
             "SMOKE_MAX_LATENCY_MS": str(s.smoke_max_latency_ms),
+            "ROLLOUT_MODE": s.rollout_mode,
+            "ROLLOUT_METRICS_DELAY_SECONDS": "0",
             "APPROVERS": ",".join(s.approvers),
             "IDENTITY_MAP": json.dumps(s.identity_map),
             "APPROVAL_TIMEOUT_SECONDS": str(s.approval_timeout_seconds),
