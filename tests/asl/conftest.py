@@ -30,6 +30,7 @@ from mlops_pipeline.local.stack.slack_standin import LocalSlackServer, SlackMess
 PROJECT = Path(__file__).parent / "model_project"
 BOT_TOKEN = "xoxb-local-test"
 SIGNING_SECRET = "local-signing-secret-for-tests"
+DEFAULT_MODEL = "ships"  # model_project/build.py's name when model.json gives none
 
 pytestmark = pytest.mark.asl
 
@@ -56,12 +57,30 @@ class Pipeline:
     mlflow: MlflowServer
     repo: Path
 
-    def commit(self, spec: dict[str, Any]) -> str:
-        """Commit ``model.json`` = spec to the model repo; returns the commit id."""
+    def commit(self, spec: dict[str, Any], declare: bool = True) -> str:
+        """Commit ``model.json`` = spec to the model repo; returns the commit id.
+
+        The model (spec ``name``, build.py's default ``ships``) is declared first, as adding it to
+        Terraform's ``models`` would, unless ``declare`` is False (a push of an undeclared model).
+        """
+        if declare:
+            self.stack.declare_model(str(spec.get("name", DEFAULT_MODEL)))
         (self.repo / "model.json").write_text(json.dumps(spec))
         git(self.repo, "add", "model.json")
         git(self.repo, "commit", "-q", "-m", f"model {spec}")
         return git(self.repo, "rev-parse", "HEAD")
+
+    def live(self, environment: str, model: str) -> str:
+        """The version behind alias ``live`` of ``model``'s function in ``environment``."""
+        return self.stack.alias_version(environment, model)
+
+    def invoke_live(self, environment: str, model: str, x: float = 1.0) -> dict[str, Any]:
+        """What ``model``'s function answers through ``live`` in ``environment`` for one row."""
+        response = self.emu.client("lambda", environment).invoke(
+            FunctionName=f"{self.stack.inference_function_for(model)}:live",
+            Payload=json.dumps({"inputs": [{"x": x}]}).encode(),
+        )
+        return dict(json.loads(response["Payload"].read()))
 
     @property
     def approvals(self) -> DynamoApprovalStore:
@@ -130,7 +149,12 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         LocalSlackServer(BOT_TOKEN, SIGNING_SECRET) as slack,
     ):
         stack = PipelineStack(
-            emu, mlflow.url, slack.api_url, repo, StackSettings(approval_timeout_seconds=600)
+            emu,
+            mlflow.url,
+            slack.api_url,
+            repo,
+            # Terraform declares at least one model; each test declares its own on commit.
+            StackSettings(approval_timeout_seconds=600, models=(DEFAULT_MODEL,)),
         )
         stack.provision({"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET})
         invoke = lambda_invoker(emu.client("lambda"), stack.function_name("slack_interactions"))

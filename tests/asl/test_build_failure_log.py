@@ -14,12 +14,12 @@ ERROR_LINE = "ModuleNotFoundError: No module named 'sklearn_but_misspelt'"
 
 
 def test_a_failing_build_reports_its_last_log_lines_and_the_log_file(pipeline: Pipeline) -> None:
-    stage_before = pipeline.stack.alias_version("stage")
     commit = pipeline.commit({"name": "missing-dep", "metrics": {"rmse": 3.0}, "fail": "ModuleNotFoundError"})
+    stage_before = pipeline.live("stage", "missing-dep")
     execution = pipeline.stack.start(commit)
     result = pipeline.stack.wait(execution)
     assert result["status"] == "FAILED", pipeline.stack.states(execution)
-    assert pipeline.stack.alias_version("stage") == stage_before
+    assert pipeline.live("stage", "missing-dep") == stage_before
 
     # The run record: the failed CodeBuild step (whichever it is) with its log's end and location.
     run = pipeline.runs.get(execution)

@@ -18,18 +18,9 @@ def texts(pipeline: Pipeline, execution: str) -> list[str]:
     return [m.text for m in pipeline.thread(execution)]
 
 
-def invoke_live(pipeline: Pipeline, environment: str) -> dict:
-    client = pipeline.emu.client("lambda", environment)
-    response = client.invoke(
-        FunctionName=f"{pipeline.stack.inference_function}:live",
-        Payload=json.dumps({"inputs": [{"x": 3.0}]}).encode(),
-    )
-    return json.loads(response["Payload"].read())
-
-
 def test_happy_path_approved(pipeline: Pipeline) -> None:
-    stage_before, prod_before = pipeline.stack.alias_version("stage"), pipeline.stack.alias_version("prod")
     commit = pipeline.commit({"name": "happy", "metrics": {"rmse": 3.0, "mae": 2.0}})
+    stage_before, prod_before = pipeline.live("stage", "happy"), pipeline.live("prod", "happy")
     execution = pipeline.stack.start(commit)
     card = pipeline.wait_for_card(execution)
     assert {b["action_id"] for b in card.buttons} == {"approve", "reject"}
@@ -39,10 +30,10 @@ def test_happy_path_approved(pipeline: Pipeline) -> None:
     assert result["status"] == "SUCCEEDED", pipeline.stack.states(execution)
     print("\n".join(f"{name:28s} {seconds:6.1f}s" for name, seconds in pipeline.stack.timings(execution)))
 
-    stage_after, prod_after = pipeline.stack.alias_version("stage"), pipeline.stack.alias_version("prod")
+    stage_after, prod_after = pipeline.live("stage", "happy"), pipeline.live("prod", "happy")
     assert int(stage_after) == int(stage_before) + 1
     assert int(prod_after) == int(prod_before) + 1
-    assert invoke_live(pipeline, "prod")["predictions"] == [6.0]
+    assert pipeline.invoke_live("prod", "happy", x=3.0)["predictions"] == [6.0]
 
     registry = MlflowClient(pipeline.mlflow.url)
     version = registry.get_model_version_by_alias("happy", "production")
@@ -100,13 +91,14 @@ def register_champion(pipeline: Pipeline, name: str, rmse: float) -> str:
 
 def test_gate_fail_deploys_nothing(pipeline: Pipeline) -> None:
     champion = register_champion(pipeline, "gated", rmse=1.0)
-    stage_before = pipeline.stack.alias_version("stage")
-    execution = pipeline.stack.start(pipeline.commit({"name": "gated", "metrics": {"rmse": 2.0}}))
+    commit = pipeline.commit({"name": "gated", "metrics": {"rmse": 2.0}})
+    stage_before = pipeline.live("stage", "gated")
+    execution = pipeline.stack.start(commit)
     result = pipeline.stack.wait(execution)
     assert result["status"] == "FAILED"
     assert pipeline.stack.states(execution)[-1] == "QualityGateFailed"
     assert "DeployStage" not in pipeline.stack.states(execution)
-    assert pipeline.stack.alias_version("stage") == stage_before
+    assert pipeline.live("stage", "gated") == stage_before
     registry = MlflowClient(pipeline.mlflow.url)
     assert registry.get_model_version_by_alias("gated", "production").version == champion
     joined = "\n".join(texts(pipeline, execution))
@@ -116,19 +108,18 @@ def test_gate_fail_deploys_nothing(pipeline: Pipeline) -> None:
 
 
 def test_stage_smoke_fail_rolls_back_stage(pipeline: Pipeline) -> None:
-    stage_before, prod_before = pipeline.stack.alias_version("stage"), pipeline.stack.alias_version("prod")
-    execution = pipeline.stack.start(
-        pipeline.commit({"name": "broken", "metrics": {"rmse": 3.0}, "behaviour": "broken"})
-    )
+    commit = pipeline.commit({"name": "broken", "metrics": {"rmse": 3.0}, "behaviour": "broken"})
+    stage_before, prod_before = pipeline.live("stage", "broken"), pipeline.live("prod", "broken")
+    execution = pipeline.stack.start(commit)
     result = pipeline.stack.wait(execution)
     assert result["status"] == "FAILED"
     states = pipeline.stack.states(execution)
     assert states[-3:] == ["RollbackStage", "ReportSmokeTestStageFailed", "SmokeTestStageFailed"]
-    assert pipeline.stack.alias_version("stage") == stage_before
-    assert pipeline.stack.alias_version("prod") == prod_before
+    assert pipeline.live("stage", "broken") == stage_before
+    assert pipeline.live("prod", "broken") == prod_before
     # The version that failed stays published (for inspection) but nothing serves it.
     versions = pipeline.emu.client("lambda", "stage").list_versions_by_function(
-        FunctionName=pipeline.stack.inference_function
+        FunctionName=pipeline.stack.inference_function_for("broken")
     )
     assert max(int(v["Version"]) for v in versions["Versions"] if v["Version"] != "$LATEST") > int(
         stage_before
@@ -140,15 +131,15 @@ def test_stage_smoke_fail_rolls_back_stage(pipeline: Pipeline) -> None:
 
 
 def test_reject_leaves_prod_untouched(pipeline: Pipeline) -> None:
-    prod_before = pipeline.stack.alias_version("prod")
     execution = pipeline.stack.start(pipeline.commit({"name": "rejected", "metrics": {"rmse": 3.0}}))
+    prod_before = pipeline.live("prod", "rejected")
     card = pipeline.wait_for_card(execution)
     assert pipeline.click(card, "reject")[0] == 200
     result = pipeline.stack.wait(execution)
     assert result["status"] == "FAILED"
     assert result.get("error") in (None, "ModelRejected") or "ModelRejected" in str(result)
     assert pipeline.stack.states(execution)[-1] == "ModelRejected"
-    assert pipeline.stack.alias_version("prod") == prod_before
+    assert pipeline.live("prod", "rejected") == prod_before
     approval = pipeline.approvals.get(card.buttons[0]["value"])
     assert approval.status is ApprovalStatus.REJECTED
     assert approval.decided_by == "U0APPROVER"
@@ -159,10 +150,9 @@ def test_reject_leaves_prod_untouched(pipeline: Pipeline) -> None:
 
 def test_approval_timeout_expires_and_stops(pipeline: Pipeline) -> None:
     short = pipeline.stack.add_state_machine("mlops-pipeline-short-approval", approval_timeout_seconds=20)
-    prod_before = pipeline.stack.alias_version("prod")
-    execution = pipeline.stack.start(
-        pipeline.commit({"name": "expiring", "metrics": {"rmse": 3.0}}), state_machine_arn=short
-    )
+    commit = pipeline.commit({"name": "expiring", "metrics": {"rmse": 3.0}})
+    prod_before = pipeline.live("prod", "expiring")
+    execution = pipeline.stack.start(commit, state_machine_arn=short)
     card = pipeline.wait_for_card(execution)
     late_click = pipeline.slack.interaction_body(card.ts, "approve", "U0APPROVER")
     result = pipeline.stack.wait(execution)
@@ -178,7 +168,7 @@ def test_approval_timeout_expires_and_stops(pipeline: Pipeline) -> None:
     # A late click (sent by a client that still shows the buttons) changes nothing.
     assert pipeline.post_signed(late_click) == 200
     assert pipeline.approvals.get(card.buttons[0]["value"]).status is ApprovalStatus.EXPIRED
-    assert pipeline.stack.alias_version("prod") == prod_before
+    assert pipeline.live("prod", "expiring") == prod_before
 
 
 def test_newer_run_supersedes_pending_approval(pipeline: Pipeline) -> None:
@@ -196,10 +186,9 @@ def test_newer_run_supersedes_pending_approval(pipeline: Pipeline) -> None:
 
 
 def test_prod_smoke_fail_rolls_back_prod(pipeline: Pipeline) -> None:
-    prod_before = pipeline.stack.alias_version("prod")
-    execution = pipeline.stack.start(
-        pipeline.commit({"name": "prodbreak", "metrics": {"rmse": 3.0}, "behaviour": "broken-in-prod"})
-    )
+    commit = pipeline.commit({"name": "prodbreak", "metrics": {"rmse": 3.0}, "behaviour": "broken-in-prod"})
+    prod_before = pipeline.live("prod", "prodbreak")
+    execution = pipeline.stack.start(commit)
     card = pipeline.wait_for_card(execution)
     pipeline.click(card, "approve")
     result = pipeline.stack.wait(execution)
@@ -209,7 +198,7 @@ def test_prod_smoke_fail_rolls_back_prod(pipeline: Pipeline) -> None:
         "ReportSmokeTestProdFailed",
         "SmokeTestProdFailed",
     ]
-    assert pipeline.stack.alias_version("prod") == prod_before
+    assert pipeline.live("prod", "prodbreak") == prod_before
     registry = MlflowClient(pipeline.mlflow.url)
     staging = registry.get_model_version_by_alias("prodbreak", "staging")
     assert "deployed_prod_at" not in staging.tags
@@ -249,8 +238,8 @@ def test_forged_click_changes_nothing(pipeline: Pipeline) -> None:
 
 def test_forged_task_success_cannot_reach_prod(pipeline: Pipeline) -> None:
     """SendTaskSuccess by whoever holds the token, with a made-up approval: DeployProd refuses."""
-    prod_before = pipeline.stack.alias_version("prod")
     execution = pipeline.stack.start(pipeline.commit({"name": "forgedsuccess", "metrics": {"rmse": 3.0}}))
+    prod_before = pipeline.live("prod", "forgedsuccess")
     card = pipeline.wait_for_card(execution)
     late_click = pipeline.slack.interaction_body(card.ts, "approve", "U0APPROVER")
     approval_id = card.buttons[0]["value"]
@@ -269,7 +258,7 @@ def test_forged_task_success_cannot_reach_prod(pipeline: Pipeline) -> None:
     assert result["status"] == "FAILED"
     states = pipeline.stack.states(execution)
     assert states[-3:] == ["DeployProd", "ReportDeployProdRefused", "DeployProdRefused"], states
-    assert pipeline.stack.alias_version("prod") == prod_before
+    assert pipeline.live("prod", "forgedsuccess") == prod_before
     assert "ApprovalRequiredError" in "\n".join(texts(pipeline, execution))
 
     # A click on the card of the finished run is refused and ends the approval (no decision).
@@ -279,4 +268,4 @@ def test_forged_task_success_cannot_reach_prod(pipeline: Pipeline) -> None:
     assert pipeline.slack.message(card.ts).buttons == []
     told = [e.text for e in pipeline.slack.ephemerals() if e.user == "U0APPROVER"]
     assert told and ("no longer waiting" in told[-1] or "cancelled" in told[-1]), told
-    assert pipeline.stack.alias_version("prod") == prod_before
+    assert pipeline.live("prod", "forgedsuccess") == prod_before

@@ -7,6 +7,7 @@ server and the Slack stand-in as they are, never the code under test.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from mlflow import MlflowClient
@@ -18,9 +19,9 @@ from mlops_pipeline.functions import ENVIRONMENTS
 from tests.asl.conftest import Pipeline
 
 
-def live_versions(pipeline: Pipeline) -> dict[str, str]:
-    """The version behind alias ``live`` of the inference function, per environment."""
-    return {env: pipeline.stack.alias_version(env) for env in ENVIRONMENTS}
+def live_versions(pipeline: Pipeline, model: str) -> dict[str, str]:
+    """The version behind alias ``live`` of ``model``'s inference function, per environment."""
+    return {env: pipeline.stack.alias_version(env, model) for env in ENVIRONMENTS}
 
 
 def registry_alias(pipeline: Pipeline, model: str, alias: str) -> str | None:
@@ -31,24 +32,29 @@ def registry_alias(pipeline: Pipeline, model: str, alias: str) -> str | None:
         return None
 
 
-def lock_holders(pipeline: Pipeline) -> dict[str, str]:
-    """Deployment locks held now (unexpired leases): environment -> owner (an execution ARN)."""
+def lock_holders(pipeline: Pipeline, models: Iterable[str] | None = None) -> dict[str, str]:
+    """Deployment locks held now (unexpired leases) of ``models`` (default: every declared model,
+    and so every lock a run could take): lock name (``deploy-<env>-<model>``) -> owner (an
+    execution ARN)."""
     db = pipeline.emu.client("dynamodb")
     held = {}
     now = datetime.now(UTC).isoformat()
-    for env in ENVIRONMENTS:
-        item = db.get_item(TableName=pipeline.stack.table, Key=key(lock_pk(lock_name(env)), LOCK_SK))
-        lock = item.get("Item")
-        if lock and lock.get("expires_at", {}).get("S", "") > now:
-            held[env] = lock["owner"]["S"]
+    for model in pipeline.stack.models if models is None else models:
+        for env in ENVIRONMENTS:
+            name = lock_name(env, model)
+            item = db.get_item(TableName=pipeline.stack.table, Key=key(lock_pk(name), LOCK_SK))
+            lock = item.get("Item")
+            if lock and lock.get("expires_at", {}).get("S", "") > now:
+                held[name] = lock["owner"]["S"]
     return held
 
 
-def assert_locks_free(pipeline: Pipeline, timeout: float = 60.0) -> None:
-    """Every deployment lock is free (within ``timeout``: an ended run's lock is freed by notify,
-    which the execution's status change reaches asynchronously)."""
+def assert_locks_free(pipeline: Pipeline, timeout: float = 60.0, models: Iterable[str] | None = None) -> None:
+    """Every deployment lock (of ``models``; default: all declared) is free (within ``timeout``:
+    an ended run's lock is freed by notify, which the execution's status change reaches
+    asynchronously)."""
     deadline = time.monotonic() + timeout
-    while (held := lock_holders(pipeline)) and time.monotonic() < deadline:
+    while (held := lock_holders(pipeline, models)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not held, f"deployment locks still held: {held}"
 

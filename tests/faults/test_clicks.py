@@ -147,8 +147,8 @@ def assert_stopped_run_left_prod_alone(
     pipeline: Pipeline, name: str, execution: str, stage_version: str, prod_before: str
 ) -> None:
     # Stage keeps what the run deployed and smoke-tested; prod and `production` never moved.
-    assert pipeline.stack.alias_version("stage") == stage_version
-    assert pipeline.stack.alias_version("prod") == prod_before
+    assert pipeline.stack.alias_version("stage", name) == stage_version
+    assert pipeline.stack.alias_version("prod", name) == prod_before
     staged = registry_alias(pipeline, name, "staging")
     assert staged is not None and registry_alias(pipeline, name, "production") is None
     tags = MlflowClient(pipeline.mlflow.url).get_model_version(name, staged).tags
@@ -164,7 +164,8 @@ def test_click_on_a_stopped_run_before_the_status_event_is_refused(
     pipeline: Pipeline, status_rule_paused: None
 ) -> None:
     name = "stoppedclick"
-    prod_before = pipeline.stack.alias_version("prod")
+    pipeline.stack.declare_model(name)  # Terraform's models: its functions exist before the push
+    prod_before = pipeline.stack.alias_version("prod", name)
     execution, stage_version, card, click = stopped_while_waiting(pipeline, name)
     approval_id = str(card.buttons[0]["value"])
     assert approval_of(pipeline, approval_id).status is ApprovalStatus.PENDING  # nobody told it yet
@@ -187,7 +188,8 @@ def test_click_on_a_stopped_run_before_the_status_event_is_refused(
 
 def test_click_on_a_stopped_run_after_notify_ended_its_approval_is_refused(pipeline: Pipeline) -> None:
     name = "stoppedlate"
-    prod_before = pipeline.stack.alias_version("prod")
+    pipeline.stack.declare_model(name)  # Terraform's models: its functions exist before the push
+    prod_before = pipeline.stack.alias_version("prod", name)
     execution, stage_version, card, click = stopped_while_waiting(pipeline, name)
     approval_id = str(card.buttons[0]["value"])
     # The status event (EventBridge -> SNS -> notify) ends the approval and updates the card.
@@ -214,8 +216,8 @@ def assert_approved_into_prod(
     assert result["status"] == "SUCCEEDED", pipeline.stack.states(execution)
     output = json.loads(result["output"])
     version = output["model"]["model_version"]
-    assert pipeline.stack.alias_version("stage") == output["deploy_stage"]["new_version"]
-    assert pipeline.stack.alias_version("prod") == output["deploy_prod"]["new_version"]
+    assert pipeline.stack.alias_version("stage", name) == output["deploy_stage"]["new_version"]
+    assert pipeline.stack.alias_version("prod", name) == output["deploy_prod"]["new_version"]
     assert int(output["deploy_prod"]["new_version"]) == int(prod_before) + 1
     assert registry_alias(pipeline, name, "production") == version
     assert registry_alias(pipeline, name, "staging") == version
@@ -232,7 +234,8 @@ def test_the_resolved_author_cannot_approve_their_own_model(
     pipeline: Pipeline, approvers: tuple[str, ...]
 ) -> None:
     name = "selfapproval"
-    prod_before = pipeline.stack.alias_version("prod")
+    pipeline.stack.declare_model(name)  # Terraform's models: its functions exist before the push
+    prod_before = pipeline.stack.alias_version("prod", name)
     execution = pipeline.stack.start(pipeline.commit({"name": name, "metrics": {"rmse": 3.0}}), LOCAL_PUSHER)
     card = pipeline.wait_for_card(execution)
     approval_id = str(card.buttons[0]["value"])
@@ -247,7 +250,7 @@ def test_the_resolved_author_cannot_approve_their_own_model(
     assert approval_of(pipeline, approval_id) == pending  # refused: nothing recorded
     assert buttons(pipeline, card.ts)  # still waiting for somebody else
     assert pipeline.stack.states(execution)[-1] == "RequestApproval"
-    assert pipeline.stack.alias_version("prod") == prod_before
+    assert pipeline.stack.alias_version("prod", name) == prod_before
 
     assert pipeline.click(card, "approve", user="U0APPROVER")[0] == 200
     assert_approved_into_prod(pipeline, name, execution, approval_id, ("U0APPROVER",), prod_before)
@@ -257,7 +260,8 @@ def test_an_unresolved_author_needs_two_distinct_approvers(
     pipeline: Pipeline, approvers: tuple[str, ...]
 ) -> None:
     name = "quorum"
-    prod_before = pipeline.stack.alias_version("prod")
+    pipeline.stack.declare_model(name)  # Terraform's models: its functions exist before the push
+    prod_before = pipeline.stack.alias_version("prod", name)
     commit = pipeline.commit({"name": name, "metrics": {"rmse": 3.0}})
     execution = pipeline.stack.start(commit, UNMAPPED_PUSHER)
     card = pipeline.wait_for_card(execution)
@@ -276,7 +280,7 @@ def test_an_unresolved_author_needs_two_distinct_approvers(
     assert "1 of 2" in card_text(pipeline, card.ts) and buttons(pipeline, card.ts)
     time.sleep(2)  # had the first approval been sent to the run, it would have left RequestApproval
     assert pipeline.stack.states(execution)[-1] == "RequestApproval"
-    assert pipeline.stack.alias_version("prod") == prod_before
+    assert pipeline.stack.alias_version("prod", name) == prod_before
 
     assert pipeline.click(card, "approve", user="U0OTHER")[0] == 200
     assert "2 approvals" in told(pipeline, "U0OTHER")

@@ -120,14 +120,6 @@ def lock_waits(pipeline: Pipeline, execution: str) -> int:
     )
 
 
-def invoke_live(pipeline: Pipeline, environment: str) -> dict[str, Any]:
-    response = pipeline.emu.client("lambda", environment).invoke(
-        FunctionName=f"{pipeline.stack.inference_function}:live",
-        Payload=json.dumps({"inputs": [{"x": 1.0}]}).encode(),
-    )
-    return dict(json.loads(response["Payload"].read()))
-
-
 def wait_until_only_newest_waits(pipeline: Pipeline, pushes: list[Push]) -> str:
     """Wait for the older runs to end and the newest run's card; returns the card's approval id."""
     card = pipeline.wait_for_card(pushes[-1].execution, timeout=RUN_TIMEOUT)
@@ -171,11 +163,11 @@ def assert_newest_reached_both_accounts(
     prod_version = output["deploy_prod"]["new_version"]
 
     # Both accounts serve the newest model behind `live`; prod moved exactly once, to it.
-    assert pipeline.stack.alias_version("stage") == stage_version
-    assert pipeline.stack.alias_version("prod") == prod_version
+    assert pipeline.stack.alias_version("stage", name) == stage_version
+    assert pipeline.stack.alias_version("prod", name) == prod_version
     assert int(prod_version) == int(before["prod"]) + 1
     for environment in ("stage", "prod"):
-        served = invoke_live(pipeline, environment)
+        served = pipeline.invoke_live(environment, name)
         assert (served["model_name"], served["model_version"]) == (name, version), (environment, served)
 
     registry = MlflowClient(pipeline.mlflow.url)
@@ -230,7 +222,8 @@ def assert_builds_kept_their_own_outputs(pipeline: Pipeline, name: str, pushes: 
 def test_two_pushes_a_second_apart_end_on_the_newer_model(pipeline: Pipeline) -> None:
     name = "pushpair"
     started = time.monotonic()
-    before = {env: pipeline.stack.alias_version(env) for env in ("stage", "prod")}
+    pipeline.stack.declare_model(name)  # Terraform's models: its functions exist before the pushes
+    before = {env: pipeline.stack.alias_version(env, name) for env in ("stage", "prod")}
     pushes = burst(pipeline, name, [1.0])
     approval_id = wait_until_only_newest_waits(pipeline, pushes)
 
@@ -245,7 +238,8 @@ def test_two_pushes_a_second_apart_end_on_the_newer_model(pipeline: Pipeline) ->
 def test_four_pushes_end_on_the_newest_model(pipeline: Pipeline) -> None:
     name = "pushburst"
     started = time.monotonic()
-    before = {env: pipeline.stack.alias_version(env) for env in ("stage", "prod")}
+    pipeline.stack.declare_model(name)  # Terraform's models: its functions exist before the pushes
+    before = {env: pipeline.stack.alias_version(env, name) for env in ("stage", "prod")}
     pushes = burst(pipeline, name, [1.0, 2.0, 1.5])
     approval_id = wait_until_only_newest_waits(pipeline, pushes)
 
@@ -263,18 +257,19 @@ def test_an_older_commit_reaching_stage_after_a_newer_one_is_refused_there(pipel
     """The push event of the older commit arrives late: the newer commit is already live in
     stage and waits for approval when the older run gets to DeployStage (stage went v4 -> v3)."""
     name = "latepush"
-    before = {env: pipeline.stack.alias_version(env) for env in ("stage", "prod")}
+    pipeline.stack.declare_model(name)  # Terraform's models: its functions exist before the pushes
+    before = {env: pipeline.stack.alias_version(env, name) for env in ("stage", "prod")}
     older_commit = pipeline.commit({"name": name, "metrics": {"rmse": 3.0}})
     newer = push(pipeline, name, 2.9)
     card = pipeline.wait_for_card(newer.execution)
-    stage_live = pipeline.stack.alias_version("stage")
+    stage_live = pipeline.stack.alias_version("stage", name)
     older_at = newer.pushed_at - timedelta(seconds=1)
     older = Push(older_commit, pipeline.stack.start(older_commit, pushed_at=older_at), older_at)
 
     assert pipeline.stack.wait(older.execution)["status"] == "FAILED"
     assert pipeline.stack.states(older.execution)[-2:] == ["ReportNewerCommitLiveStage", "NewerCommitLive"]
     assert exited(pipeline, older.execution, "Evaluate") is not None  # built and passed the gate
-    assert pipeline.stack.alias_version("stage") == stage_live  # never replaced by the older commit
+    assert pipeline.stack.alias_version("stage", name) == stage_live  # never replaced by the older commit
     assert_older_run_ended_without_replacing_newer(pipeline, name, older, newer)
     pending = pipeline.approvals.get(str(card.buttons[0]["value"]))
     assert pending is not None and pending.status is ApprovalStatus.PENDING  # the newer still waits
@@ -328,7 +323,10 @@ def test_concurrent_builds_of_the_pipeline_buildspec_export_their_own_outputs(
             "serviceRole"
         ],
     )
-    commits = [pipeline.commit({"name": "stub", "metrics": {"rmse": float(i)}}) for i in (1, 2)]
+    # Built by this test's own project only, never pushed to the pipeline: no model to declare.
+    commits = [
+        pipeline.commit({"name": "stub", "metrics": {"rmse": float(i)}}, declare=False) for i in (1, 2)
+    ]
     timing = {commits[0]: ("0", "4"), commits[1]: ("1.5", "0")}  # first writes, second writes, first reads
     builds = {}
     for commit, (before, after) in timing.items():

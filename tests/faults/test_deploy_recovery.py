@@ -41,7 +41,8 @@ def moved_by_the_lost_deploy(pipeline: Pipeline, execution: str, step: str) -> t
 
 
 def test_a_stage_deploy_that_moved_live_and_lost_its_answer_is_moved_back(pipeline: Pipeline) -> None:
-    before = live_versions(pipeline)
+    pipeline.stack.declare_model("stagelost")  # Terraform's models: its functions exist before the push
+    before = live_versions(pipeline, "stagelost")
     function = pipeline.stack.function_name("deploy_stage")
     pipeline.emu.lambda_faults.set(function, ANSWER_LOST, times=1)
     try:
@@ -55,7 +56,9 @@ def test_a_stage_deploy_that_moved_live_and_lost_its_answer_is_moved_back(pipeli
     assert pipeline.emu.lambda_faults.hits[function] == 1
     previous, new = moved_by_the_lost_deploy(pipeline, execution, "DeployStage")
     assert previous == before["stage"] and int(new) > int(previous)  # live had moved to this run's version
-    assert live_versions(pipeline) == before  # stage back on its previous version, prod untouched
+    assert (
+        live_versions(pipeline, "stagelost") == before
+    )  # stage back on its previous version, prod untouched
     assert registry_alias(pipeline, "stagelost", "staging") is None
     assert registry_alias(pipeline, "stagelost", "production") is None
     assert pipeline.approvals.list_for_execution("stagelost", execution) == []
@@ -69,12 +72,13 @@ def test_a_stage_deploy_that_moved_live_and_lost_its_answer_is_moved_back(pipeli
 
 
 def test_a_prod_deploy_that_moved_live_and_lost_its_answer_is_moved_back(pipeline: Pipeline) -> None:
-    before = live_versions(pipeline)
+    pipeline.stack.declare_model("prodlost")  # Terraform's models: its functions exist before the push
+    before = live_versions(pipeline, "prodlost")
     function = pipeline.stack.function_name("deploy_prod")
     execution = pipeline.stack.start(pipeline.commit({"name": "prodlost", "metrics": {"rmse": 3.0}}))
     card = pipeline.wait_for_card(execution)
     staged = registry_alias(pipeline, "prodlost", "staging")
-    stage_live = live_versions(pipeline)["stage"]
+    stage_live = live_versions(pipeline, "prodlost")["stage"]
     assert staged is not None and int(stage_live) > int(before["stage"])  # this run's stage deployment
     pipeline.emu.lambda_faults.set(function, ANSWER_LOST, times=1)
     try:
@@ -88,7 +92,10 @@ def test_a_prod_deploy_that_moved_live_and_lost_its_answer_is_moved_back(pipelin
     assert pipeline.emu.lambda_faults.hits[function] == 1
     previous, new = moved_by_the_lost_deploy(pipeline, execution, "DeployProd")
     assert previous == before["prod"] and int(new) > int(previous)
-    assert live_versions(pipeline) == {"stage": stage_live, "prod": before["prod"]}  # stage untouched
+    assert live_versions(pipeline, "prodlost") == {
+        "stage": stage_live,
+        "prod": before["prod"],
+    }  # stage untouched
     assert registry_alias(pipeline, "prodlost", "production") is None
     assert registry_alias(pipeline, "prodlost", "staging") == staged
     approval = pipeline.approvals.get(card.buttons[0]["value"])

@@ -33,7 +33,8 @@ def test_slack_down_at_the_card_the_run_waits_then_expires_and_prod_is_untouched
     pipeline: Pipeline,
 ) -> None:
     short = pipeline.stack.add_state_machine("mlops-pipeline-card-outage", approval_timeout_seconds=15)
-    before = live_versions(pipeline)
+    pipeline.stack.declare_model("cardoutage")  # Terraform's models: its functions exist before the push
+    before = live_versions(pipeline, "cardoutage")
     execution = pipeline.stack.start(
         pipeline.commit({"name": "cardoutage", "metrics": {"rmse": 3.0}}), state_machine_arn=short
     )
@@ -55,7 +56,7 @@ def test_slack_down_at_the_card_the_run_waits_then_expires_and_prod_is_untouched
         pipeline.slack.set_faults({})  # Slack is back before the approval times out
 
     ended_in(pipeline, execution, "ExpireApproval", "ReportApprovalExpired", "ApprovalExpired")
-    assert live_versions(pipeline)["prod"] == before["prod"]
+    assert live_versions(pipeline, "cardoutage")["prod"] == before["prod"]
     expired = pipeline.approvals.get(approval.id)
     assert expired is not None and expired.status is ApprovalStatus.EXPIRED
     assert registry_alias(pipeline, "cardoutage", "staging") is not None
@@ -77,7 +78,8 @@ def run_steps(pipeline: Pipeline, execution: str) -> list[Any]:
 
 
 def test_mlflow_down_at_promote_prod_frees_the_lock_and_says_what_to_repair(pipeline: Pipeline) -> None:
-    before = live_versions(pipeline)
+    pipeline.stack.declare_model("mlflowdown")  # Terraform's models: its functions exist before the push
+    before = live_versions(pipeline, "mlflowdown")
     execution = pipeline.stack.start(pipeline.commit({"name": "mlflowdown", "metrics": {"rmse": 3.0}}))
     card = pipeline.wait_for_card(execution)
     staged = registry_alias(pipeline, "mlflowdown", "staging")
@@ -88,7 +90,7 @@ def test_mlflow_down_at_promote_prod_frees_the_lock_and_says_what_to_repair(pipe
     finally:
         pipeline.mlflow.restart()
 
-    after = live_versions(pipeline)
+    after = live_versions(pipeline, "mlflowdown")
     assert int(after["prod"]) > int(before["prod"])  # prod serves the approved, smoke-tested version
     assert registry_alias(pipeline, "mlflowdown", "production") is None  # the registry does not say so...
     assert registry_alias(pipeline, "mlflowdown", "staging") == staged
@@ -102,7 +104,8 @@ def test_mlflow_down_at_promote_prod_frees_the_lock_and_says_what_to_repair(pipe
 
 
 def test_a_deploy_error_in_stage_leaves_live_and_frees_the_lock(pipeline: Pipeline) -> None:
-    before = live_versions(pipeline)
+    pipeline.stack.declare_model("stageerror")  # Terraform's models: its functions exist before the push
+    before = live_versions(pipeline, "stageerror")
     function = pipeline.stack.function_name("deploy_stage")
     pipeline.emu.lambda_faults.set(function, LambdaFault())  # the function process dies
     try:
@@ -114,7 +117,7 @@ def test_a_deploy_error_in_stage_leaves_live_and_frees_the_lock(pipeline: Pipeli
         pipeline.emu.lambda_faults.clear(function)
 
     assert pipeline.emu.lambda_faults.hits[function] >= 1
-    assert live_versions(pipeline) == before
+    assert live_versions(pipeline, "stageerror") == before
     assert registry_alias(pipeline, "stageerror", "staging") is None
     assert pipeline.approvals.list_for_execution("stageerror", execution) == []
     assert_locks_free(pipeline, timeout=0)  # freed by RecoverStage
@@ -145,7 +148,8 @@ def test_a_deploy_timeout_in_prod_leaves_live_and_frees_the_lock(
     lam = pipeline.emu.client("lambda")
     function = pipeline.stack.function_name("deploy_prod")
     timeout = lam.get_function_configuration(FunctionName=function)["Timeout"]
-    before = live_versions(pipeline)
+    pipeline.stack.declare_model("prodtimeout")  # Terraform's models: its functions exist before the push
+    before = live_versions(pipeline, "prodtimeout")
     execution = pipeline.stack.start(pipeline.commit({"name": "prodtimeout", "metrics": {"rmse": 3.0}}))
     card = pipeline.wait_for_card(execution)
     lam.update_function_configuration(FunctionName=function, Timeout=20)
@@ -158,7 +162,7 @@ def test_a_deploy_timeout_in_prod_leaves_live_and_frees_the_lock(
         lam.update_function_configuration(FunctionName=function, Timeout=timeout)
         prod_publish_hangs.set()
 
-    assert live_versions(pipeline)["prod"] == before["prod"]
+    assert live_versions(pipeline, "prodtimeout")["prod"] == before["prod"]
     assert registry_alias(pipeline, "prodtimeout", "production") is None
     approval = pipeline.approvals.get(card.buttons[0]["value"])
     assert approval is not None and approval.status is ApprovalStatus.APPROVED
@@ -169,7 +173,9 @@ def test_a_deploy_timeout_in_prod_leaves_live_and_frees_the_lock(
 
 
 def test_a_rollback_that_fails_ends_rollback_failed_and_says_what_to_do(pipeline: Pipeline) -> None:
-    before = live_versions(pipeline)
+    pipeline.stack.declare_model("rollbackfails")  # Terraform's models: its functions exist before the push
+    before = live_versions(pipeline, "rollbackfails")
+    inference = pipeline.stack.inference_function_for("rollbackfails")
     function = pipeline.stack.function_name("rollback_stage")
     pipeline.emu.lambda_faults.set(function, LambdaFault())
     try:
@@ -177,19 +183,19 @@ def test_a_rollback_that_fails_ends_rollback_failed_and_says_what_to_do(pipeline
             pipeline.commit({"name": "rollbackfails", "metrics": {"rmse": 3.0}, "behaviour": "broken"})
         )
         ended_in(pipeline, execution, "RollbackStage", "ReportRollbackStageFailed", "RollbackStageFailed")
-        broken = live_versions(pipeline)["stage"]
+        broken = live_versions(pipeline, "rollbackfails")["stage"]
         assert int(broken) > int(before["stage"])  # the broken version still serves stage
         message = last_message(pipeline, execution)
         assert f"live in stage still serves v{broken}" in message, message
-        assert f"move alias live of {pipeline.stack.inference_function}" in message, message
+        assert f"move alias live of {inference}" in message, message
         assert f"back to v{before['stage']} by hand" in message, message
         assert "Runtime.ExitError" in message, message
         assert registry_alias(pipeline, "rollbackfails", "staging") is None
-        assert live_versions(pipeline)["prod"] == before["prod"]
+        assert live_versions(pipeline, "rollbackfails")["prod"] == before["prod"]
         assert_locks_free(pipeline)
     finally:
         pipeline.emu.lambda_faults.clear(function)
         # What the message says to do, so that later tests find stage as it was.
         pipeline.emu.client("lambda", "stage").update_alias(
-            FunctionName=pipeline.stack.inference_function, Name="live", FunctionVersion=before["stage"]
+            FunctionName=inference, Name="live", FunctionVersion=before["stage"]
         )

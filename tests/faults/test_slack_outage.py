@@ -95,7 +95,8 @@ def status_events_by_hand(pipeline: Pipeline) -> Iterator[None]:
 def test_slack_down_for_the_whole_run_it_still_reaches_prod_and_the_thread_catches_up(
     pipeline: Pipeline, slack_down: None, status_events_by_hand: None
 ) -> None:
-    prod_before = pipeline.stack.alias_version("prod")
+    pipeline.stack.declare_model("slackdown")  # Terraform's models: its functions exist before the push
+    prod_before = pipeline.stack.alias_version("prod", "slackdown")
     execution = pipeline.stack.start(pipeline.commit({"name": "slackdown", "metrics": {"rmse": 3.0}}))
 
     approval = requested_approval(pipeline, "slackdown", execution)
@@ -106,7 +107,7 @@ def test_slack_down_for_the_whole_run_it_still_reaches_prod_and_the_thread_catch
     assert result["status"] == "SUCCEEDED", pipeline.stack.states(execution)
     # The tier shares one stack: an earlier test's run may still deploy prod meanwhile, so "moved"
     # is what this run can claim; DeployProd SUCCEEDED in this run's own record below.
-    assert int(pipeline.stack.alias_version("prod")) > int(prod_before)
+    assert int(pipeline.stack.alias_version("prod", "slackdown")) > int(prod_before)
     assert pipeline.approvals.get(approval.id).status is ApprovalStatus.APPROVED
     run = pipeline.runs.get(execution)
     assert run is not None and run.status == "SUCCEEDED"
@@ -175,14 +176,15 @@ def approvals_table_refuses_writes(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_approval_that_cannot_be_stored_ends_approval_not_requested(
     pipeline: Pipeline, approvals_table_refuses_writes: None
 ) -> None:
-    prod_before = pipeline.stack.alias_version("prod")
+    pipeline.stack.declare_model("notrequested")  # Terraform's models: its functions exist before the push
+    prod_before = pipeline.stack.alias_version("prod", "notrequested")
     execution = pipeline.stack.start(pipeline.commit({"name": "notrequested", "metrics": {"rmse": 3.0}}))
     result = pipeline.stack.wait(execution)
 
     assert result["status"] == "FAILED"
     states = pipeline.stack.states(execution)
     assert states[-3:] == ["RequestApproval", "ReportApprovalNotRequested", "ApprovalNotRequested"], states
-    assert pipeline.stack.alias_version("prod") == prod_before
+    assert pipeline.stack.alias_version("prod", "notrequested") == prod_before
     assert pipeline.approvals.list_for_execution("notrequested", execution) == []  # nothing to click
     thread = "\n".join(m.text for m in pipeline.thread(execution))
     assert "ApprovalRequestFailed" in thread and "could not be stored" in thread

@@ -87,7 +87,7 @@ def registered_versions(pipeline: Pipeline, model: str) -> list[str]:
 
 def assert_nothing_happened(pipeline: Pipeline, model: str, execution: str, before: dict[str, str]) -> None:
     """Both accounts' live unchanged, no model version, no approval record, locks free."""
-    assert live_versions(pipeline) == before
+    assert live_versions(pipeline, model) == before
     assert registered_versions(pipeline, model) == []
     assert pipeline.approvals.list_for_execution(model, execution) == []
     assert_locks_free(pipeline)
@@ -111,7 +111,8 @@ def assert_training_failure_reported(pipeline: Pipeline, execution: str, line: s
 def test_train_py_exiting_1_ends_in_training_failed_with_its_output(
     pipeline: Pipeline, train_py: Any
 ) -> None:
-    before = live_versions(pipeline)
+    pipeline.stack.declare_model("trainexit")  # Terraform's models: its functions exist before the push
+    before = live_versions(pipeline, "trainexit")
     commit = train_py({"name": "trainexit", "metrics": {"rmse": 3.0}}, FAILING)
     execution = pipeline.stack.start(commit)
 
@@ -126,7 +127,8 @@ def test_train_py_exiting_1_ends_in_training_failed_with_its_output(
 def test_train_py_importing_a_missing_module_reports_the_module_not_found(
     pipeline: Pipeline, train_py: Any
 ) -> None:
-    before = live_versions(pipeline)
+    pipeline.stack.declare_model("trainimport")  # Terraform's models: its functions exist before the push
+    before = live_versions(pipeline, "trainimport")
     commit = train_py({"name": "trainimport", "metrics": {"rmse": 3.0}}, MISSING_MODULE)
     execution = pipeline.stack.start(commit)
 
@@ -144,7 +146,8 @@ def test_train_py_reading_pipeline_secrets_gets_nothing(pipeline: Pipeline, trai
     """
     secrets = [pipeline.stack.secret_arn, pipeline.stack.signing_secret_arn]
     champion = register_champion(pipeline, "trainsecrets", rmse=1.0)
-    before = live_versions(pipeline)
+    pipeline.stack.declare_model("trainsecrets")  # Terraform's models: its functions exist before the push
+    before = live_versions(pipeline, "trainsecrets")
     spec = {"name": "trainsecrets", "metrics": {"rmse": 2.0}, "secrets": secrets}
     commit = train_py(spec, SECRET_HUNTER)
     execution = pipeline.stack.start(commit)
@@ -153,7 +156,7 @@ def test_train_py_reading_pipeline_secrets_gets_nothing(pipeline: Pipeline, trai
     # the run before anything is deployed or an approval asked for.
     entered = ended_in(pipeline, execution, "Evaluate", "GatePassed?", "QualityGateFailed")
     assert "Build" in entered and "ReportTrainFailed" not in entered
-    assert live_versions(pipeline) == before
+    assert live_versions(pipeline, "trainsecrets") == before
     assert registry_alias(pipeline, "trainsecrets", "production") == champion
     assert len(registered_versions(pipeline, "trainsecrets")) == 2  # the champion and this build's
     assert pipeline.approvals.list_for_execution("trainsecrets", execution) == []
