@@ -82,8 +82,12 @@ def test_targets_live_in_their_own_accounts(applied: Applied) -> None:
     for environment, account in (("stage", "222222222222"), ("prod", "333333333333")):
         target = outputs["deploy_targets"][environment]
         assert target["role_arn"] == f"arn:aws:iam::{account}:role/mlops-deploy"
-        alias = emu.client("lambda", environment).get_alias(FunctionName=target["function_name"], Name="live")
-        assert alias["AliasArn"].split(":")[4] == account
+        # One function per declared model (the root's default: delivery-time), each with alias live.
+        assert set(target["functions"]) == set(outputs["declared_models"]) == {"delivery-time"}
+        for function in target["functions"].values():
+            lam = emu.client("lambda", environment)
+            alias = lam.get_alias(FunctionName=function["function_name"], Name="live")
+            assert alias["AliasArn"].split(":")[4] == account
         trust = emu.client("iam", environment).get_role(RoleName="mlops-deploy")["Role"][
             "AssumeRolePolicyDocument"
         ]
@@ -105,6 +109,9 @@ def test_functions_get_the_documented_settings(applied: Applied) -> None:
     variables = config["Environment"]["Variables"]
     prod = {k: v for k, v in outputs["deploy_targets"]["prod"].items() if k != "invoke_role_arn"}
     assert json.loads(variables["DEPLOY_TARGETS"]) == {"prod": prod}  # its own environment only
+    assert "function_name" not in prod and set(prod["functions"]) == {"delivery-time"}
+    evaluate = lam.get_function_configuration(FunctionName=outputs["function_names"]["evaluate"])
+    assert evaluate["Environment"]["Variables"]["DECLARED_MODELS"] == ",".join(outputs["declared_models"])
     assert variables["MLOPS_TABLE"] == outputs["table_name"]
     assert config["Handler"] == "mlops_pipeline.handlers.deploy.handler"
     assert "SLACK_SIGNING_SECRET_ARN" not in variables

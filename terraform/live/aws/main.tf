@@ -118,8 +118,11 @@ module "stage" {
   source    = "../../modules/target_account"
   providers = { aws = aws.stage }
 
-  name_prefix          = var.name_prefix
-  environment          = "stage"
+  name_prefix = var.name_prefix
+  environment = "stage"
+  # One inference function per declared model (the same models in both accounts).
+  models = var.models
+
   initial_image_uri    = local.placeholder_image_uri
   image_repository_arn = module.pipeline.ecr_repository_arn
   # Only this environment's functions: its deploy and rollback roles, its smoke test's role.
@@ -142,8 +145,11 @@ module "prod" {
   source    = "../../modules/target_account"
   providers = { aws = aws.prod }
 
-  name_prefix          = var.name_prefix
-  environment          = "prod"
+  name_prefix = var.name_prefix
+  environment = "prod"
+  # One inference function per declared model (the same models in both accounts).
+  models = var.models
+
   initial_image_uri    = local.placeholder_image_uri
   image_repository_arn = module.pipeline.ecr_repository_arn
   # Only this environment's functions: its deploy and rollback roles, its smoke test's role.

@@ -44,11 +44,16 @@ output "state_machine_arn" {
 }
 
 output "inference_functions" {
-  description = "Inference functions and aliases per environment."
+  description = "Inference functions (per declared model) and alias per environment."
   value = {
     stage = module.stage.deploy_target
     prod  = module.prod.deploy_target
   }
+}
+
+output "declared_models" {
+  description = "The models the pipeline trains, builds and deploys (DECLARED_MODELS)."
+  value       = module.pipeline.declared_models
 }
 
 output "git_webhook_url" {

@@ -69,6 +69,20 @@ variable "serving_package_type" {
   }
 }
 
+variable "models" {
+  description = "The declared models (each model project's mlops.toml [model] name) and their inference functions' settings: one function with alias live per model in stage and in prod (the target_account module's models: memory_size, timeout, reserved_concurrency, function_name, function_url, smoke_max_latency_ms). The pipeline trains, builds and deploys no other model."
+  type = map(object({
+    memory_size          = optional(number)
+    timeout              = optional(number)
+    reserved_concurrency = optional(number)
+    function_name        = optional(string)
+    function_url         = optional(bool)
+    smoke_max_latency_ms = optional(number)
+  }))
+  default  = { "delivery-time" = {} }
+  nullable = false
+}
+
 variable "placeholder_image_tag" {
   description = "With serving_package_type Image: tag of the single-platform image the inference functions are created with (push it to the serving repository first, docs/deploy-aws.md)."
   type        = string

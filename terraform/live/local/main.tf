@@ -59,8 +59,11 @@ module "stage" {
   source    = "../../modules/target_account"
   providers = { aws = aws.stage }
 
-  name_prefix          = var.name_prefix
-  environment          = "stage"
+  name_prefix = var.name_prefix
+  environment = "stage"
+  # One inference function per declared model (the same models in both accounts).
+  models = var.models
+
   image_repository_arn = module.pipeline.ecr_repository_arn
   # Only this environment's functions: its deploy and rollback roles, its smoke test's role.
   deployer_role_arns   = module.pipeline.deployer_role_arns["stage"]
@@ -82,8 +85,11 @@ module "prod" {
   source    = "../../modules/target_account"
   providers = { aws = aws.prod }
 
-  name_prefix          = var.name_prefix
-  environment          = "prod"
+  name_prefix = var.name_prefix
+  environment = "prod"
+  # One inference function per declared model (the same models in both accounts).
+  models = var.models
+
   image_repository_arn = module.pipeline.ecr_repository_arn
   # Only this environment's functions: its deploy and rollback roles, its smoke test's role.
   deployer_role_arns   = module.pipeline.deployer_role_arns["prod"]

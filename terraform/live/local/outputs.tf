@@ -69,9 +69,14 @@ output "function_arns" {
 }
 
 output "deploy_targets" {
-  description = "DEPLOY_TARGETS as given to the pipeline."
+  description = "deploy_targets as given to the pipeline: per environment the roles, the alias and functions = { <model> = { function_name, smoke_max_latency_ms } }."
   value = {
     stage = module.stage.deploy_target
     prod  = module.prod.deploy_target
   }
+}
+
+output "declared_models" {
+  description = "The models the pipeline trains, builds and deploys (DECLARED_MODELS)."
+  value       = module.pipeline.declared_models
 }

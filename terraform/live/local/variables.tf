@@ -56,6 +56,20 @@ variable "lambda_architecture" {
   }
 }
 
+variable "models" {
+  description = "The declared models (each model project's mlops.toml [model] name) and their inference functions' settings: one function with alias live per model in stage and in prod (the target_account module's models: memory_size, timeout, reserved_concurrency, function_name, function_url, smoke_max_latency_ms). The pipeline trains, builds and deploys no other model."
+  type = map(object({
+    memory_size          = optional(number)
+    timeout              = optional(number)
+    reserved_concurrency = optional(number)
+    function_name        = optional(string)
+    function_url         = optional(bool)
+    smoke_max_latency_ms = optional(number)
+  }))
+  default  = { "delivery-time" = {} }
+  nullable = false
+}
+
 variable "slack_api_url" {
   description = "Slack Web API base URL: the local Slack stand-in, or https://slack.com/api/."
   type        = string
