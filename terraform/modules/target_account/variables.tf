@@ -35,6 +35,7 @@ variable "models" {
     function_url         = optional(bool)
     smoke_max_latency_ms = optional(number)
   }))
+  nullable = false
 
   validation {
     condition     = length(var.models) > 0
