@@ -50,6 +50,19 @@ class Build:
     seconds: float
 
 
+@dataclass(frozen=True)
+class SeedTraining:
+    """seed_code/ trained once by the training step, shared read-only by the tests that register it."""
+
+    project: Path  # the checkout it was trained from (model "delivery-time")
+    output: Path  # the training output: never registered in place (the trusted step rewrites it)
+
+    def copy(self, target: Path) -> Path:
+        """A private copy of the training output for one test to register or change."""
+        shutil.copytree(self.output, target, symlinks=True)
+        return target
+
+
 def build_env(mlflow_server: MlflowServer, emulator: Emulator, **extra: str) -> dict[str, str]:
     """What the emulator's CodeBuild runtime gives the build: the local state, the tooling account."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "MLFLOW_", "MLOPS_", "AWS_"))}

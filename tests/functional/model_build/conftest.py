@@ -1,28 +1,35 @@
-"""Fixtures of the build tests: a real ``mlflow server``, the emulator's S3 (the artifacts bucket),
-a git checkout of seed_code/, one build."""
+"""Fixtures of the build tests: the emulator's S3 (the artifacts bucket), a git checkout of
+seed_code/ built once, and seed_code/ trained once.
+
+The mlflow server is the session's (tests/functional/conftest.py): every module registers its own
+model names, or compares what it finds before and after, so the modules never meet. Training is
+the expensive part (tens of seconds each), so seed_code/ is trained once per session
+(``seed_training``) for the tests that only need a training output to register.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
-from build_test_helpers import ARTIFACTS_BUCKET, CLI, SEED, Build, build_env, git, git_checkout
+from build_test_helpers import (
+    ARTIFACTS_BUCKET,
+    CLI,
+    SEED,
+    Build,
+    SeedTraining,
+    build_env,
+    git,
+    git_checkout,
+)
 from mlflow import MlflowClient
 
 from mlops_pipeline.local.emulator.emulator import Emulator
 from mlops_pipeline.local.stack.mlflow_server import MlflowServer
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow"))
-    server.start(timeout=120)
-    try:
-        yield server
-    finally:
-        server.stop()
+from mlops_pipeline.model_build.train_step import Trainer, TrainSettings
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +45,17 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
         s3.create_bucket(Bucket=ARTIFACTS_BUCKET)
         s3.put_bucket_versioning(Bucket=ARTIFACTS_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         yield emu
+
+
+@pytest.fixture(scope="session")
+def seed_training(tmp_path_factory: pytest.TempPathFactory) -> SeedTraining:
+    """seed_code/ trained once by the training step (``Trainer``), as the training project runs it:
+    no MLflow server, no pipeline variables. Tests register a copy (``SeedTraining.copy``)."""
+    root = tmp_path_factory.mktemp("seed-training")
+    project = git_checkout(SEED, root / "checkout")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "MLFLOW_", "MLOPS_", "AWS_"))}
+    Trainer(TrainSettings(project, env=env)).run(root / "output")
+    return SeedTraining(project, root / "output")
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from build_test_helpers import (
     ECR_REPOSITORY_URI,
     SEED,
     Build,
+    SeedTraining,
     build_env,
     git,
     git_checkout,
@@ -40,7 +41,7 @@ from mlops_pipeline.model_build.errors import (
     NoModelLoggedError,
     TrainingFailedError,
 )
-from mlops_pipeline.model_build.runner import Builder, BuildSettings
+from mlops_pipeline.model_build.runner import Builder, BuildSettings, Registrar
 from mlops_pipeline.model_build.wheels import allowed_top_level
 
 pytestmark = pytest.mark.functional
@@ -229,8 +230,8 @@ def test_zip_handler_in_a_fresh_process_matches_the_training_framework(
     )
 
 
-def image_project(tmp_path: Path, name: str) -> Path:
-    """seed_code/ as another model that asks for the image path."""
+def image_project(tmp_path: Path) -> Path:
+    """seed_code/ at a commit whose mlops.toml asks for the image path (the training is the same)."""
     source = tmp_path / "src"
     source.mkdir()
     for item in SEED.iterdir():
@@ -238,25 +239,35 @@ def image_project(tmp_path: Path, name: str) -> Path:
             continue
         target = source / item.name
         target.symlink_to(item, target_is_directory=item.is_dir())
-    text = (SEED / "mlops.toml").read_text().replace('name = "delivery-time"', f'name = "{name}"')
+    text = (SEED / "mlops.toml").read_text()
     (source / "mlops.toml").write_text(text + '\n[serving]\nartifact = "image"\n')
     return git_checkout(source, tmp_path / "checkout")
 
 
+def version_numbers(client: MlflowClient, name: str) -> list[str]:
+    return sorted(v.version for v in client.search_model_versions(f"name = '{name}'"))
+
+
+# The image path is the trusted step's (the training step never reads [serving] artifact): these
+# tests register a copy of the session's seed_code/ training output instead of training again.
 def test_image_path_tags_the_image_with_model_and_version(
-    tmp_path: Path, mlflow_server: MlflowServer, emulator: Emulator, mlflow_client: MlflowClient
+    tmp_path: Path,
+    seed_training: SeedTraining,
+    mlflow_server: MlflowServer,
+    emulator: Emulator,
+    mlflow_client: MlflowClient,
 ) -> None:
-    project = image_project(tmp_path, "delivery-image")
+    project = image_project(tmp_path)
     settings = BuildSettings.from_env(project, env=build_env(mlflow_server, emulator))
-    result = Builder(settings).run()
-    uri = f"{ECR_REPOSITORY_URI}:delivery-image-{result.model_version}"
+    result = Registrar(settings).run(seed_training.copy(tmp_path / "train-output"))
+    uri = f"{ECR_REPOSITORY_URI}:delivery-time-{result.model_version}"
     assert (result.artifact.kind, result.artifact.uri) == ("image", uri)
     image = ImageStore(emulator.state_dir / "images").get(uri)
     assert image.digest == f"sha256:{result.artifact.sha256}"
     assert image.cmd == ["serving.handler.handler"]
     top = {p.name for p in image.task_root.iterdir()}
     assert {t for t in top if not t.endswith(".dist-info")} == allowed_top_level("onnx")
-    tags = mlflow_client.get_model_version("delivery-image", result.model_version).tags
+    tags = mlflow_client.get_model_version("delivery-time", result.model_version).tags
     assert (tags["image_uri"], tags["image_digest"]) == (uri, image.digest)
     assert (tags["artifact_kind"], tags["artifact_uri"], tags["artifact_sha256"]) == (
         "image",
@@ -266,13 +277,18 @@ def test_image_path_tags_the_image_with_model_and_version(
 
 
 def test_a_model_that_needs_an_image_is_refused_for_zip_functions_before_registering(
-    tmp_path: Path, mlflow_server: MlflowServer, emulator: Emulator, mlflow_client: MlflowClient
+    tmp_path: Path,
+    seed_training: SeedTraining,
+    mlflow_server: MlflowServer,
+    emulator: Emulator,
+    mlflow_client: MlflowClient,
 ) -> None:
-    project = image_project(tmp_path, "delivery-refused")
+    project = image_project(tmp_path)
     env = build_env(mlflow_server, emulator, SERVING_PACKAGE_TYPE="Zip")
+    before = version_numbers(mlflow_client, "delivery-time")
     with pytest.raises(BuildError, match=r'needs a container image.*serving_package_type = "Image"'):
-        Builder(BuildSettings.from_env(project, env=env)).run()
-    assert mlflow_client.search_model_versions("name = 'delivery-refused'") == []
+        Registrar(BuildSettings.from_env(project, env=env)).run(seed_training.copy(tmp_path / "train-output"))
+    assert version_numbers(mlflow_client, "delivery-time") == before
 
 
 BROKEN_PROJECTS = {
