@@ -6,27 +6,27 @@ import re
 
 import pytest
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
 from mlops_pipeline.adapters.aws.dynamodb import DynamoApprovalStore
 from mlops_pipeline.domain.models import ApprovalStatus, Artifact
 from mlops_pipeline.local.stack import demo
 from mlops_pipeline.local.stack.client import card_buttons
-from tests.e2e.conftest import E2E, Run
+from tests.e2e.conftest import E2E, SEED_MODEL, Run, production_version
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 STEPS_IN_THREAD = ("Build", "Evaluate", "DeployStage", "SmokeTestStage", "DeployProd", "SmokeTestProd")
 
 
-def live_version(e2e: E2E, environment: str) -> str:
-    return demo.alias_version(e2e.client, environment)
+def live_version(e2e: E2E, environment: str, model: str = SEED_MODEL) -> str:
+    return demo.alias_version(e2e.client, environment, model)
 
 
-def published_code(e2e: E2E, environment: str, version: str) -> str:
+def published_code(e2e: E2E, environment: str, version: str, model: str = SEED_MODEL) -> str:
     """CodeSha256 of a published version (base64 of the zip's sha256, as Lambda reports it)."""
     lam = e2e.client.client("lambda", environment)
-    function = lam.get_function(FunctionName=e2e.info.inference_function, Qualifier=version)
+    name = e2e.info.function_of(model, environment)
+    function = lam.get_function(FunctionName=name, Qualifier=version)
     assert function["Configuration"]["Version"] == version
     return str(function["Configuration"]["CodeSha256"])
 
@@ -59,29 +59,6 @@ def approval_of(e2e: E2E, run: Run) -> str:
         if item.get("execution", {}).get("S") == run.execution:
             return str(item["pk"]["S"]).removeprefix("APPROVAL#")
     raise AssertionError(f"no approval record for {run.execution}")
-
-
-def production_version(registry: MlflowClient, name: str = "delivery-time") -> str | None:
-    """The version behind alias ``production``; None only when the registry says there is none."""
-    try:
-        return str(registry.get_model_version_by_alias(name, "production").version)
-    except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "alias production not found" in exc.message:
-            return None
-        raise
-
-
-@pytest.fixture
-def champion(e2e: E2E) -> str:
-    """The version behind ``production`` before the case; when the case runs alone and there is
-    none yet, an approved run of seed_code/ makes one, so the comparisons below compare something."""
-    registry = MlflowClient(e2e.info.mlflow_url)
-    if production_version(registry) is None:
-        run = e2e.run(e2e.project("champion"), "approve")
-        assert run.view.status == "SUCCEEDED", f"{run.view.error}: {run.view.cause}\n{run.log}"
-    version = production_version(registry)
-    assert version is not None
-    return version
 
 
 def test_push_build_stage_approve_prod(e2e: E2E) -> None:
@@ -166,7 +143,7 @@ def test_reject_leaves_prod_untouched(e2e: E2E, champion: str) -> None:
 def test_broken_smoke_test_rolls_back_stage(e2e: E2E) -> None:
     stage_before, prod_before = live_version(e2e, "stage"), live_version(e2e, "prod")
     lam = e2e.client.client("lambda", "stage")
-    function = e2e.info.inference_function
+    function = e2e.info.function_of(SEED_MODEL, "stage")
     saved = lam.get_function_configuration(FunctionName=function).get("Environment", {}).get("Variables", {})
     # The build refuses a model that fails its own smoke input, so break what the next stage
     # version serves instead: its model folder is missing, the function fails at invoke as a broken
@@ -194,7 +171,7 @@ def test_broken_smoke_test_rolls_back_stage(e2e: E2E) -> None:
     assert f"live back to v{stage_before}" in joined
     # Stage still answers from the version it went back to.
     request = run.result.evaluation["smoke_input"]
-    assert len(demo.predict(e2e.client, "stage", request)["predictions"]) == len(request["data"])
+    assert len(demo.predict(e2e.client, "stage", request, SEED_MODEL)["predictions"]) == len(request["data"])
 
 
 def test_demo_command_second_run_compares_with_the_champion(e2e: E2E, champion: str) -> None:

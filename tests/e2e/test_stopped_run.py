@@ -17,7 +17,7 @@ from mlops_pipeline.adapters.aws.dynamodb import DynamoApprovalStore
 from mlops_pipeline.domain.models import ApprovalStatus
 from mlops_pipeline.local.stack import demo
 from mlops_pipeline.local.stack.client import card_buttons
-from tests.e2e.conftest import E2E
+from tests.e2e.conftest import E2E, SEED_MODEL
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -30,7 +30,7 @@ def eventually(check: Callable[[], object], what: str, timeout: float) -> None:
 
 
 def test_a_run_stopped_while_waiting_for_approval_ends_aborted_everywhere(e2e: E2E) -> None:
-    prod_before = demo.alias_version(e2e.client, "prod")
+    prod_before = demo.alias_version(e2e.client, "prod", SEED_MODEL)
     commit = demo.push_model(e2e.info, e2e.project("stopped"), "e2e stopped while waiting")
     execution = demo.find_execution(e2e.client, commit, timeout=60)
     sfn = e2e.client.client("stepfunctions")
@@ -74,4 +74,4 @@ def test_a_run_stopped_while_waiting_for_approval_ends_aborted_everywhere(e2e: E
     ended = approvals.get(approval_id)
     assert ended.status is ApprovalStatus.CANCELLED, ended
     assert e2e.client.approval_card(execution) is None
-    assert demo.alias_version(e2e.client, "prod") == prod_before
+    assert demo.alias_version(e2e.client, "prod", SEED_MODEL) == prod_before
