@@ -17,15 +17,33 @@ from typing import Any
 from mlops_pipeline import config
 from mlops_pipeline.domain.deployment import Candidate
 from mlops_pipeline.domain.errors import InvalidEventError, RolloutBreachError
-from mlops_pipeline.domain.rollout import FULL, RolloutPolicy, judge, next_weight, step_summary
+from mlops_pipeline.domain.rollout import (
+    FULL,
+    SETTINGS,
+    RolloutPolicy,
+    judge,
+    next_weight,
+    step_summary,
+)
 from mlops_pipeline.handlers._runtime import Deps, logger
 
 STEP = "RolloutProd"
 
 
-def policy(deps: Deps) -> RolloutPolicy:
-    """The rollout policy of this function's ``ROLLOUT_*`` settings."""
-    return RolloutPolicy.from_settings(os.environ if deps.env is None else deps.env)
+def settings(deps: Deps) -> dict[str, str]:
+    """This function's ``ROLLOUT_*`` settings that are set (the rest take their defaults)."""
+    env = os.environ if deps.env is None else deps.env
+    names = (*SETTINGS, "ROLLOUT_METRICS_DELAY_SECONDS")
+    return {name: env[name] for name in names if env.get(name)}
+
+
+def policy(deps: Deps, state: Mapping[str, Any] | None = None) -> RolloutPolicy:
+    """The rollout policy: the one a running rollout started with (``state["policy"]``: a
+    settings change never alters a rollout half-way), else this function's settings."""
+    started = (state or {}).get("policy")
+    if isinstance(started, Mapping):
+        return RolloutPolicy.from_settings({str(k): str(v) for k, v in started.items()})
+    return RolloutPolicy.from_settings(settings(deps))
 
 
 def gradual(deps: Deps, environment: str, previous_version: str | None) -> bool:
@@ -51,8 +69,12 @@ def shift(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     execution, environment = str(event["execution"]), str(event["environment"])
     candidate = Candidate.from_evaluation(event["model"])
     previous, new = _versions(event)
-    rules = policy(deps)
     state = _state(event)
+    started = state.get("policy")
+    snapshot = (
+        {str(k): str(v) for k, v in started.items()} if isinstance(started, Mapping) else settings(deps)
+    )
+    rules = RolloutPolicy.from_settings(snapshot)
     weight = next_weight(rules, int(state.get("weight") or 0))
     deployer = deps.deployer(environment, execution, candidate.model)
     deps.deployment.shift(execution, environment, candidate.model, deployer, (previous, new), weight)
@@ -63,8 +85,9 @@ def shift(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         execution, STEP, "SUCCEEDED", f"{weight} % of live → v{new} (v{previous}: {FULL - weight} %){bake}"
     )
     logger.info("traffic shifted", extra={"weight": weight, "new_version": new, "previous_version": previous})
-    delay = config.get_int("ROLLOUT_METRICS_DELAY_SECONDS", deps.env)
+    delay = config.get_int("ROLLOUT_METRICS_DELAY_SECONDS", snapshot)
     return {
+        "policy": snapshot,
         "weight": weight,
         "shifted_at": now.isoformat(),
         "extensions": 0,
@@ -79,8 +102,8 @@ def check(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     execution, environment = str(event["execution"]), str(event["environment"])
     candidate = Candidate.from_evaluation(event["model"])
     previous, new = _versions(event)
-    rules = policy(deps)
     state = _state(event)
+    rules = policy(deps, state)
     try:
         since = datetime.fromisoformat(str(state["shifted_at"]))
         weight = int(state["weight"])
@@ -96,7 +119,7 @@ def check(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     logger.info("bake judged", extra={"action": verdict.action, "reason": verdict.reason, "weight": weight})
     if verdict.action == "rollback":
         # Reported once, by the state machine's ReportRolloutProdFailed after the rollback.
-        raise RolloutBreachError(f"{verdict.metric}: {verdict.reason} at {weight} % of live")
+        raise RolloutBreachError(f"{verdict.reason} at {weight} % of live (metric: {verdict.metric})")
     deps.reporter.step(execution, STEP, "SUCCEEDED", f"{summary}: {verdict.reason}")
     if verdict.action == "extend":
         extensions += 1

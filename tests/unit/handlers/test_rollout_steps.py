@@ -106,7 +106,7 @@ def test_a_version_failing_a_fifth_of_its_requests_is_rolled_back_at_the_first_s
     assert fn.weights == {"2": 10}
     fn.metrics = {"2": BakeMetrics("2", invocations=50, errors=10), "1": BakeMetrics("1", invocations=450)}
     with pytest.raises(
-        RolloutBreachError, match=r"errors: errors 20\.0 % > 1\.0 % on v2 \(10 of 50 requests\)"
+        RolloutBreachError, match=r"^errors 20\.0 % > 1\.0 % on v2 \(10 of 50 requests\) at 10 % of live \(metric: errors\)$"
     ):
         step(deps, m, d, "check", state)
     # The state machine's RollbackRolloutProd: all traffic back to v1, weights cleared, lock freed.
@@ -133,7 +133,7 @@ def test_a_bake_without_traffic_follows_the_rule(
     deps.env = {**deps.env, "ROLLOUT_NO_TRAFFIC": rule, "ROLLOUT_MAX_EXTENSIONS": "1"}
     state = step(deps, m, d, "shift", {"weight": 0, "extensions": 0})
     if expected is None:
-        with pytest.raises(RolloutBreachError, match="no_traffic: no requests reached v2"):
+        with pytest.raises(RolloutBreachError, match=r"no requests reached v2 .*\(metric: no_traffic\)"):
             step(deps, m, d, "check", state)
         return
     state = step(deps, m, d, "check", state)
@@ -156,8 +156,24 @@ def test_unreadable_metrics_and_a_bad_policy_are_errors_not_verdicts(
     assert deps.env is not None
     deps.env = {**deps.env, "ROLLOUT_STEPS": "50,10"}
     with pytest.raises(ConfigError, match="ROLLOUT_STEPS must be increasing"):
-        step(deps, m, d, "shift", state)
+        step(deps, m, d, "shift", {"weight": 0, "extensions": 0})  # a rollout that starts now
     assert fn.weights == {"2": 10}  # nothing moved on a bad setting
+
+
+def test_a_running_rollout_keeps_the_policy_it_started_with(
+    prod: tuple[Deps, dict[str, Any], dict[str, Any]],
+) -> None:
+    deps, m, d = prod
+    fn = fake_deployer(deps, "prod")
+    state = step(deps, m, d, "shift", {"weight": 0, "extensions": 0})
+    assert state["policy"]["ROLLOUT_STEPS"] == "10,50,100"
+    assert deps.env is not None
+    deps.env = {**deps.env, "ROLLOUT_STEPS": "100", "ROLLOUT_NO_TRAFFIC": "pass"}  # changed meanwhile
+    with pytest.raises(RolloutBreachError, match="no requests"):  # still the default rule extend, 0 left
+        step(deps, m, d, "check", {**state, "extensions": 2})
+    fn.metrics = {"2": BakeMetrics("2", invocations=10)}
+    state = step(deps, m, d, "check", state)
+    assert step(deps, m, d, "shift", state)["weight"] == 50  # not 100: the started steps
 
 
 def test_all_at_once_and_a_first_deployment_move_live_at_the_deploy(deps: Deps) -> None:
