@@ -141,13 +141,6 @@ class PipelineStack:
         the model is not declared."""
         return self.targets.function_name(model)
 
-    @property
-    def inference_function(self) -> str:
-        """The first declared model's function: for callers of the one-function harness."""
-        if not self.targets.models:
-            raise HarnessError("no model declared: StackSettings.models or declare_model first")
-        return self.targets.function_name(self.models[0])
-
     def declare_model(
         self, name: str, function_name: str | None = None, smoke_max_latency_ms: float | None = None
     ) -> str:
