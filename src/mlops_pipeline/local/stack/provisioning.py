@@ -29,6 +29,7 @@ REPOSITORY_NAME = "mlops-models"
 BRANCH = "main"
 DEFAULT_CHANNEL = "C0PIPELINE"
 ENVIRONMENTS = ("stage", "prod")
+LOCAL_SMOKE_MAX_LATENCY_MS = 20000
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,12 @@ def provision_terraform(
         "mlflow_tracking_uri": mlflow_url,
         "build_python": sys.executable,
         "local_state_dir": str(state_dir),
-        # One inference function per declared model in stage and prod (module defaults for each).
-        "models": json.dumps({model: {} for model in models}),
+        # One inference function per declared model in stage and prod. The emulator starts each
+        # invocation's runtime in a subprocess, so a cold smoke request takes seconds on a busy
+        # machine: the harness' bound (StackSettings.smoke_max_latency_ms), not AWS's 3000 ms.
+        "models": json.dumps(
+            {model: {"smoke_max_latency_ms": LOCAL_SMOKE_MAX_LATENCY_MS} for model in models}
+        ),
     }
     step = time.monotonic()
     runner.init()
