@@ -70,6 +70,16 @@ def wait_for(store: DynamoRollbackStore, request_id: str, timeout: float = 120.0
     raise AssertionError(f"rollback {request_id} not finished after {timeout}s: {store.get(request_id)}")
 
 
+def thread_line(pipeline: Pipeline, execution: str, step: str, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = [m.text for m in pipeline.thread(execution) if step in m.text]
+        if lines:
+            return lines[-1]
+        time.sleep(0.5)
+    raise AssertionError(f"no {step} line in the thread: {[m.text for m in pipeline.thread(execution)]}")
+
+
 def test_rollback_from_slack_then_from_the_terminal(pipeline: Pipeline) -> None:
     registry = MlflowClient(pipeline.mlflow.url)
     first = approved_run(pipeline, rmse=3.0)
@@ -115,8 +125,9 @@ def test_rollback_from_slack_then_from_the_terminal(pipeline: Pipeline) -> None:
     assert tags["rolled_back_by"] == APPROVER and tags["rollback_reason"] == "rolled back from Slack"
     assert "rolled_back_at" in tags
     assert registry.get_model_version(MODEL, v1).tags["restored_by"] == APPROVER
-    report = [m.text for m in pipeline.thread(second) if "RollbackProdByHand" in m.text]
-    assert report and f"v{live_v1}" in report[-1], [m.text for m in pipeline.thread(second)]
+    report = thread_line(pipeline, second, "RollbackProdByHand")  # posted after the record is finished
+    assert f"v{live_v1}" in report and APPROVER in report
+
     assert pipeline.runs.get(second).status == "SUCCEEDED"  # type: ignore[union-attr]
 
     # A second click: refused, nothing moves again.

@@ -80,7 +80,9 @@ def _local_target(state_dir: Path | None) -> tuple[Any, Any, str]:
     stack = StackClient(info)
     # The harness names functions as Terraform does: <prefix>-rollback-prod, the table <prefix>-pipeline.
     function = f"{info.table.removesuffix('-pipeline')}-rollback-prod"
-    return stack.client("lambda"), stack.client("sts"), function
+    # An operator identity of the stack's own (mapped to an approver), else the tooling admin.
+    account = "operator" if "operator" in info.credentials else "tooling"
+    return stack.client("lambda", account), stack.client("sts", account), function
 
 
 def rollback(

@@ -240,12 +240,17 @@ class ProdRollbackService:
         )
 
     def execute(
-        self, request: RollbackRequest, deployer: Callable[[], FunctionDeployer], registry: ModelRegistry
+        self,
+        request: RollbackRequest,
+        deployer: Callable[[], FunctionDeployer],
+        registry: Callable[[], ModelRegistry],
     ) -> Outcome:
         """Move prod ``live`` back, record the deployed state, restore the registry; finish the record.
 
         Under the prod lock of the model: a deploy under way, or prod moved on, refuses it with
-        nothing moved. Never raises for a refusal or a failure: the outcome (also stored) says it.
+        nothing moved. ``deployer`` and ``registry`` are built under the lock (a missing setting
+        fails the rollback, it does not leave it REQUESTED). Never raises for a refusal or a
+        failure: the outcome (also stored) says it.
         """
         if request.status is not RollbackStatus.REQUESTED:
             # A redelivered invocation, or an offer nobody claimed: nothing to do (again).
@@ -263,12 +268,16 @@ class ProdRollbackService:
             self.locks.release(name, owner)
 
     def _under_lock(
-        self, request: RollbackRequest, deployer: Callable[[], FunctionDeployer], registry: ModelRegistry
+        self,
+        request: RollbackRequest,
+        deployer: Callable[[], FunctionDeployer],
+        registry_of: Callable[[], ModelRegistry],
     ) -> Outcome:
         stale = moved_on(request, self.deployed.get(ENVIRONMENT, request.model))
         if stale:
             return self._finish(request, RollbackStatus.REFUSED, stale)
         try:
+            registry = registry_of()
             current_info = registry.get_version(request.model, request.version)
             target_info = registry.get_version(request.model, request.to_version)
         except Exception as exc:

@@ -95,7 +95,7 @@ def manual(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
             return {"accepted": False, "message": claim.message}
         request = claim.request
     outcome = deps.prod_rollback.execute(
-        request, lambda: deps.deployer(ENVIRONMENT, request.execution, request.model), deps.registry
+        request, lambda: deps.deployer(ENVIRONMENT, request.execution, request.model), lambda: deps.registry
     )
     status = {RollbackStatus.DONE: "SUCCEEDED", RollbackStatus.REFUSED: "REFUSED"}.get(
         outcome.status, "ERROR"

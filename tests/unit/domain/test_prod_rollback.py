@@ -69,7 +69,7 @@ class World:
     def execute(self) -> RollbackRequest:
         request = self.store.get(self.offer.id)
         assert request is not None
-        self.service.execute(request, lambda: self.deployer, self.registry)
+        self.service.execute(request, lambda: self.deployer, lambda: self.registry)
         done = self.store.get(self.offer.id)
         assert done is not None
         return done
@@ -188,3 +188,17 @@ def test_a_version_that_never_served_prod_is_refused(world: World) -> None:
     world.claim(to_version="3")
     done = world.execute()
     assert done.status is RollbackStatus.REFUSED and "never served prod" in done.detail
+
+
+def test_an_unreachable_registry_fails_the_rollback_with_nothing_moved(world: World) -> None:
+    world.claim()
+    request = world.store.get("run-7")
+    assert request is not None
+
+    def unreachable() -> FakeRegistry:
+        raise RuntimeError("MLFLOW_TRACKING_URI is not set")
+
+    outcome = world.service.execute(request, lambda: world.deployer, unreachable)
+    assert outcome.status is RollbackStatus.FAILED and "Nothing moved" in outcome.detail
+    assert world.deployer.alias == "3"
+    assert world.store.get("run-7").status is RollbackStatus.FAILED  # type: ignore[union-attr]
