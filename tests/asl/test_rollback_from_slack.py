@@ -5,7 +5,9 @@ the "Roll back prod" button. A non-approver's click is refused (ephemeral) and m
 approver's click moves prod ``live`` back to v1's Lambda version, the registry's ``production``
 alias back to v1 with who/when/why tags, and reports in the run's thread; a second click is
 refused. Then the terminal's path: the prod rollback function, invoked with an operator's own
-keys, records the identity the emulated STS verifies and obeys the same approver rule.
+keys, sends the CLI's signed GetCallerIdentity to the emulated STS itself, records the identity
+STS names and obeys the same approver rule. (moto does not check SigV4 signatures: that a forged
+proof is refused is STS's part on AWS; the proof's form is checked in the unit tests.)
 """
 
 from __future__ import annotations
@@ -146,29 +148,27 @@ def test_rollback_from_slack_then_from_the_terminal(pipeline: Pipeline) -> None:
     )["Environment"]["Variables"]
     mapping = json.loads(env.get("IDENTITY_MAP") or "{}")
 
-    def as_operator(service: str) -> Any:
-        import boto3
+    import boto3
 
-        return boto3.client(
-            service,
-            endpoint_url=pipeline.emu.endpoint_url,
-            region_name=pipeline.emu.region,
-            aws_access_key_id=keys["AccessKeyId"],
-            aws_secret_access_key=keys["SecretAccessKey"],
-        )
-
-    caller = str(as_operator("sts").get_caller_identity()["Arn"])
+    session = boto3.Session(
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        region_name=pipeline.emu.region,
+    )
+    endpoint = pipeline.emu.endpoint_url
+    caller = str(session.client("sts", endpoint_url=endpoint).get_caller_identity()["Arn"])
     assert caller != operator["Arn"] and caller.endswith(":user/operator")
     function = pipeline.stack.function_name("rollback_prod")
-    refused = request_rollback(as_operator("lambda"), as_operator("sts"), function, MODEL, to_version=v2)
-    assert not refused.accepted and "maps to no approver" in refused.message
+    refused = request_rollback(session, function, MODEL, v2, endpoint_url=endpoint)
+    assert not refused.accepted and "maps to no approver" in refused.message, refused.message
     set_settings(pipeline, "rollback_prod", {"IDENTITY_MAP": json.dumps({**mapping, caller: APPROVER})})
-    answer = request_rollback(as_operator("lambda"), as_operator("sts"), function, MODEL, v2, "v2 was fine")
+    answer = request_rollback(session, function, MODEL, v2, "v2 was fine", endpoint_url=endpoint)
     assert answer.accepted, answer.message
     assert answer.caller == caller and pipeline.live("prod", MODEL) == live_v2
     assert registry.get_model_version_by_alias(MODEL, "production").version == v2
     request = store.get(first.rsplit(":", 1)[-1])
+    # The principal the function recorded is the one STS named for the proof it sent there itself.
     assert request is not None and (request.via, request.principal) == ("cli", caller)
     assert registry.get_model_version(MODEL, v1).tags["rollback_reason"] == "v2 was fine"
-    again = request_rollback(as_operator("lambda"), as_operator("sts"), function, MODEL)
+    again = request_rollback(session, function, MODEL, endpoint_url=endpoint)
     assert not again.accepted  # prod now runs v2's run, whose rollback was done: refused

@@ -8,12 +8,16 @@ that model and is refused when prod moved on since: the deployed state of prod n
 the run, or ``live`` serves neither the run's Lambda version nor the one it replaced.
 
 Who may ask: an allowed approver (``APPROVERS`` / ``APPROVER_GROUP``), a Slack user by the
-signed click, a terminal user by the verified AWS principal mapped through ``IDENTITY_MAP``.
+signed click, a terminal user by the AWS principal mapped through ``IDENTITY_MAP``. That principal
+is STS's answer, not the caller's word: the terminal sends a SigV4-signed ``GetCallerIdentity``
+request (made with its own credentials, naming this function as its audience, valid 15 minutes)
+and the rollback function sends it to STS itself (Vault's AWS IAM auth, in small).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -38,6 +42,15 @@ ALIAS = alias_for(ENVIRONMENT)
 LAMBDA_TAG = f"{ENVIRONMENT}_lambda_version"  # written by PromoteProd (lineage.deployment_tags)
 FUNCTION_TAG = f"{ENVIRONMENT}_function"
 REASON_MAX = 300
+
+# The terminal's identity proof: a signed STS GetCallerIdentity request the function sends itself.
+STS_BODY = "Action=GetCallerIdentity&Version=2011-06-15"
+AUDIENCE_HEADER = "x-mlops-rollback-function"  # signed: a proof made for another function is refused
+PROOF_HEADERS = frozenset(
+    {"authorization", "x-amz-date", "x-amz-security-token", "content-type", AUDIENCE_HEADER}
+)
+_SIGNED_HEADERS = re.compile(r"SignedHeaders=([a-z0-9;-]+)")
+_ARN = re.compile(r"<Arn>(arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[^<]{1,512})</Arn>")
 
 
 class RollbackStatus(StrEnum):
@@ -73,6 +86,32 @@ class RollbackRequest:
     def who(self) -> str:
         """Who asked, for tags and the thread: the Slack user, else the AWS principal."""
         return self.requested_by or self.principal or "unknown"
+
+
+def proof_headers(proof: object, audience: str) -> dict[str, str]:
+    """The headers of a terminal's identity proof to send to STS; ValueError saying why it is no proof."""
+    if not isinstance(proof, Mapping) or proof.get("body") != STS_BODY:
+        raise ValueError("the request carries no identity proof (a signed STS GetCallerIdentity)")
+    given = proof.get("headers")
+    headers = {
+        str(k).lower(): str(v)
+        for k, v in (given.items() if isinstance(given, Mapping) else ())
+        if str(k).lower() in PROOF_HEADERS
+    }
+    if not audience or headers.get(AUDIENCE_HEADER) != audience:
+        raise ValueError(f"the identity proof was made for another function, not {audience or '(unknown)'}")
+    signed = _SIGNED_HEADERS.search(headers.get("authorization", ""))
+    if not signed or AUDIENCE_HEADER not in signed.group(1).split(";"):
+        raise ValueError("the identity proof does not sign its audience")
+    return headers
+
+
+def caller_arn(sts_answer: str) -> str:
+    """The caller's ARN in STS's GetCallerIdentity answer (XML); ValueError when it has none."""
+    match = _ARN.search(sts_answer)
+    if not match:
+        raise ValueError("STS did not confirm the identity proof")
+    return match.group(1)
 
 
 def request_id(execution: str) -> str:

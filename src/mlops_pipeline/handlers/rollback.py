@@ -7,18 +7,32 @@ output: the deploy's intent recorded beside the lock says what to undo).
 With ``"mode": "manual"`` (prod only) a person rolls prod back after a successful run
 (``domain/prod_rollback.py``): ``request_id`` names a rollback the Slack button already claimed;
 without it, the terminal (``mlops-pipeline rollback``) asks for the run prod runs now, naming the
-caller's AWS principal (from STS), ``model`` and optionally ``to_version``.
+caller's signed STS GetCallerIdentity (which this function sends to STS
+itself), ``model`` and optionally ``to_version``.
 """
 
 from __future__ import annotations
 
+import os
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlparse
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops_pipeline.domain.errors import ConfigError
-from mlops_pipeline.domain.prod_rollback import ENVIRONMENT, Claim, RollbackStatus, make_offer, request_id
+from mlops_pipeline.domain.prod_rollback import (
+    ENVIRONMENT,
+    STS_BODY,
+    Claim,
+    RollbackStatus,
+    caller_arn,
+    make_offer,
+    proof_headers,
+    request_id,
+)
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
 from mlops_pipeline.handlers.display import environment_label, error_message, error_summary
 
@@ -109,13 +123,16 @@ def manual(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
 def cli_claim(event: Mapping[str, Any], deps: Deps) -> Claim:
     """Claim the rollback of the run prod runs now for the terminal's caller.
 
-    The caller's principal (the CLI's STS GetCallerIdentity) maps through IDENTITY_MAP to a Slack
-    user, who must be an allowed approver; IAM (lambda:InvokeFunction on this function) decides
+    The caller's principal, as STS answers the request's identity proof, maps through IDENTITY_MAP
+    to a Slack user, who must be an allowed approver; IAM (lambda:InvokeFunction on this function) decides
     who may call at all. A run that left no offer (a first deployment, or one from before this
     feature) can be rolled back with ``to_version``.
     """
     model, to_version = str(event.get("model") or ""), str(event.get("to_version") or "")
-    principal = str(event.get("principal") or "")
+    try:
+        principal = verified_caller(event.get("identity_proof"))
+    except (ValueError, OSError) as exc:  # no proof, a forged or stale one, STS unreachable
+        return Claim(False, f"Refused: the caller's AWS identity could not be verified ({exc}).")
     current = deps.deployed.get(ENVIRONMENT, model) if model else None
     if current is None:
         return Claim(False, f"Refused: nothing is recorded as deployed in {ENVIRONMENT} for model {model!r}.")
@@ -146,6 +163,35 @@ def cli_claim(event: Mapping[str, Any], deps: Deps) -> Claim:
         reason=str(event.get("reason") or "rolled back from the terminal"),
         to_version=to_version,
     )
+
+
+def verified_caller(proof: object) -> str:
+    """The principal STS names for the terminal's signed GetCallerIdentity (``identity_proof``).
+
+    The proof must name this function as its audience; it is sent only to an STS endpoint (this
+    function's own, or STS's global or regional one), never to an address the caller chose.
+    """
+    import boto3
+
+    headers = proof_headers(proof, os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
+    own = urlparse(boto3.client("sts").meta.endpoint_url)
+    region = os.environ.get("AWS_REGION", "")
+    url = str(proof.get("url") or "") if isinstance(proof, Mapping) else ""
+    target = urlparse(url)
+    allowed = {own.netloc, "sts.amazonaws.com", f"sts.{region}.amazonaws.com"}
+    if (
+        target.scheme not in ("https", own.scheme)
+        or target.netloc not in allowed
+        or target.path not in ("", "/")
+    ):
+        raise ValueError(f"the identity proof names no STS endpoint ({target.netloc or 'none'})")
+    request = urllib.request.Request(url, data=STS_BODY.encode(), headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - an STS endpoint (checked)
+            answer = response.read(65536).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:  # STS refused the signature (forged, expired, replayed elsewhere)
+        raise ValueError(f"STS refused the identity proof ({exc.code})") from None
+    return caller_arn(answer)
 
 
 @logger.inject_lambda_context(correlation_id_path="execution", clear_state=True)

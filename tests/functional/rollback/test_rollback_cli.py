@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -26,7 +28,7 @@ from mlops_pipeline.adapters.aws.dynamodb import (
 )
 from mlops_pipeline.cli.main import app
 from mlops_pipeline.domain.models import DeployedState, RunRecord
-from mlops_pipeline.domain.prod_rollback import RollbackStatus, make_offer
+from mlops_pipeline.domain.prod_rollback import RollbackStatus, make_offer, proof_headers
 from mlops_pipeline.handlers import rollback
 from mlops_pipeline.handlers._runtime import Deps
 from tests.fakes import FakeClock, FakeDeployer, FakeNotifier, FakeRegistry
@@ -39,6 +41,8 @@ FUNCTION = "mlops-rollback-prod"
 
 class FunctionStandIn:
     """The Lambda client's ``invoke`` of the prod rollback function, run in-process."""
+
+    meta = SimpleNamespace(region_name=REGION)
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -101,17 +105,30 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> tuple[FunctionStandIn, 
     assert offer is not None
     deps.rollbacks.offer(offer)
     stand_in = FunctionStandIn(deps)
-    real_client = boto3.client
+    real_session = boto3.Session
 
-    def client(service: str, *args: Any, **kwargs: Any) -> Any:
-        return stand_in if service == "lambda" else real_client(service, *args, **kwargs)
+    class Session(real_session):  # type: ignore[misc,valid-type]
+        """The CLI's session: moto for STS, the in-process function for Lambda."""
 
-    monkeypatch.setattr(boto3, "client", client)
+        def client(self, service: str, *args: Any, **kwargs: Any) -> Any:
+            return stand_in if service == "lambda" else super().client(service, *args, **kwargs)
+
+    def sts_answers(proof: object) -> str:
+        """The function's STS call, on moto (which does not check signatures): the proof's key's user."""
+        headers = proof_headers(proof, FUNCTION)
+        match = re.search(r"Credential=([A-Z0-9]+)/", headers["authorization"])
+        assert match is not None
+        sts = boto3.client(
+            "sts", region_name=REGION, aws_access_key_id=match.group(1), aws_secret_access_key="x"
+        )
+        return str(sts.get_caller_identity()["Arn"])
+
+    monkeypatch.setattr(boto3, "Session", Session)
+    monkeypatch.setattr(rollback, "verified_caller", sts_answers)
     # The CLI runs with the ops user's keys: STS names that user.
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys["SecretAccessKey"])
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a new session reads the keys above
     return stand_in, prod, user
 
 
@@ -126,7 +143,7 @@ def test_the_cli_rolls_prod_back_as_the_verified_caller(
     result = run("--model", "ships", "--reason", "p99 doubled")
     assert result.exit_code == 0, result.output
     assert user in result.output and "back to Lambda v2" in result.output
-    assert stand_in.payloads[0]["principal"] == user  # from STS, not from an option
+    assert "principal" not in stand_in.payloads[0]  # the function asks STS, it takes no name
     assert prod.alias == "2"
     request = stand_in.deps.rollbacks.get("run-7")
     assert request is not None and request.status is RollbackStatus.DONE
@@ -150,7 +167,6 @@ def test_the_cli_is_refused_for_a_caller_who_is_no_approver(
     keys = iam.create_access_key(UserName="intern")["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys["SecretAccessKey"])
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     result = run("--model", "ships")
     assert result.exit_code == 1 and "maps to no approver" in result.output
     assert prod.alias == "3"

@@ -14,8 +14,10 @@ from mlops_pipeline.domain.prod_rollback import (
     RollbackRequest,
     RollbackStatus,
     approver_refusal,
+    caller_arn,
     make_offer,
     moved_on,
+    proof_headers,
     request_id,
 )
 from tests.fakes import (
@@ -202,3 +204,40 @@ def test_an_unreachable_registry_fails_the_rollback_with_nothing_moved(world: Wo
     assert outcome.status is RollbackStatus.FAILED and "Nothing moved" in outcome.detail
     assert world.deployer.alias == "3"
     assert world.store.get("run-7").status is RollbackStatus.FAILED  # type: ignore[union-attr]
+
+
+def proof(
+    audience: str = "mlops-rollback-prod",
+    signed: str = "content-type;host;x-amz-date;x-mlops-rollback-function",
+) -> dict[str, object]:
+    return {
+        "url": "https://sts.us-east-1.amazonaws.com",
+        "body": "Action=GetCallerIdentity&Version=2011-06-15",
+        "headers": {
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=AKIA/20261126/us-east-1/sts/aws4_request, SignedHeaders={signed}, Signature=ab",
+            "X-Amz-Date": "20261126T120000Z",
+            "X-Mlops-Rollback-Function": audience,
+            "X-Forwarded-For": "dropped",
+        },
+    }
+
+
+def test_an_identity_proof_must_sign_this_function_as_its_audience() -> None:
+    headers = proof_headers(proof(), "mlops-rollback-prod")
+    assert set(headers) == {"authorization", "x-amz-date", "x-mlops-rollback-function"}
+    with pytest.raises(ValueError, match="another function"):
+        proof_headers(proof("other-fn"), "mlops-rollback-prod")
+    with pytest.raises(ValueError, match="does not sign"):
+        proof_headers(proof(signed="host;x-amz-date"), "mlops-rollback-prod")
+    with pytest.raises(ValueError, match="no identity proof"):
+        proof_headers({**proof(), "body": "Action=AssumeRole"}, "mlops-rollback-prod")
+    with pytest.raises(ValueError, match="no identity proof"):
+        proof_headers(None, "mlops-rollback-prod")
+
+
+def test_the_caller_is_what_sts_answers() -> None:
+    arn = "arn:aws:sts::111111111111:assumed-role/Ops/ops@example.com"
+    answer = f"<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>{arn}</Arn></GetCallerIdentityResult></GetCallerIdentityResponse>"
+    assert caller_arn(answer) == arn
+    with pytest.raises(ValueError, match="did not confirm"):
+        caller_arn("<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code></Error></ErrorResponse>")

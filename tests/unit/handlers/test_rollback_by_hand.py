@@ -198,10 +198,22 @@ def test_the_rollback_function_moves_prod_and_reports_in_the_thread(deps: Deps) 
     assert rollback.handle(starter(deps).payloads[0], deps)["status"] == "DONE" and prod(deps).alias == "3"
 
 
-def cli(deps: Deps, principal: str, **extra: str) -> dict[str, Any]:
-    return rollback.handle(
-        {"mode": "manual", "environment": "prod", "model": "ships", "principal": principal, **extra}, deps
-    )
+@pytest.fixture(autouse=True)
+def sts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STS's answer to an identity proof: here the proof's ``caller`` (the real exchange: ASL tier)."""
+
+    def answer(proof: object) -> str:
+        if not isinstance(proof, dict) or "caller" not in proof:
+            raise ValueError("the request carries no identity proof")
+        return str(proof["caller"])
+
+    monkeypatch.setattr(rollback, "verified_caller", answer)
+
+
+def cli(deps: Deps, principal: str | None, **extra: str) -> dict[str, Any]:
+    proof = {"caller": principal} if principal else None
+    event = {"mode": "manual", "environment": "prod", "model": "ships", "identity_proof": proof, **extra}
+    return rollback.handle(event, deps)
 
 
 def test_the_terminal_rolls_back_as_a_mapped_approver(deps: Deps) -> None:
@@ -235,3 +247,10 @@ def test_the_terminal_names_a_version_when_the_run_left_no_offer(deps: Deps) -> 
     assert out["status"] == "DONE" and prod(deps).alias == "2"
     request = store(deps).get("run-7")
     assert request is not None and (request.version, request.to_version) == ("6", "5")
+
+
+def test_the_terminal_without_an_identity_proof_is_refused(deps: Deps) -> None:
+    succeed(deps)
+    out = cli(deps, None)
+    assert not out["accepted"] and "could not be verified" in out["message"]
+    assert prod(deps).alias == "3"

@@ -1,24 +1,31 @@
-"""``request_rollback``: what the CLI sends (the STS caller, never an option) and how it reads the answer."""
+"""``request_rollback``: what the CLI sends (an identity proof, never a principal) and how it reads the answer."""
 
 from __future__ import annotations
 
 import io
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from botocore.credentials import Credentials
 
-from mlops_pipeline.cli.rollback_cmd import request_rollback
+from mlops_pipeline.cli.rollback_cmd import function_name_of, request_rollback
+from mlops_pipeline.domain.prod_rollback import proof_headers
 
 CALLER = "arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Ops_abc/ops@example.com"
 
 
 class Sts:
+    meta = SimpleNamespace(endpoint_url="https://sts.eu-west-1.amazonaws.com", region_name="eu-west-1")
+
     def get_caller_identity(self) -> dict[str, str]:
         return {"Arn": CALLER, "Account": "111111111111", "UserId": "AROA:ops"}
 
 
 class Lambda:
+    meta = SimpleNamespace(region_name="eu-west-1")
+
     def __init__(self, body: Any, error: str | None = None) -> None:
         self.body, self.error = body, error
         self.calls: list[dict[str, Any]] = []
@@ -31,25 +38,55 @@ class Lambda:
         return answer
 
 
-def test_the_request_names_the_sts_caller_and_waits_for_the_answer() -> None:
+class Session:
+    def __init__(self, function: Lambda) -> None:
+        self.function = function
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        return self.function if service == "lambda" else Sts()
+
+    def get_credentials(self) -> Credentials:
+        return Credentials("AKIAEXAMPLE", "secret", "session-token")
+
+
+def test_the_request_carries_a_signed_proof_for_this_function() -> None:
     client = Lambda({"accepted": True, "message": "prod live back to Lambda v2", "status": "DONE"})
-    answer = request_rollback(client, Sts(), "mlops-rollback-prod", "ships", "5", "p99")
+    function = "arn:aws:lambda:eu-west-1:111111111111:function:mlops-rollback-prod"
+    answer = request_rollback(Session(client), function, "ships", "5", "p99")
     assert answer.accepted and answer.caller == CALLER and "v2" in answer.message
     [call] = client.calls
-    assert (call["FunctionName"], call["InvocationType"]) == ("mlops-rollback-prod", "RequestResponse")
-    assert json.loads(call["Payload"]) == {
+    assert (call["FunctionName"], call["InvocationType"]) == (function, "RequestResponse")
+    payload = json.loads(call["Payload"])
+    assert "principal" not in payload  # who asks is STS's answer to the proof, not the CLI's word
+    assert {k: payload[k] for k in ("mode", "environment", "model", "reason", "to_version")} == {
         "mode": "manual",
         "environment": "prod",
         "model": "ships",
-        "principal": CALLER,
         "reason": "p99",
         "to_version": "5",
     }
+    proof = payload["identity_proof"]
+    assert proof["url"] == "https://sts.eu-west-1.amazonaws.com"
+    headers = proof_headers(proof, "mlops-rollback-prod")
+    assert (
+        "Credential=AKIAEXAMPLE/" in headers["authorization"]
+        and "/eu-west-1/sts/" in headers["authorization"]
+    )
+    assert headers["x-amz-security-token"] == "session-token"
+    assert "secret" not in json.dumps(payload)
 
 
 def test_a_refusal_is_an_answer_and_a_function_error_an_exception() -> None:
-    refused = request_rollback(Lambda({"accepted": False, "message": "Refused: x"}), Sts(), "f", "ships")
+    refused = request_rollback(Session(Lambda({"accepted": False, "message": "Refused: x"})), "f", "ships")
     assert not refused.accepted and refused.message == "Refused: x"
     failing = Lambda({"errorType": "ConfigError", "errorMessage": "DEPLOY_TARGETS is not set"}, "Unhandled")
     with pytest.raises(RuntimeError, match="ConfigError: DEPLOY_TARGETS is not set"):
-        request_rollback(failing, Sts(), "f", "ships")
+        request_rollback(Session(failing), "f", "ships")
+
+
+def test_the_audience_is_the_function_name() -> None:
+    assert function_name_of("mlops-rollback-prod") == "mlops-rollback-prod"
+    assert (
+        function_name_of("arn:aws:lambda:eu-west-1:1:function:mlops-rollback-prod:live")
+        == "mlops-rollback-prod"
+    )
