@@ -88,6 +88,9 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
 def rollback_click(action: BlockAction, deps: Deps) -> None:
     """Claim the run's rollback for an approver and start the prod rollback function."""
     service = deps.prod_rollback
+    if not deps.setting("PROD_ROLLBACK_FUNCTION"):  # refused before anything is claimed
+        _answer(deps, action, "Refused: rollback from Slack is not configured (PROD_ROLLBACK_FUNCTION).")
+        return
     claim = service.claim(
         deps.rollbacks.get(action.approval_id),
         user_id=action.user_id,
@@ -113,6 +116,10 @@ def rollback_click(action: BlockAction, deps: Deps) -> None:
         "rollback click",
         extra={"rollback_id": action.approval_id, "user": action.user_id, "accepted": claim.accepted},
     )
+    _answer(deps, action, message)
+
+
+def _answer(deps: Deps, action: BlockAction, message: str) -> None:
     try:
         deps.notifier.post_ephemeral(action.channel_id, action.user_id, message)
     except ChatError as exc:

@@ -34,6 +34,7 @@ ENV = {
     "SLACK_CHANNEL": "CPIPE",
     "APPROVERS": "UAPPROVER",
     "IDENTITY_MAP": json.dumps({OPS: "UAPPROVER", "arn:aws:iam::111111111111:user/intern": "UINTERN"}),
+    "PROD_ROLLBACK_FUNCTION": "mlops-rollback-prod",
     "DEPLOY_TARGETS": json.dumps(
         {"prod": {"role_arn": "arn:aws:iam::1:role/p", "functions": {"ships": "prod-ships"}}}
     ),
@@ -254,3 +255,12 @@ def test_the_terminal_without_an_identity_proof_is_refused(deps: Deps) -> None:
     out = cli(deps, None)
     assert not out["accepted"] and "could not be verified" in out["message"]
     assert prod(deps).alias == "3"
+
+
+def test_a_click_without_the_setting_is_refused_before_anything_is_claimed(deps: Deps) -> None:
+    succeed(deps)
+    deps.env = {**ENV, "PROD_ROLLBACK_FUNCTION": ""}
+    _click(deps, "run-7", "UAPPROVER", action="rollback_prod")
+    assert "not configured" in ephemerals(deps)[-1]
+    assert store(deps).get("run-7").status is RollbackStatus.OFFERED  # type: ignore[union-attr]
+    assert starter(deps).payloads == []
