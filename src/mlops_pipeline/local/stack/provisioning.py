@@ -30,6 +30,7 @@ BRANCH = "main"
 DEFAULT_CHANNEL = "C0PIPELINE"
 ENVIRONMENTS = ("stage", "prod")
 LOCAL_SMOKE_MAX_LATENCY_MS = 20000
+LOCAL_ROLLOUT = {"ROLLOUT_MODE": "all_at_once", "ROLLOUT_METRICS_DELAY_SECONDS": "0"}
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,9 @@ def provision_terraform(
         "models": json.dumps(
             {model: {"smoke_max_latency_ms": LOCAL_SMOKE_MAX_LATENCY_MS} for model in models}
         ),
+        # Prod moves at once, as the harness' default (StackSettings.rollout_mode): a gradual
+        # rollout bakes each step for minutes; the emulator writes its metrics at once.
+        "lambda_environment_overrides": json.dumps(LOCAL_ROLLOUT),
     }
     step = time.monotonic()
     runner.init()
