@@ -78,6 +78,7 @@ resource "aws_iam_role" "deploy" {
 }
 
 data "aws_iam_policy_document" "deploy" {
+  #checkov:skip=CKV_AWS_356:Only cloudwatch:GetMetricData uses "*": it has no resource-level permissions (the Service Authorization Reference lists no resource type for it).
   statement {
     sid = "DeployInferenceFunction"
     actions = [
@@ -90,6 +91,19 @@ data "aws_iam_policy_document" "deploy" {
       "lambda:ListVersionsByFunction",
     ]
     resources = flatten([for model in sort(keys(local.function_arns)) : [local.function_arns[model], "${local.function_arns[model]}:*"]])
+  }
+
+  # Prod's gradual rollout: deploy_prod judges each bake on the versions' Lambda metrics
+  # (Invocations, Errors, Throttles, Duration p99). GetMetricData has no resource-level
+  # permissions, so "*" here; the action is read-only and the only one of the statement.
+  dynamic "statement" {
+    for_each = var.environment == "prod" ? ["ReadRolloutMetrics"] : []
+
+    content {
+      sid       = statement.value
+      actions   = ["cloudwatch:GetMetricData"]
+      resources = ["*"]
+    }
   }
 
   # Zip functions: UpdateFunctionCode reads the zip (one object version) with the caller's
@@ -139,7 +153,8 @@ resource "aws_iam_role_policy" "deploy" {
 }
 
 # The invoke role: only this environment's smoke test function may assume it, and it may only
-# invoke the aliases (no deploy, no rollback: a smoke test bug cannot move the function).
+# invoke the functions (no deploy, no rollback: a smoke test bug cannot move the function): the
+# aliases, and in prod the published versions too.
 data "aws_iam_policy_document" "invoke_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -174,6 +189,19 @@ data "aws_iam_policy_document" "invoke" {
     sid       = "InvokeAlias"
     actions   = ["lambda:InvokeFunction"]
     resources = [for model in sort(keys(local.function_arns)) : "${local.function_arns[model]}:${var.alias_name}"]
+  }
+
+  # A gradual rollout publishes the new version without moving the alias: prod's smoke test
+  # calls that version (<function>:<N>) before it gets any traffic. A qualified ARN pattern per
+  # model function (":*" also matches the alias, which the statement above grants anyway).
+  dynamic "statement" {
+    for_each = var.environment == "prod" ? ["InvokePublishedVersions"] : []
+
+    content {
+      sid       = statement.value
+      actions   = ["lambda:InvokeFunction"]
+      resources = [for model in sort(keys(local.function_arns)) : "${local.function_arns[model]}:*"]
+    }
   }
 }
 

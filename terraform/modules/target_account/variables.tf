@@ -180,7 +180,7 @@ variable "deployer_role_arns" {
 }
 
 variable "smoke_test_role_arns" {
-  description = "Tooling account roles that may assume the invoke role (lambda:InvokeFunction on the alias only): this environment's smoke test Lambda role (the pipeline module's smoke_test_role_arns[environment])."
+  description = "Tooling account roles that may assume the invoke role (lambda:InvokeFunction on the alias only; in prod also on the published versions): this environment's smoke test Lambda role (the pipeline module's smoke_test_role_arns[environment])."
   type        = list(string)
 
   validation {

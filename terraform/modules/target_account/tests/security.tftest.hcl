@@ -115,6 +115,60 @@ run "smoke_test_gets_an_invoke_only_role" {
   }
 }
 
+# Prod's gradual rollout (src/mlops_pipeline/handlers/rollout_steps.py): deploy_prod judges each
+# bake on CloudWatch metrics through the deploy role, and the smoke test calls the published
+# version before it gets traffic. Prod only: stage moves at once and tests the alias.
+run "prod_roles_read_rollout_metrics_and_invoke_published_versions" {
+  command = apply
+
+  variables {
+    environment = "prod"
+  }
+
+  assert {
+    condition = jsonencode([for s in data.aws_iam_policy_document.deploy.statement : { actions = s.actions, resources = s.resources } if s.sid == "ReadRolloutMetrics"]) == jsonencode([{
+      actions = ["cloudwatch:GetMetricData"], resources = ["*"]
+    }])
+    error_message = "Prod's deploy role may read metrics with cloudwatch:GetMetricData (no resource-level permissions: \"*\")."
+  }
+
+  assert {
+    condition     = jsonencode([for s in data.aws_iam_policy_document.deploy.statement : s.sid if contains(s.resources, "*")]) == jsonencode(["ReadRolloutMetrics"])
+    error_message = "Only the GetMetricData statement uses the * resource."
+  }
+
+  assert {
+    condition = jsonencode([for s in data.aws_iam_policy_document.invoke.statement : { sid = s.sid, actions = s.actions, resources = s.resources }]) == jsonencode([
+      {
+        sid       = "InvokeAlias", actions = ["lambda:InvokeFunction"],
+        resources = ["arn:aws:lambda:us-east-1:222222222222:function:mlops-churn-v2-1:live", "arn:aws:lambda:us-east-1:222222222222:function:mlops-delivery-time:live"]
+      },
+      {
+        sid       = "InvokePublishedVersions", actions = ["lambda:InvokeFunction"],
+        resources = ["arn:aws:lambda:us-east-1:222222222222:function:mlops-churn-v2-1:*", "arn:aws:lambda:us-east-1:222222222222:function:mlops-delivery-time:*"]
+      },
+    ])
+    error_message = "Prod's invoke role may invoke each model function's alias and its published versions (qualified ARNs of the named functions only), nothing else."
+  }
+
+  assert {
+    condition     = alltrue(flatten([for d in [data.aws_iam_policy_document.deploy, data.aws_iam_policy_document.invoke] : [for s in d.statement : [for a in s.actions : !strcontains(a, "*")]]]))
+    error_message = "No wildcard actions."
+  }
+}
+
+run "stage_roles_get_no_rollout_grants" {
+  command = apply
+
+  assert {
+    condition = (
+      !anytrue([for s in data.aws_iam_policy_document.deploy.statement : anytrue([for a in s.actions : startswith(a, "cloudwatch:")])]) &&
+      jsonencode([for s in data.aws_iam_policy_document.invoke.statement : s.sid]) == jsonencode(["InvokeAlias"])
+    )
+    error_message = "Stage moves at once: its deploy role reads no metrics and its invoke role reaches the alias only."
+  }
+}
+
 run "rejects_a_smoke_test_role_that_is_a_deployer" {
   command = plan
 
