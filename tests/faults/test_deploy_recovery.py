@@ -104,3 +104,42 @@ def test_a_prod_deploy_that_moved_live_and_lost_its_answer_is_moved_back(pipelin
     message = last_message(pipeline, execution)
     assert "DeployProd failed: Runtime.ExitError" in message, message
     assert f"live in prod back to v{previous} (this run had moved it to v{new}, untested)" in message, message
+
+
+def test_a_stage_recovery_that_fails_too_says_what_to_move_back_by_hand(pipeline: Pipeline) -> None:
+    """The deploy moved live and lost its answer, and the recovery's process dies as well: live
+    still serves the untested version, and the thread names the model's lock item to read the
+    intent from (``LOCK#deploy-stage-<model>``) and what to move back by hand."""
+    name = "recoveryfails"
+    pipeline.stack.declare_model(name)  # Terraform's models: its functions exist before the push
+    before = live_versions(pipeline, name)
+    deploy, rollback = (
+        pipeline.stack.function_name("deploy_stage"),
+        pipeline.stack.function_name("rollback_stage"),
+    )
+    pipeline.emu.lambda_faults.set(deploy, ANSWER_LOST, times=1)
+    pipeline.emu.lambda_faults.set(rollback, LambdaFault())  # RecoverStage runs the rollback function
+    try:
+        execution = pipeline.stack.start(pipeline.commit({"name": name, "metrics": {"rmse": 3.0}}))
+        ended_in(
+            pipeline,
+            execution,
+            "DeployStage",
+            "RecoverStage",
+            "ReportRecoverStageFailed",
+            "RollbackStageFailed",
+        )
+    finally:
+        pipeline.emu.lambda_faults.clear(deploy)
+        pipeline.emu.lambda_faults.clear(rollback)
+
+    after = live_versions(pipeline, name)
+    assert (
+        int(after["stage"]) > int(before["stage"]) and after["prod"] == before["prod"]
+    )  # nobody moved it back
+    message = last_message(pipeline, execution)
+    assert "RecoverStage failed: Runtime.ExitError" in message, message
+    assert "live in stage may still serve the version this run published" in message, message
+    assert f"LOCK#deploy-stage-{name}, sk INTENT" in message, message
+    assert "move live back to previous_version by hand" in message, message
+    assert_locks_free(pipeline, models=[name])  # the ended run's lock, freed by notify

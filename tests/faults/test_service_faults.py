@@ -143,13 +143,15 @@ def prod_publish_hangs(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Ev
 
 
 def test_a_deploy_timeout_in_prod_leaves_live_and_frees_the_lock(
-    pipeline: Pipeline, prod_publish_hangs: threading.Event
+    pipeline: Pipeline, request: pytest.FixtureRequest
 ) -> None:
     lam = pipeline.emu.client("lambda")
     function = pipeline.stack.function_name("deploy_prod")
     timeout = lam.get_function_configuration(FunctionName=function)["Timeout"]
     pipeline.stack.declare_model("prodtimeout")  # Terraform's models: its functions exist before the push
     before = live_versions(pipeline, "prodtimeout")
+    # Only now: declaring the model published its prod function's first version.
+    prod_publish_hangs: threading.Event = request.getfixturevalue("prod_publish_hangs")
     execution = pipeline.stack.start(pipeline.commit({"name": "prodtimeout", "metrics": {"rmse": 3.0}}))
     card = pipeline.wait_for_card(execution)
     lam.update_function_configuration(FunctionName=function, Timeout=20)
