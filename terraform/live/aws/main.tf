@@ -101,6 +101,7 @@ module "pipeline" {
   identity_map             = var.identity_map
   identity_lookup          = var.identity_lookup
   approval_timeout_seconds = var.approval_timeout_seconds
+  rollout                  = var.rollout
 
   mlflow_tracking_uri           = module.mlflow.url
   mlflow_ui_url                 = module.mlflow.url

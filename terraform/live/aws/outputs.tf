@@ -70,3 +70,8 @@ output "codeconnections_connection_arn" {
   description = "With git_source github or gitlab: the connection to complete once in the console (docs/deploy-aws.md)."
   value       = module.pipeline.codeconnections_connection_arn
 }
+
+output "prod_rollback_function_name" {
+  description = "The prod rollback function (mlops-pipeline rollback --env prod --function NAME, or MLOPS_PROD_ROLLBACK_FUNCTION): grant lambda:InvokeFunction on it to the approvers' role (docs/rollback.md)."
+  value       = module.pipeline.prod_rollback_function_name
+}

@@ -136,6 +136,24 @@ variable "approval_timeout_seconds" {
   default     = 86400
 }
 
+variable "rollout" {
+  description = "How prod moves to a new version (the pipeline module's rollout; docs/deploy-aws.md): gradual (steps of live's traffic, each baked and judged on CloudWatch metrics) or all_at_once. Unset fields take the module's defaults; \"off\" switches a p99 limit off."
+  type = object({
+    mode                  = optional(string, "gradual")
+    steps                 = optional(list(number), [10, 100])
+    bake_seconds          = optional(number, 300)
+    max_error_rate        = optional(number, 1)
+    max_throttles         = optional(number, 0)
+    max_p99_ms            = optional(string, "off")
+    max_p99_ratio         = optional(string, "1.5")
+    no_traffic            = optional(string, "extend")
+    max_extensions        = optional(number, 2)
+    metrics_delay_seconds = optional(number, 90)
+  })
+  default  = {}
+  nullable = false
+}
+
 variable "repository_name" {
   description = "CodeCommit repository of the model code."
   type        = string

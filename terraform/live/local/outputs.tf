@@ -80,3 +80,8 @@ output "declared_models" {
   description = "The models the pipeline trains, builds and deploys (DECLARED_MODELS)."
   value       = module.pipeline.declared_models
 }
+
+output "prod_rollback_function_name" {
+  description = "The prod rollback function (mlops-pipeline rollback --env prod --function NAME, or MLOPS_PROD_ROLLBACK_FUNCTION): grant lambda:InvokeFunction on it to the approvers' role (docs/rollback.md)."
+  value       = module.pipeline.prod_rollback_function_name
+}

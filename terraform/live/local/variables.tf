@@ -120,6 +120,30 @@ variable "approval_timeout_seconds" {
   default     = 86400
 }
 
+variable "rollout" {
+  description = "How prod moves to a new version (the pipeline module's rollout). Locally: two short steps (50 %, then 100 %) of 10 s each, no metrics delay (the emulator writes Lambda's metrics at once) and no p99 ratio (every local invocation starts a fresh process, so p99s compare cold starts); the demo drives traffic during the bake."
+  type = object({
+    mode                  = optional(string, "gradual")
+    steps                 = optional(list(number), [10, 100])
+    bake_seconds          = optional(number, 300)
+    max_error_rate        = optional(number, 1)
+    max_throttles         = optional(number, 0)
+    max_p99_ms            = optional(string, "off")
+    max_p99_ratio         = optional(string, "1.5")
+    no_traffic            = optional(string, "extend")
+    max_extensions        = optional(number, 2)
+    metrics_delay_seconds = optional(number, 90)
+  })
+  default = {
+    mode                  = "gradual"
+    steps                 = [50, 100]
+    bake_seconds          = 10
+    max_p99_ratio         = "off"
+    metrics_delay_seconds = 0
+  }
+  nullable = false
+}
+
 variable "mlflow_tracking_uri" {
   description = "The local `mlflow server` (SQLite backend, artifacts in the emulated S3)."
   type        = string

@@ -113,6 +113,15 @@ locals {
           conditions = []
         },
       ] : [],
+      length(try(fn.invoke, [])) > 0 ? [
+        {
+          # slack_interactions starts the prod rollback function (a claimed click), nothing else.
+          sid        = "StartProdRollback"
+          actions    = ["lambda:InvokeFunction"]
+          resources  = fn.invoke
+          conditions = []
+        },
+      ] : [],
       length(fn.task_callbacks) > 0 ? [
         {
           # The Service Authorization Reference lists the state machine (and activity) as the

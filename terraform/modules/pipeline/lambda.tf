@@ -50,6 +50,36 @@ locals {
     GATE_TOLERANCE     = tostring(var.gate.tolerance)
     GATE_MAX_TOLERANCE = tostring(var.gate.max_tolerance)
   }
+  # The gradual rollout in prod (deploy_prod only; src/mlops_pipeline/domain/rollout.py). A p99
+  # limit set to "off" is switched off.
+  rollout_env = {
+    ROLLOUT_MODE                  = var.rollout.mode
+    ROLLOUT_STEPS                 = join(",", [for s in var.rollout.steps : tostring(s)])
+    ROLLOUT_BAKE_SECONDS          = tostring(var.rollout.bake_seconds)
+    ROLLOUT_MAX_ERROR_RATE        = tostring(var.rollout.max_error_rate)
+    ROLLOUT_MAX_THROTTLES         = tostring(var.rollout.max_throttles)
+    ROLLOUT_MAX_P99_MS            = lower(trimspace(var.rollout.max_p99_ms)) == "off" ? "off" : trimspace(var.rollout.max_p99_ms)
+    ROLLOUT_MAX_P99_RATIO         = lower(trimspace(var.rollout.max_p99_ratio)) == "off" ? "off" : trimspace(var.rollout.max_p99_ratio)
+    ROLLOUT_NO_TRAFFIC            = var.rollout.no_traffic
+    ROLLOUT_MAX_EXTENSIONS        = tostring(var.rollout.max_extensions)
+    ROLLOUT_METRICS_DELAY_SECONDS = tostring(var.rollout.metrics_delay_seconds)
+  }
+
+  # The deployment lock's lease: 900 s, and in prod at least the longest stretch between two
+  # traffic shifts (each shift renews it): a bake plus the metrics delay, once per bake the
+  # no-traffic rule may add, plus 5 minutes for the checks themselves. Otherwise a long or
+  # extended bake would let the lease lapse and another run take prod's lock mid-rollout.
+  prod_lock_ttl_seconds = var.rollout.mode == "gradual" ? max(900, (var.rollout.bake_seconds + var.rollout.metrics_delay_seconds) * (var.rollout.max_extensions + 1) + 300) : 900
+
+  # The prod rollback function, which a claimed "Roll back prod" click starts (docs/rollback.md).
+  # Its ARN is built from the name (as aws_lambda_function.this names it), not read from the
+  # resource: slack_interactions' policy may then name it without a dependency cycle.
+  prod_rollback_function_name = "${var.name_prefix}-rollback-prod"
+  prod_rollback_function_arn  = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.prod_rollback_function_name}"
+  # The offers a successful run leaves (ROLLBACK#<execution>) and prod's deployed state, which
+  # the Slack click, the report and the rollback itself check.
+  table_rollback_offers_key = ["ROLLBACK#*"]
+
   # Functions with the "slack" feature post to Slack: the bot token, never the signing secret.
   slack_env = {
     SLACK_SECRET_ARN = aws_secretsmanager_secret.slack.arn
@@ -75,8 +105,14 @@ locals {
       features       = ["slack"]
       assume         = []
       task_callbacks = []
-      table          = [local.table_runs]
-      env            = {}
+      # A successful run leaves a rollback offer: it reads the run's approvals (the champion it
+      # replaced) and prod's deployed state (does prod still run this run?).
+      table = [
+        local.table_runs, local.table_by_model,
+        { sid = "DeployedStateProd", index = false, keys = local.state_keys["prod"], actions = ["dynamodb:GetItem"] },
+        { sid = "RollbackOffers", index = false, keys = local.table_rollback_offers_key, actions = ["dynamodb:GetItem", "dynamodb:PutItem"] },
+      ]
+      env = {}
     }
     evaluate = {
       handler        = "evaluate"
@@ -147,8 +183,16 @@ locals {
       features       = ["slack", "slack_signing"]
       assume         = []
       task_callbacks = ["states:SendTaskFailure", "states:SendTaskSuccess"]
-      table          = [local.table_runs, local.table_decisions]
+      # A "Roll back prod" click: checks prod still runs the run, claims the offer (one
+      # conditional update) and starts the prod rollback function, that one only.
+      table = [
+        local.table_runs, local.table_decisions,
+        { sid = "RollbackOffers", index = false, keys = local.table_rollback_offers_key, actions = ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
+        { sid = "DeployedStateProd", index = false, keys = local.state_keys["prod"], actions = ["dynamodb:GetItem"] },
+      ]
+      invoke = [local.prod_rollback_function_arn]
       env = {
+        PROD_ROLLBACK_FUNCTION    = local.prod_rollback_function_name
         APPROVERS                 = join(",", var.approvers)
         APPROVER_GROUP            = var.approver_group
         ALLOW_SELF_APPROVAL       = tostring(var.allow_self_approval)
@@ -220,7 +264,8 @@ locals {
         # DeployProd reads the approval record itself before it touches prod.
         e == "prod" ? [{ sid = "Approvals", index = false, keys = ["APPROVAL#*"], actions = ["dynamodb:GetItem"] }] : [],
       )
-      env = { DEPLOY_TARGETS = local.deploy_targets_json[e], LOCK_TTL_SECONDS = "900" }
+      # deploy_prod also runs the gradual rollout's steps (rollout_steps): the rollout policy.
+      env = merge({ DEPLOY_TARGETS = local.deploy_targets_json[e], LOCK_TTL_SECONDS = e == "prod" ? tostring(local.prod_lock_ttl_seconds) : "900" }, e == "prod" ? local.rollout_env : {})
     }
     "smoke_test_${e}" = {
       handler        = "smoke_test"
@@ -234,20 +279,37 @@ locals {
       env            = { DEPLOY_TARGETS = local.smoke_targets_json[e], SMOKE_MAX_LATENCY_MS = tostring(var.smoke_max_latency_ms) }
     }
     "rollback_${e}" = {
-      handler        = "rollback"
-      package        = "core"
+      handler = "rollback"
+      # rollback_prod also rolls prod back by hand (mode manual, docs/rollback.md): it moves the
+      # registry's alias production back, so it talks to MLflow (registry.zip: mlflow-skinny).
+      package        = e == "prod" ? "registry" : "core"
       timeout        = 300
-      memory         = 256
-      features       = ["slack"]
+      memory         = e == "prod" ? 1024 : 256
+      features       = e == "prod" ? ["slack", "mlflow"] : ["slack"]
       assume         = [var.deploy_targets[e].role_arn]
       task_callbacks = []
       # Frees the lock; after a failed deploy (mode recover) also reads the deploy's intent beside
       # it and takes the lock while it moves live back (same partition, this environment only).
-      table = [
-        local.table_runs,
-        { sid = "DeploymentLock", index = false, keys = local.lock_keys[e], actions = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"] },
-      ]
-      env = { DEPLOY_TARGETS = local.deploy_targets_json[e] }
+      # By hand (prod): checks and records the deployed state and settles the offer it acts on.
+      table = concat(
+        [
+          local.table_runs,
+          { sid = "DeploymentLock", index = false, keys = local.lock_keys[e], actions = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"] },
+        ],
+        e == "prod" ? [{ sid = "DeployedState", index = false, keys = local.state_keys[e], actions = ["dynamodb:GetItem", "dynamodb:PutItem"] }] : [],
+        e == "prod" ? [{ sid = "RollbackOffers", index = false, keys = local.table_rollback_offers_key, actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"] }] : [],
+      )
+      # By hand it obeys the approver rules (a terminal caller's STS identity mapped through
+      # IDENTITY_MAP). The caller's identity proof goes to STS as a signed request of the
+      # caller's: no IAM permission of this role is involved.
+      env = merge({ DEPLOY_TARGETS = local.deploy_targets_json[e] }, e == "prod" ? merge(local.mlflow_env, {
+        APPROVERS          = join(",", var.approvers)
+        APPROVER_GROUP     = var.approver_group
+        IDENTITY_MAP       = jsonencode(var.identity_map)
+        IDENTITY_LOOKUP    = var.identity_lookup
+        REQUIRED_APPROVALS = tostring(var.required_approvals)
+        LOCK_TTL_SECONDS   = "900"
+      }) : {})
     }
   }]...)
 

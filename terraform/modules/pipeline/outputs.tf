@@ -172,3 +172,13 @@ output "declared_models" {
   description = "The declared models (sorted): the models of deploy_targets' functions, given to the build, the training step and evaluate as DECLARED_MODELS."
   value       = local.declared_models
 }
+
+output "prod_rollback_function_name" {
+  description = "The prod rollback function: what `mlops-pipeline rollback --env prod --function` names (MLOPS_PROD_ROLLBACK_FUNCTION) and what approvers need lambda:InvokeFunction on (docs/rollback.md)."
+  value       = aws_lambda_function.this["rollback_prod"].function_name
+}
+
+output "rollout_settings" {
+  description = "The ROLLOUT_* settings deploy_prod runs the gradual rollout with (from rollout)."
+  value       = local.rollout_env
+}

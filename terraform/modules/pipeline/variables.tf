@@ -285,6 +285,66 @@ variable "smoke_max_latency_ms" {
   default     = 3000
 }
 
+variable "rollout" {
+  description = "How prod moves to a new version (deploy_prod's ROLLOUT_* settings, src/mlops_pipeline/domain/rollout.py): mode gradual (live's traffic moves through steps, increasing percentages ending at 100; each step bakes bake_seconds, then metrics_delay_seconds more for CloudWatch to catch up, and is judged on what the new version served: more than max_error_rate percent errors, more than max_throttles throttles, a p99 above max_p99_ms or above max_p99_ratio times the previous version's p99 rolls it back; \"off\" switches a p99 limit off) or all_at_once (100 % in one step, no bake). no_traffic decides a bake without requests: pass, fail, or extend (at most max_extensions more bakes, then it fails)."
+  type = object({
+    mode                  = optional(string, "gradual")
+    steps                 = optional(list(number), [10, 100])
+    bake_seconds          = optional(number, 300)
+    max_error_rate        = optional(number, 1)
+    max_throttles         = optional(number, 0)
+    max_p99_ms            = optional(string, "off")
+    max_p99_ratio         = optional(string, "1.5")
+    no_traffic            = optional(string, "extend")
+    max_extensions        = optional(number, 2)
+    metrics_delay_seconds = optional(number, 90)
+  })
+  default  = {}
+  nullable = false
+
+  # The checks of RolloutPolicy (domain/rollout.py): a value deploy_prod would refuse fails here.
+  validation {
+    condition     = contains(["gradual", "all_at_once"], var.rollout.mode)
+    error_message = "rollout.mode must be gradual or all_at_once."
+  }
+
+  validation {
+    condition = (
+      length(var.rollout.steps) > 0 && alltrue([for s in var.rollout.steps : s >= 1 && s <= 100 && floor(s) == s]) &&
+      alltrue([for i in range(1, length(var.rollout.steps)) : var.rollout.steps[i] > var.rollout.steps[i - 1]]) &&
+      try(var.rollout.steps[length(var.rollout.steps) - 1] == 100, false)
+    )
+    error_message = "rollout.steps must be increasing whole percentages in 1..100 ending at 100 (the new version takes all traffic), e.g. [10, 100]."
+  }
+
+  validation {
+    condition = alltrue([for n in [var.rollout.bake_seconds, var.rollout.max_throttles, var.rollout.max_extensions, var.rollout.metrics_delay_seconds] :
+      n >= 0 && floor(n) == n
+    ])
+    error_message = "rollout.bake_seconds, max_throttles, max_extensions and metrics_delay_seconds must be whole numbers, 0 or more."
+  }
+
+  validation {
+    condition     = var.rollout.max_error_rate >= 0 && var.rollout.max_error_rate <= 100
+    error_message = "rollout.max_error_rate must be a percentage 0..100."
+  }
+
+  validation {
+    condition     = lower(trimspace(var.rollout.max_p99_ms)) == "off" || try(tonumber(var.rollout.max_p99_ms) > 0, false)
+    error_message = "rollout.max_p99_ms must be a positive number of milliseconds or \"off\"."
+  }
+
+  validation {
+    condition     = lower(trimspace(var.rollout.max_p99_ratio)) == "off" || try(tonumber(var.rollout.max_p99_ratio) >= 1, false)
+    error_message = "rollout.max_p99_ratio must be 1 or more, or \"off\" (null takes the default 1.5)."
+  }
+
+  validation {
+    condition     = contains(["pass", "extend", "fail"], var.rollout.no_traffic)
+    error_message = "rollout.no_traffic must be pass, extend or fail."
+  }
+}
+
 variable "mlflow_tracking_uri" {
   description = "MLflow tracking server URL (the mlflow module's url in AWS; the local server in local mode)."
   type        = string
@@ -336,8 +396,10 @@ variable "lambda_environment_overrides" {
       "SIGNATURE_MAX_AGE_SECONDS", "SLACK_SECRET_ARN", "SLACK_SIGNING_SECRET_ARN", "DEPLOY_TARGETS", "DECLARED_MODELS",
       "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "GATE_MAX_TOLERANCE",
       "GIT_HOST", "GIT_REPOSITORY", "GIT_BRANCH", "GIT_WEBHOOK_SECRET_ARN", "STATE_MACHINE_ARN", "WEBHOOK_MAX_AGE_SECONDS",
+      "ROLLOUT_MODE", "ROLLOUT_STEPS", "ROLLOUT_BAKE_SECONDS", "ROLLOUT_MAX_ERROR_RATE", "ROLLOUT_MAX_THROTTLES", "ROLLOUT_MAX_P99_MS",
+      "ROLLOUT_MAX_P99_RATIO", "ROLLOUT_NO_TRAFFIC", "ROLLOUT_MAX_EXTENSIONS", "ROLLOUT_METRICS_DELAY_SECONDS",
     ])) == 0
-    error_message = "lambda_environment_overrides may not set the security settings APPROVERS, APPROVER_GROUP, ALLOW_SELF_APPROVAL, REQUIRED_APPROVALS, IDENTITY_MAP, IDENTITY_LOOKUP, SIGNATURE_MAX_AGE_SECONDS, SLACK_SECRET_ARN, SLACK_SIGNING_SECRET_ARN, DEPLOY_TARGETS, DECLARED_MODELS, the gate policy GATE_* or the webhook's GIT_*, STATE_MACHINE_ARN and WEBHOOK_MAX_AGE_SECONDS (an override would reach every function, and these decide who may approve, which requests are genuine, where a function deploys, which models may be built, what passes the gate and which pushes start a run; set the gate through var.gate and the models through deploy_targets)."
+    error_message = "lambda_environment_overrides may not set the security settings APPROVERS, APPROVER_GROUP, ALLOW_SELF_APPROVAL, REQUIRED_APPROVALS, IDENTITY_MAP, IDENTITY_LOOKUP, SIGNATURE_MAX_AGE_SECONDS, SLACK_SECRET_ARN, SLACK_SIGNING_SECRET_ARN, DEPLOY_TARGETS, DECLARED_MODELS, the gate policy GATE_*, the webhook's GIT_*, STATE_MACHINE_ARN and WEBHOOK_MAX_AGE_SECONDS or the rollout policy ROLLOUT_* (an override would reach every function, and these decide who may approve, which requests are genuine, where a function deploys, which models may be built, what passes the gate, which pushes start a run and when a new prod version is rolled back; set the gate through var.gate, the rollout through var.rollout and the models through deploy_targets)."
   }
 }
 

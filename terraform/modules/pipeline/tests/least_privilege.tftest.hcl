@@ -218,7 +218,8 @@ run "table_access_is_scoped_to_the_keys_each_function_uses" {
         "dynamodb:PutItem ENV#stage#delivery-time", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
       ]
       report = [
-        "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem RUN#*",
+        "dynamodb:GetItem ENV#prod#churn", "dynamodb:GetItem ENV#prod#delivery-time", "dynamodb:GetItem ROLLBACK#*", "dynamodb:GetItem RUN#*",
+        "dynamodb:PutItem ROLLBACK#*", "dynamodb:PutItem RUN#*", "dynamodb:Query APPROVALS#*", "dynamodb:UpdateItem RUN#*",
       ]
       request_approval = [
         "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem RUN#*", "dynamodb:PutItem APPROVAL#*", "dynamodb:PutItem RUN#*",
@@ -226,9 +227,11 @@ run "table_access_is_scoped_to_the_keys_each_function_uses" {
       ]
       rollback_prod = [
         "dynamodb:DeleteItem LOCK#deploy-prod-churn", "dynamodb:DeleteItem LOCK#deploy-prod-delivery-time",
-        "dynamodb:GetItem LOCK#deploy-prod-churn", "dynamodb:GetItem LOCK#deploy-prod-delivery-time", "dynamodb:GetItem RUN#*",
-        "dynamodb:PutItem LOCK#deploy-prod-churn", "dynamodb:PutItem LOCK#deploy-prod-delivery-time", "dynamodb:PutItem RUN#*",
-        "dynamodb:UpdateItem RUN#*",
+        "dynamodb:GetItem ENV#prod#churn", "dynamodb:GetItem ENV#prod#delivery-time",
+        "dynamodb:GetItem LOCK#deploy-prod-churn", "dynamodb:GetItem LOCK#deploy-prod-delivery-time", "dynamodb:GetItem ROLLBACK#*", "dynamodb:GetItem RUN#*",
+        "dynamodb:PutItem ENV#prod#churn", "dynamodb:PutItem ENV#prod#delivery-time",
+        "dynamodb:PutItem LOCK#deploy-prod-churn", "dynamodb:PutItem LOCK#deploy-prod-delivery-time", "dynamodb:PutItem ROLLBACK#*", "dynamodb:PutItem RUN#*",
+        "dynamodb:UpdateItem ROLLBACK#*", "dynamodb:UpdateItem RUN#*",
       ]
       rollback_stage = [
         "dynamodb:DeleteItem LOCK#deploy-stage-churn", "dynamodb:DeleteItem LOCK#deploy-stage-delivery-time",
@@ -237,7 +240,8 @@ run "table_access_is_scoped_to_the_keys_each_function_uses" {
         "dynamodb:UpdateItem RUN#*",
       ]
       slack_interactions = [
-        "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem APPROVAL#*",
+        "dynamodb:GetItem APPROVAL#*", "dynamodb:GetItem ENV#prod#churn", "dynamodb:GetItem ENV#prod#delivery-time", "dynamodb:GetItem ROLLBACK#*",
+        "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:UpdateItem APPROVAL#*", "dynamodb:UpdateItem ROLLBACK#*",
         "dynamodb:UpdateItem RUN#*",
       ]
       smoke_test_prod = [
@@ -369,5 +373,53 @@ run "the_training_step_holds_no_pipeline_keys" {
   assert {
     condition     = contains(one([for s in data.aws_iam_policy_document.states.statement : s.resources if s.sid == "RunBuild"]), aws_codebuild_project.train.arn)
     error_message = "The state machine may start the training project."
+  }
+}
+
+# Rolling prod back by hand (docs/rollback.md): a Slack click claims the offer in slack_interactions,
+# which may start the prod rollback function and nothing else; that function reads the MLflow
+# credentials (it moves the registry's alias back), stage's rollback does not.
+run "only_slack_interactions_starts_the_prod_rollback" {
+  command = apply
+
+  assert {
+    condition = jsonencode({ for k, d in data.aws_iam_policy_document.lambda : k => [for s in d.statement : { sid = s.sid, actions = s.actions, resources = s.resources } if anytrue([for a in s.actions : startswith(a, "lambda:")])] if anytrue([for s in d.statement : anytrue([for a in s.actions : startswith(a, "lambda:")])]) }) == jsonencode({
+      slack_interactions = [{ sid = "StartProdRollback", actions = ["lambda:InvokeFunction"], resources = ["arn:aws:lambda:us-east-1:111111111111:function:mlops-rollback-prod"] }]
+    })
+    error_message = "Only slack_interactions may call Lambda, and only lambda:InvokeFunction of the prod rollback function (unqualified, no wildcard)."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this["slack_interactions"].environment[0].variables.PROD_ROLLBACK_FUNCTION == aws_lambda_function.this["rollback_prod"].function_name &&
+      aws_lambda_function.this["rollback_prod"].function_name == "mlops-rollback-prod" && output.prod_rollback_function_name == "mlops-rollback-prod" &&
+      jsonencode([for k, f in aws_lambda_function.this : k if contains(keys(f.environment[0].variables), "PROD_ROLLBACK_FUNCTION")]) == jsonencode(["slack_interactions"])
+    )
+    error_message = "PROD_ROLLBACK_FUNCTION (slack_interactions only) and the output name the real prod rollback function."
+  }
+
+  assert {
+    condition = (
+      jsonencode(sort([for k, d in data.aws_iam_policy_document.lambda : k if anytrue([for s in d.statement : contains(s.resources, var.mlflow_credentials_secret_arn)])])) == jsonencode(["evaluate", "promote", "request_approval", "rollback_prod"]) &&
+      aws_lambda_function.this["rollback_prod"].filename == "registry.zip" && aws_lambda_function.this["rollback_prod"].memory_size == 1024 &&
+      aws_lambda_function.this["rollback_stage"].filename == "core.zip" && aws_lambda_function.this["rollback_stage"].memory_size == 256
+    )
+    error_message = "rollback_prod runs from registry.zip with 1024 MB and reads the MLflow credentials; rollback_stage stays on core.zip without them."
+  }
+
+  assert {
+    condition = alltrue([for name in ["APPROVERS", "APPROVER_GROUP", "IDENTITY_MAP", "IDENTITY_LOOKUP", "REQUIRED_APPROVALS", "MLFLOW_TRACKING_URI", "MLFLOW_CREDENTIALS_SECRET_ARN"] :
+      contains(keys(aws_lambda_function.this["rollback_prod"].environment[0].variables), name) && !contains(keys(aws_lambda_function.this["rollback_stage"].environment[0].variables), name)
+    ]) && aws_lambda_function.this["rollback_prod"].environment[0].variables.LOCK_TTL_SECONDS == "900"
+    error_message = "rollback_prod gets the approver rules, the identity map and MLflow; rollback_stage none of them."
+  }
+
+  assert {
+    condition = jsonencode(sort(distinct(flatten([for s in data.aws_iam_policy_document.lambda["rollback_prod"].statement : s.actions])))) == jsonencode(sort([
+      "logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords", "kms:Decrypt",
+      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+      "secretsmanager:GetSecretValue", "sts:AssumeRole",
+    ]))
+    error_message = "rollback_prod needs no IAM permission for the caller's identity proof (a signed STS request of the caller's) and no lambda or states action."
   }
 }

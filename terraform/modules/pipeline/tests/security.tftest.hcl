@@ -169,8 +169,10 @@ run "functions_follow_the_contract" {
   }
 
   assert {
-    condition     = aws_lambda_function.this["evaluate"].source_code_hash == var.lambda_packages.registry.base64sha256 && aws_lambda_function.this["deploy_prod"].filename == "core.zip"
-    error_message = "evaluate/promote run from registry.zip, the others from core.zip."
+    condition = jsonencode(sort([for k, f in aws_lambda_function.this : k if f.filename == "registry.zip"])) == jsonencode(["evaluate", "promote", "rollback_prod"]) && alltrue([
+      for k, f in aws_lambda_function.this : f.filename == "core.zip" if !contains(["evaluate", "promote", "rollback_prod"], k)
+    ]) && aws_lambda_function.this["evaluate"].source_code_hash == var.lambda_packages.registry.base64sha256
+    error_message = "evaluate, promote and rollback_prod (it moves the registry's alias back) run from registry.zip, the others (rollback_stage too) from core.zip."
   }
 
   assert {
@@ -195,8 +197,8 @@ run "functions_follow_the_contract" {
   }
 
   assert {
-    condition     = jsonencode(sort([for k, f in aws_lambda_function.this : k if contains(keys(f.environment[0].variables), "MLFLOW_CREDENTIALS_SECRET_ARN")])) == jsonencode(["evaluate", "promote", "request_approval"])
-    error_message = "Only the MLflow users get the MLflow credentials secret ARN."
+    condition     = jsonencode(sort([for k, f in aws_lambda_function.this : k if contains(keys(f.environment[0].variables), "MLFLOW_CREDENTIALS_SECRET_ARN")])) == jsonencode(["evaluate", "promote", "request_approval", "rollback_prod"])
+    error_message = "Only the MLflow users get the MLflow credentials secret ARN (rollback_prod: the rollback by hand; not rollback_stage)."
   }
 
   assert {
@@ -204,7 +206,9 @@ run "functions_follow_the_contract" {
       "MLOPS_TABLE", "MLFLOW_TRACKING_URI", "MLFLOW_CREDENTIALS_SECRET_ARN", "SLACK_SECRET_ARN", "SLACK_SIGNING_SECRET_ARN", "SLACK_CHANNEL", "SLACK_API_URL",
       "GATE_METRIC", "GATE_DIRECTION", "GATE_TOLERANCE", "GATE_MAX_TOLERANCE", "DEPLOY_TARGETS", "SMOKE_MAX_LATENCY_MS", "LOCK_TTL_SECONDS", "APPROVERS",
       "APPROVER_GROUP", "ALLOW_SELF_APPROVAL", "REQUIRED_APPROVALS", "IDENTITY_MAP", "IDENTITY_LOOKUP", "APPROVAL_TIMEOUT_SECONDS",
-      "SIGNATURE_MAX_AGE_SECONDS", "MLFLOW_UI_URL", "POWERTOOLS_SERVICE_NAME", "DECLARED_MODELS",
+      "SIGNATURE_MAX_AGE_SECONDS", "MLFLOW_UI_URL", "POWERTOOLS_SERVICE_NAME", "DECLARED_MODELS", "PROD_ROLLBACK_FUNCTION",
+      "ROLLOUT_MODE", "ROLLOUT_STEPS", "ROLLOUT_BAKE_SECONDS", "ROLLOUT_MAX_ERROR_RATE", "ROLLOUT_MAX_THROTTLES", "ROLLOUT_MAX_P99_MS",
+      "ROLLOUT_MAX_P99_RATIO", "ROLLOUT_NO_TRAFFIC", "ROLLOUT_MAX_EXTENSIONS", "ROLLOUT_METRICS_DELAY_SECONDS",
     ], name)])])
     error_message = "Every environment variable is a documented setting (src/mlops_pipeline/config.py); secrets travel as ARNs only."
   }
@@ -437,11 +441,11 @@ run "approval_settings_reach_their_readers" {
 
   assert {
     condition = jsonencode({ for s in ["REQUIRED_APPROVALS", "IDENTITY_MAP", "IDENTITY_LOOKUP"] : s => sort([for k, f in aws_lambda_function.this : k if contains(keys(f.environment[0].variables), s)]) }) == jsonencode({
-      REQUIRED_APPROVALS = ["request_approval", "slack_interactions"]
-      IDENTITY_MAP       = ["request_approval"]
-      IDENTITY_LOOKUP    = ["request_approval"]
+      REQUIRED_APPROVALS = ["request_approval", "rollback_prod", "slack_interactions"]
+      IDENTITY_MAP       = ["request_approval", "rollback_prod"]
+      IDENTITY_LOOKUP    = ["request_approval", "rollback_prod"]
     })
-    error_message = "Only the functions that read an approval setting get it (config.py used_by)."
+    error_message = "Only the functions that read an approval setting get it (rollback_prod maps a terminal caller to an approver)."
   }
 }
 
