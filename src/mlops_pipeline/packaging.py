@@ -5,7 +5,8 @@ Two zips, each with only what its functions import:
 * ``core.zip``: the ``mlops_pipeline`` package + aws-lambda-powertools + slack_sdk, for
   report, deploy, smoke_test, rollback, request_approval, expire_approval,
   slack_interactions and notify;
-* ``registry.zip``: core + mlflow-skinny, for evaluate and promote (they talk to MLflow).
+* ``registry.zip``: core + mlflow-skinny, for evaluate, promote and the prod rollback function
+  (``rollback_prod``: a rollback by hand moves the registry's alias back); they talk to MLflow.
 
 boto3/botocore are *not* packaged: the python3.12 Lambda runtime ships them, and the
 handlers only use long-stable APIs. Leaving them out keeps the zips small and lets AWS
@@ -54,7 +55,9 @@ FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 LAMBDA_PYTHON_VERSION = "3.12"
 DISTRIBUTION = "mlops-pipeline"
 
-# Which functions run from which package (handler module names, see docs/contracts.md).
+# Which functions run from which package (handler module names, see docs/contracts.md). The
+# rollback module is in both: rollback_stage runs from core, rollback_prod from registry
+# (Terraform's lambda.tf picks the package per function).
 PACKAGE_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "core": (
         "report",
@@ -67,7 +70,7 @@ PACKAGE_FUNCTIONS: dict[str, tuple[str, ...]] = {
         "notify",
         "git_webhook",
     ),
-    "registry": ("evaluate", "promote"),
+    "registry": ("evaluate", "promote", "rollback"),
 }
 # Which pinned runtime dependencies each package carries (distribution names).
 PACKAGE_DEPENDENCIES: dict[str, tuple[str, ...]] = {

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -171,9 +172,9 @@ def test_unknown_package_name_is_refused(tmp_path: Path) -> None:
         packaging.build_package("everything", tmp_path)
 
 
-def test_every_handler_module_is_in_exactly_one_package() -> None:
+def test_every_handler_module_is_packaged_and_only_rollback_twice() -> None:
     modules = [m for functions in packaging.PACKAGE_FUNCTIONS.values() for m in functions]
-    assert sorted(modules) == sorted(
+    assert sorted(set(modules)) == sorted(
         [
             "report",
             "evaluate",
@@ -188,6 +189,19 @@ def test_every_handler_module_is_in_exactly_one_package() -> None:
             "git_webhook",
         ]
     )
+    # rollback_stage runs from core; rollback_prod (by hand: the registry's alias) from registry.
+    assert [m for m in set(modules) if modules.count(m) > 1] == ["rollback"]
+    assert packaging.PACKAGE_FUNCTIONS["registry"] == ("evaluate", "promote", "rollback")
+
+
+def test_the_packages_match_what_terraform_runs_each_function_from() -> None:
+    """lambda.tf's package per function: registry for evaluate, promote and rollback_prod."""
+    lambda_tf = (Path(__file__).resolve().parents[3] / "terraform/modules/pipeline/lambda.tf").read_text()
+    assert 'package        = e == "prod" ? "registry" : "core"' in lambda_tf
+    registry_shared = re.findall(
+        r'^    ([a-z_]+) = \{\n      handler += "[a-z_]+"\n      package += "registry"', lambda_tf, re.M
+    )
+    assert sorted(registry_shared) == ["evaluate", "promote"]
 
 
 def test_manifest_round_trip(tmp_path: Path) -> None:
