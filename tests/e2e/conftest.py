@@ -175,6 +175,9 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
         approval_timeout_seconds=600,
         terraform=use_terraform(),
         models=(SEED_MODEL, SECOND_MODEL),  # `local up --model delivery-time --model transit-days`
+        # Prod moves at once here, for speed: the gradual rollout's bakes and traffic are the ASL
+        # tier's (tests/asl/test_rollout.py) and the demo's.
+        rollout="all_at_once",
     )
     began = time.monotonic()
     info = control.up(options, timeout=420)

@@ -37,6 +37,26 @@ ModelOption = Annotated[
         "prod, as Terraform's `models` does. Repeat for more models (default: delivery-time, the seed's).",
     ),
 ]
+RolloutOption = Annotated[
+    str,
+    typer.Option(
+        "--rollout",
+        help="How prod moves to a new version: gradual (50 %, then 100 %, 10 s bakes judged on the new "
+        "version's metrics; the demo sends traffic during the bake, a bake without requests rolls back "
+        "after two extensions) or all_at_once.",
+        case_sensitive=False,
+    ),
+]
+
+
+def _rollout(value: str) -> str:
+    from mlops_pipeline.local.stack.errors import LocalStackError
+    from mlops_pipeline.local.stack.state import check_rollout
+
+    try:
+        return check_rollout(value.strip().lower().replace("-", "_"))
+    except LocalStackError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--rollout") from exc
 
 
 def _models(values: list[str] | None) -> tuple[str, ...]:
@@ -97,6 +117,7 @@ def _print_info(info: object) -> None:
         table.add_row("interactions", f"{info.interactions_url}  (tunnel here for Slack buttons)")
     table.add_row("git remote", f"{info.git_remote_url}  (push to {info.branch} to start a run)")
     table.add_row("state machine", info.state_machine_arn)
+    table.add_row("prod rollout", info.rollout.replace("_", " "))
     for model, functions in info.inference_functions.items():
         names = ", ".join(f"{environment} {name}" for environment, name in functions.items())
         table.add_row(f"model {model}", f"{names}  (alias live)")
@@ -121,6 +142,7 @@ def up(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack to be ready.")] = 600,
     git_host: GitHostOption = "codecommit",
     model: ModelOption = None,
+    rollout: RolloutOption = "gradual",
 ) -> None:
     """Start the emulator, MLflow, the Slack stand-in and the git remote; provision the pipeline."""
     from mlops_pipeline.local.stack.control import up as stack_up
@@ -137,6 +159,7 @@ def up(
         approval_timeout_seconds=approval_timeout,
         git_host=_git_host(git_host, terraform),
         models=_models(model),
+        rollout=_rollout(rollout),
     )
     typer.echo(f"starting the local stack in {options.state_dir} ...")
     try:
@@ -233,6 +256,7 @@ def demo(
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the run to finish.")] = 2400,
     git_host: GitHostOption = "codecommit",
+    rollout: RolloutOption = "gradual",
 ) -> None:
     """Run the whole flow locally: push the model, build, stage, approve in Slack, prod, promote."""
     import time
@@ -250,6 +274,7 @@ def demo(
         raise typer.BadParameter("use --auto-approve or --reject, not both")
     decision: Decision = "reject" if reject_ else "approve" if auto_approve else "wait"
     host = _git_host(git_host, terraform)
+    chosen_rollout = _rollout(rollout)
     console = Console(highlight=False)
     directory = _state_dir(state_dir)
     if source is None:
@@ -264,7 +289,9 @@ def demo(
             console.print(f"starting the local stack in {directory} ...")
             # The stack declares the pushed project's model (its own function in stage and prod).
             models = _models([project_model(source, REPOSITORY_NAME)])
-            options = StackOptions(state_dir=directory, terraform=terraform, git_host=host, models=models)
+            options = StackOptions(
+                state_dir=directory, terraform=terraform, git_host=host, models=models, rollout=chosen_rollout
+            )
             info = control.up(options, timeout=600)
             console.print(
                 f"local stack up in {time.monotonic() - began:.1f}s "
@@ -276,7 +303,8 @@ def demo(
                 "stop it (mlops-pipeline local down) or pass the same --git-host"
             )
         else:
-            console.print(f"using the running local stack (pid {info.pid})")
+            # Its rollout is the one it started with (--rollout applies to a stack the demo starts).
+            console.print(f"using the running local stack (pid {info.pid}, prod rollout {info.rollout})")
         result = run_demo(info, source, decision, timeout=timeout, console=console)
     except LocalStackError as exc:
         if down_after:

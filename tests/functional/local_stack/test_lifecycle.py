@@ -23,7 +23,7 @@ from mlops_pipeline.local.stack.errors import (
     TerraformMissingError,
 )
 from mlops_pipeline.local.stack.ports import ports_listening
-from mlops_pipeline.local.stack.provisioning import terraform_functions
+from mlops_pipeline.local.stack.provisioning import LOCAL_ROLLOUTS, harness_rollout, terraform_functions
 from mlops_pipeline.local.stack.state import (
     DAEMON_LOG,
     ERROR_FILE,
@@ -159,6 +159,48 @@ def test_the_declared_models_and_their_functions() -> None:
         info.function_of("delivery-time", "stage")
 
 
+def test_the_daemon_gets_the_models_and_the_rollout_as_arguments(tmp_path: Path) -> None:
+    options = StackOptions(
+        state_dir=tmp_path.resolve(), models=("churn", "delivery-time"), rollout="all_at_once"
+    )
+    argv = options.to_argv()
+    assert argv.count("--model") == 2 and argv[argv.index("--rollout") + 1] == "all_at_once"
+    assert daemon.parse_args(argv) == options
+    # No --model: the seed's model; no --rollout: gradual (terraform/live/local's default).
+    assert daemon.parse_args(["--state-dir", str(tmp_path)]) == StackOptions(state_dir=tmp_path.resolve())
+    assert StackOptions(state_dir=tmp_path).rollout == "gradual"
+    with pytest.raises(SystemExit):
+        daemon.parse_args(["--state-dir", str(tmp_path), "--rollout", "canary"])
+
+
+def test_the_rollout_choice_is_terraforms_rollout_and_the_harness_settings() -> None:
+    # Terraform's `rollout` (JSON): the local root's default for gradual; no ROLLOUT_* override.
+    assert LOCAL_ROLLOUTS["gradual"] == {
+        "mode": "gradual",
+        "steps": [50, 100],
+        "bake_seconds": 10,
+        "max_p99_ratio": "off",
+        "metrics_delay_seconds": 0,
+    }
+    assert LOCAL_ROLLOUTS["all_at_once"]["mode"] == "all_at_once"
+    # The harness gets the same settings as the ROLLOUT_* the pipeline module renders.
+    assert harness_rollout("gradual") == (
+        "gradual",
+        {"ROLLOUT_STEPS": "50,100", "ROLLOUT_BAKE_SECONDS": "10", "ROLLOUT_MAX_P99_RATIO": "off"},
+    )
+    assert harness_rollout("all_at_once") == ("all_at_once", {})
+    with pytest.raises(LocalStackError, match="rollout must be one of gradual, all_at_once"):
+        harness_rollout("canary")
+
+
+def test_up_refuses_an_unknown_rollout(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["local", "up", "--state-dir", str(tmp_path), "--rollout", "canary"])
+    assert result.exit_code == 2 and "--rollout" in result.output
+    with pytest.raises(LocalStackError, match="canary"):
+        control.up(StackOptions(state_dir=tmp_path, rollout="canary"), timeout=30)
+    assert not (tmp_path / DAEMON_LOG).exists()
+
+
 def test_terraform_outputs_give_each_models_functions() -> None:
     targets = {
         env: {"functions": {"delivery-time": {"function_name": f"{env}-dt"}, "churn": {"function_name": "c"}}}
@@ -210,6 +252,12 @@ def test_up_status_down_leaves_nothing_running(tmp_path: Path) -> None:
             for function in ("mlops-delivery-time", "mlops-churn-v2"):
                 assert lam.get_alias(FunctionName=function, Name="live")["FunctionVersion"] == "1"
         assert "model churn.v2" in status.output and "mlops-churn-v2" in status.output
+        # Prod rolls out gradually by default, as terraform/live/local's `rollout` does.
+        assert info.rollout == "gradual" and "prod rollout" in status.output
+        deploy_prod = client.client("lambda").get_function_configuration(FunctionName="mlops-deploy-prod")
+        variables = deploy_prod["Environment"]["Variables"]
+        assert variables["ROLLOUT_MODE"] == "gradual" and variables["ROLLOUT_STEPS"] == "50,100"
+        assert variables["ROLLOUT_BAKE_SECONDS"] == "10" and variables["ROLLOUT_METRICS_DELAY_SECONDS"] == "0"
         assert client.inbox()["interactions_url"] == info.interactions_url
     finally:
         result = CliRunner().invoke(app, ["local", "down", "--state-dir", str(state)])

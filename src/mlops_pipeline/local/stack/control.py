@@ -25,10 +25,10 @@ from mlops_pipeline.local.stack.slack_config import slack_config_from_env
 from mlops_pipeline.local.stack.state import (
     DAEMON_LOG,
     ERROR_FILE,
-    MODELS_ENV,
     StackInfo,
     StackOptions,
     check_models,
+    check_rollout,
     clean_state,
     state_file,
 )
@@ -96,7 +96,8 @@ def up(options: StackOptions, timeout: float = 300.0, python: str | None = None)
                 "terraform is not installed (not on PATH, TERRAFORM not set): install Terraform >= 1.6 "
                 "or run `mlops-pipeline local up` without --terraform (boto3 provisioning)"
             )
-    models = check_models(options.models)  # a name Terraform's `models` would refuse fails here
+    check_models(options.models)  # a name Terraform's `models` would refuse fails here
+    check_rollout(options.rollout)
     state_dir.mkdir(parents=True, exist_ok=True)
     clean_state(state_dir)
     log_path = state_dir / DAEMON_LOG
@@ -108,7 +109,6 @@ def up(options: StackOptions, timeout: float = 300.0, python: str | None = None)
             stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the CLI; `down` signals its whole group
             cwd=state_dir,
-            env={**os.environ, MODELS_ENV: ",".join(models)},  # the declared models (see state.py)
         )
     deadline = time.monotonic() + timeout
     path = state_file(state_dir)

@@ -20,7 +20,14 @@ from pathlib import Path
 from types import FrameType
 
 from mlops_pipeline.local.stack.runner import LocalStack
-from mlops_pipeline.local.stack.state import ERROR_FILE, StackOptions, slack_location, state_file
+from mlops_pipeline.local.stack.state import (
+    DEFAULT_MODELS,
+    ERROR_FILE,
+    ROLLOUT_CHOICES,
+    StackOptions,
+    slack_location,
+    state_file,
+)
 from mlops_pipeline.local.stack.webhook_endpoint import GIT_HOSTS
 
 
@@ -33,6 +40,9 @@ def parse_args(argv: Sequence[str] | None = None) -> StackOptions:
     parser.add_argument("--approval-timeout", type=int, default=1800)
     parser.add_argument("--approvers", default="U0APPROVER")
     parser.add_argument("--git-host", choices=GIT_HOSTS, default="codecommit")
+    # The declared models (Terraform's `models`), one --model each; none: DEFAULT_MODELS.
+    parser.add_argument("--model", action="append", dest="models")
+    parser.add_argument("--rollout", choices=ROLLOUT_CHOICES, default="gradual")
     args = parser.parse_args(argv)
     return StackOptions(
         state_dir=args.state_dir.resolve(),
@@ -44,6 +54,8 @@ def parse_args(argv: Sequence[str] | None = None) -> StackOptions:
         approval_timeout_seconds=args.approval_timeout,
         approvers=tuple(a for a in args.approvers.split(",") if a),
         git_host=args.git_host,
+        models=tuple(args.models or DEFAULT_MODELS),
+        rollout=args.rollout,
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from mlops_pipeline.local.stack.checkout import TRAIN_BUILDSPEC_PATH, buildspec_text, repository_root
 from mlops_pipeline.local.stack.errors import LocalStackError
-from mlops_pipeline.local.stack.state import StackOptions, check_models
+from mlops_pipeline.local.stack.state import StackOptions, check_models, check_rollout
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,32 @@ BRANCH = "main"
 DEFAULT_CHANNEL = "C0PIPELINE"
 ENVIRONMENTS = ("stage", "prod")
 LOCAL_SMOKE_MAX_LATENCY_MS = 20000
-LOCAL_ROLLOUT = {"ROLLOUT_MODE": "all_at_once", "ROLLOUT_METRICS_DELAY_SECONDS": "0"}
+# Terraform's `rollout` per StackOptions.rollout. gradual: terraform/live/local's default (two
+# short steps, no metrics delay: the emulator writes Lambda's metrics at once; no p99 ratio: each
+# local invocation starts a fresh process); the demo drives traffic during the bake.
+LOCAL_ROLLOUTS: dict[str, dict[str, Any]] = {
+    "gradual": {
+        "mode": "gradual",
+        "steps": [50, 100],
+        "bake_seconds": 10,
+        "max_p99_ratio": "off",
+        "metrics_delay_seconds": 0,
+    },
+    "all_at_once": {"mode": "all_at_once", "metrics_delay_seconds": 0},
+}
+
+
+def harness_rollout(rollout: str) -> tuple[str, dict[str, str]]:
+    """The harness' ``(rollout_mode, extra_env)`` for ``rollout``: the ROLLOUT_* settings the
+    pipeline module renders from :data:`LOCAL_ROLLOUTS` (the mode and delay the harness sets)."""
+    chosen = LOCAL_ROLLOUTS[check_rollout(rollout)]
+    if chosen["mode"] != "gradual":
+        return str(chosen["mode"]), {}
+    return "gradual", {
+        "ROLLOUT_STEPS": ",".join(str(step) for step in chosen["steps"]),
+        "ROLLOUT_BAKE_SECONDS": str(chosen["bake_seconds"]),
+        "ROLLOUT_MAX_P99_RATIO": str(chosen["max_p99_ratio"]),
+    }
 
 
 @dataclass(frozen=True)
@@ -74,6 +99,7 @@ def provision_harness(
     identity_map = {LOCAL_PUSHER: LOCAL_AUTHOR}
     if host != "codecommit":
         identity_map[f"{host}:{LOCAL_LOGIN}"] = LOCAL_AUTHOR
+    rollout_mode, rollout_env = harness_rollout(options.rollout)
     settings = StackSettings(
         channel=channel,
         approvers=options.approvers,
@@ -82,6 +108,8 @@ def provision_harness(
         buildspec=buildspec_text(),
         train_buildspec=buildspec_text(TRAIN_BUILDSPEC_PATH),
         models=models,
+        rollout_mode=rollout_mode,
+        extra_env=rollout_env,
     )
     pipeline = PipelineStack(emu, mlflow_url, slack_api_url, remote.path, settings)
     pipeline.provision(secret)
@@ -153,9 +181,8 @@ def provision_terraform(
         "models": json.dumps(
             {model: {"smoke_max_latency_ms": LOCAL_SMOKE_MAX_LATENCY_MS} for model in models}
         ),
-        # Prod moves at once, as the harness' default (StackSettings.rollout_mode): a gradual
-        # rollout bakes each step for minutes; the emulator writes its metrics at once.
-        "lambda_environment_overrides": json.dumps(LOCAL_ROLLOUT),
+        # How prod moves (the module renders deploy_prod's ROLLOUT_*; overrides may not set them).
+        "rollout": json.dumps(LOCAL_ROLLOUTS[check_rollout(options.rollout)]),
     }
     step = time.monotonic()
     runner.init()

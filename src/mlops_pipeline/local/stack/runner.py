@@ -178,6 +178,7 @@ class LocalStack:
             slack_mode="local" if slack is not None else "slack",
             git_host=options.git_host,
             webhook_url=webhook_url,
+            rollout=options.rollout,
         )
         return self.info
 

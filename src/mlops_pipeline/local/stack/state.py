@@ -25,9 +25,10 @@ APPROVER = "U0APPROVER"
 STACK_FOLDERS = ("emulator", "mlflow", "git", "images", "logs", "work", "terraform", "placeholder-rootfs")
 # The models a stack declares unless told otherwise: seed_code/'s mlops.toml [model] name.
 DEFAULT_MODELS = ("delivery-time",)
-# How `local up` hands its --model list to the background process (the daemon's own arguments
-# do not carry it); unset there: DEFAULT_MODELS.
-MODELS_ENV = "MLOPS_LOCAL_MODELS"
+# How prod moves to a new version (Terraform's `rollout` mode): `gradual` (terraform/live/local's
+# default: 50 %, then 100 %, 10 s bakes; the demo drives traffic during the bake) or
+# `all_at_once` (no bake: what the e2e tier uses, for speed).
+ROLLOUT_CHOICES = ("gradual", "all_at_once")
 NAME_PREFIX = "mlops"  # the harness' and terraform/live/local's name_prefix
 _MODEL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,63}")
 
@@ -72,9 +73,11 @@ def function_name(model: str) -> str:
     return f"{NAME_PREFIX}-{model.replace('.', '-').replace('_', '-')}"
 
 
-def _models_from_env() -> tuple[str, ...]:
-    raw = os.environ.get(MODELS_ENV, "")
-    return tuple(m for m in (p.strip() for p in raw.split(",")) if m) or DEFAULT_MODELS
+def check_rollout(rollout: str) -> str:
+    """``rollout`` when it is one of :data:`ROLLOUT_CHOICES`; LocalStackError otherwise."""
+    if rollout not in ROLLOUT_CHOICES:
+        raise LocalStackError(f"rollout must be one of {', '.join(ROLLOUT_CHOICES)}, not {rollout!r}")
+    return rollout
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ class StackOptions:
     approvers: tuple[str, ...] = (APPROVER,)
     git_host: str = "codecommit"  # codecommit (EventBridge rule) | github | gitlab (signed webhook)
     # The declared models (Terraform's `models`): one inference function each in stage and prod.
-    models: tuple[str, ...] = field(default_factory=_models_from_env)
+    models: tuple[str, ...] = DEFAULT_MODELS
+    rollout: str = "gradual"  # one of ROLLOUT_CHOICES
 
     def ports(self) -> dict[str, int]:
         return {
@@ -111,7 +115,11 @@ class StackOptions:
             ",".join(self.approvers),
             "--git-host",
             self.git_host,
+            "--rollout",
+            self.rollout,
         ]
+        for model in self.models:
+            argv += ["--model", model]
         for name, port in self.ports().items():
             argv += [f"--{name}-port", str(port)]
         if self.terraform:
@@ -150,6 +158,7 @@ class StackInfo:
     webhook_url: str = ""  # the gateway's POST /git/webhook (github/gitlab only)
     # Each declared model's inference function per environment: {model: {"stage": fn, "prod": fn}}.
     inference_functions: dict[str, dict[str, str]] = field(default_factory=dict)
+    rollout: str = "all_at_once"  # how prod moves (StackOptions.rollout; older stack.json: at once)
 
     @property
     def models(self) -> list[str]:
