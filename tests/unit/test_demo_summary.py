@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -11,6 +13,7 @@ from rich.console import Console
 from mlops_pipeline.domain.models import RunRecord, StepLog, StepStatus
 from mlops_pipeline.local.stack import demo, demo_format
 from mlops_pipeline.local.stack.client import StackClient
+from mlops_pipeline.local.stack.demo_traffic import TrafficCount, smoke_request
 from mlops_pipeline.local.stack.state import StackInfo
 from tests.fakes import FakeRunStore
 
@@ -143,3 +146,106 @@ def test_the_summary_of_an_undeclared_models_run_has_no_function_nor_versions() 
     assert re.search(r"model +other v-", shown)
     assert "function" not in shown
     assert re.search(r"stage live +-", shown) and re.search(r"prod live +-", shown)
+
+
+# --------------------------------------------------------------------------- prod's rollout
+
+POLICY = {"ROLLOUT_MODE": "gradual", "ROLLOUT_STEPS": "50,100", "ROLLOUT_BAKE_SECONDS": "10"}
+DEPLOYED = {"deploy_prod": {"previous_version": "2", "new_version": "3", "gradual": True}}
+BREACH = "errors 20.0 % > 1.0 % on v3 (3 of 15 requests) at 50 % of live (metric: error_rate)"
+
+
+def traffic(served: dict[str, int], failed: dict[str, int], weights: list[int]) -> TrafficCount:
+    return TrafficCount(Counter(served), Counter(failed), weights, "3")
+
+
+def shown(result: demo.DemoResult) -> str:
+    console = Console(record=True, width=240)
+    demo.print_summary(result, info(), console)
+    return console.export_text()
+
+
+def test_a_gradual_rollout_that_reached_100_percent_shows_the_steps_and_the_bakes_traffic() -> None:
+    outputs = {
+        "DeployProd": DEPLOYED,
+        "ShiftTrafficProd": {**DEPLOYED, "rollout_prod": {"weight": 100, "done": True, "policy": POLICY}},
+        "BakeProd": {**DEPLOYED, "rollout_prod": {"weight": 50, "done": False, "policy": POLICY}},
+    }
+    report = demo_format.rollout_report(outputs, traffic({"3": 18, "2": 19}, {}, [50]), succeeded=True)
+    assert report == demo_format.RolloutReport("gradual", "3", "2", (50, 100), {"3": 18, "2": 19}, {})
+    text = "50 % → 100 %: v3 served 18 of 37 requests during the bake, 0 errors"
+    assert demo_format.rollout_text(report) == text
+    result = demo.DemoResult(
+        outcome="succeeded", execution=EXECUTION, commit="c0ffee", total_seconds=1.0, rollout=report
+    )
+    assert re.search(r"rollout +50 % → 100 %: v3 served 18 of 37", shown(result))
+
+
+def test_a_rolled_back_rollout_names_the_breached_metric_and_what_the_bad_version_served() -> None:
+    cause = json.dumps({"errorMessage": BREACH, "errorType": "RolloutBreachError"})
+    state = {**DEPLOYED, "rollout_prod": {"weight": 50, "verdict": "bake", "policy": POLICY}}
+    outputs = {
+        "DeployProd": DEPLOYED,
+        "ShiftTrafficProd": state,
+        "BakeProd": state,
+        "RollbackRolloutProd": {**state, "error": {"Error": "RolloutBreachError", "Cause": cause}},
+    }
+    report = demo_format.rollout_report(outputs, traffic({"3": 7, "2": 8}, {"3": 3}, [50]), succeeded=False)
+    assert report is not None and report.rolled_back and report.steps == (50,)
+    assert demo_format.rollout_text(report) == (
+        f"50 %, rolled back: {BREACH}; v3 served 7 of 15 requests before the rollback (3 errors); "
+        "live back on v2"
+    )
+    result = demo.DemoResult(
+        outcome="failed",
+        execution=EXECUTION,
+        commit="c0ffee",
+        total_seconds=1.0,
+        error="RolloutProdFailed",
+        rollout=report,
+    )
+    assert "(metric: error_rate)" in shown(result)  # printed as text: brackets and all
+
+
+def test_a_rollback_without_the_demos_traffic_and_a_failure_that_is_not_a_breach() -> None:
+    state = {**DEPLOYED, "rollout_prod": {"weight": 50, "policy": POLICY}}
+    error = {"Error": "MetricsUnavailableError", "Cause": "not json"}
+    outputs = {"ShiftTrafficProd": state, "RollbackRolloutProd": {**state, "error": error}}
+    report = demo_format.rollout_report(outputs, None, succeeded=False)
+    assert report is not None
+    assert demo_format.rollout_text(report) == (
+        "50 %, rolled back: MetricsUnavailableError: not json; the demo sent no requests during the bake; "
+        "live back on v2"
+    )
+
+
+def test_all_at_once_and_runs_that_never_deployed_prod() -> None:
+    at_once = {"DeployProd": {"deploy_prod": {"previous_version": "2", "new_version": "3", "gradual": False}}}
+    report = demo_format.rollout_report(at_once, None, succeeded=True)
+    assert (
+        report is not None
+        and demo_format.rollout_text(report) == "all at once: v3 took 100 % of live from v2"
+    )
+    assert demo_format.rollout_report(at_once, None, succeeded=False) is None  # e.g. its smoke test failed
+    assert demo_format.rollout_report({"Train": {"model": {}}}, None, succeeded=False) is None
+    # A gradual rollout whose policy named no steps: the shares the traffic generator saw.
+    unplanned = {"ShiftTrafficProd": {**DEPLOYED, "rollout_prod": {"weight": 100}}}
+    report = demo_format.rollout_report(unplanned, traffic({"3": 2}, {}, [10]), succeeded=True)
+    assert report is not None and report.steps == (10, 100)
+    empty = demo_format.rollout_report(unplanned, TrafficCount(), succeeded=True)
+    assert empty is not None
+    assert demo_format.rollout_text(empty) == "100 %: no requests from the demo during the bake"
+
+
+def test_the_progress_line_of_the_traffic_and_the_smoke_example_it_sends() -> None:
+    assert TrafficCount().text() == ""
+    count = traffic({"3": 4, "10": 1, "2": 5}, {"3": 1}, [50])
+    assert count.total == 10
+    assert count.text() == "traffic to prod live at 50 % to v3: 10 requests (v2: 5, v3: 4, v10: 1), 1 error"
+    example = {"inputs": [{"distance_km": 3.0}]}
+    outputs = {
+        "Train": {"model": {"model_name": "other"}},
+        "Evaluate": {"model": {"model_name": "churn", "smoke_input": example}},
+    }
+    assert smoke_request(outputs, "churn") == example
+    assert smoke_request(outputs, "other") is None

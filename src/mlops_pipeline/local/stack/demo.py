@@ -30,7 +30,8 @@ from rich.text import Text
 
 from mlops_pipeline.domain.models import StepLog
 from mlops_pipeline.local.stack.client import StackClient
-from mlops_pipeline.local.stack.demo_format import print_summary
+from mlops_pipeline.local.stack.demo_format import RolloutReport, print_summary, rollout_report
+from mlops_pipeline.local.stack.demo_traffic import TrafficCount, TrafficGenerator, smoke_request
 from mlops_pipeline.local.stack.errors import DemoError
 from mlops_pipeline.local.stack.state import APPROVER, StackInfo, slack_location
 
@@ -258,6 +259,7 @@ class DemoResult:
     prediction: dict[str, Any] | None = None
     failed_log: tuple[str, StepLog] | None = None  # (step, its log) of a failed build
     functions: dict[str, str] = field(default_factory=dict)  # the model's function per environment
+    rollout: RolloutReport | None = None  # how prod moved (None: prod was not deployed)
 
     def last_line(self) -> str:
         return (
@@ -295,10 +297,16 @@ def predict(client: StackClient, environment: str, request: Mapping[str, Any], m
 
 
 def summarize(
-    client: StackClient, execution: str, commit: str, view: RunView, model_name: str = ""
+    client: StackClient,
+    execution: str,
+    commit: str,
+    view: RunView,
+    model_name: str = "",
+    traffic: TrafficCount | None = None,
 ) -> DemoResult:
-    """The run's outcome, model, gate and where its model's ``live`` aliases are; ``model_name``:
-    the pushed project's model, for a run that failed before it named one."""
+    """The run's outcome, model, gate, prod's rollout (with ``traffic``: what the demo's requests
+    got during the bake) and where its model's ``live`` aliases are; ``model_name``: the pushed
+    project's model, for a run that failed before it named one."""
     outcome: Outcome
     if view.status == "SUCCEEDED":
         outcome = "succeeded"
@@ -330,6 +338,7 @@ def summarize(
         error=view.error,
         cause=view.cause,
         functions=dict(functions),
+        rollout=rollout_report(view.outputs, traffic, outcome == "succeeded"),
     )
     if outcome == "failed":
         result.failed_log = failed_build_log(client, execution)
@@ -347,8 +356,10 @@ def follow(
     timeout: float = 2400.0,
     console: Console | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    traffic: TrafficGenerator | None = None,
 ) -> RunView:
-    """Show the run until it ends; click the approval card when ``decision`` says so."""
+    """Show the run until it ends; click the approval card when ``decision`` says so. With
+    ``traffic``: hand it the model's smoke example once known, and show what its requests got."""
     console = console or Console()
     info = client.info
     clicked = False
@@ -359,6 +370,8 @@ def follow(
     def tick() -> RunView:
         nonlocal clicked, note
         view = read_run(client, execution)
+        if traffic is not None and traffic.request is None:
+            traffic.request = smoke_request(view.outputs, traffic.model)
         if view.status == "RUNNING" and not clicked:
             card = client.approval_card(execution)
             if card is not None:
@@ -387,16 +400,20 @@ def follow(
         with Live(console=console, refresh_per_second=4, transient=False) as live:
             while True:
                 view = tick()
-                live.update(render(view, info, execution, note))
+                live.update(render(view, info, execution, _with_traffic(note, traffic)))
                 if view.status != "RUNNING":
                     return view
                 if time.monotonic() > deadline:
                     raise DemoError(f"the run did not finish within {timeout:.0f}s")
                 sleep(1.0)
     console.print(f"MLflow UI:   {info.mlflow_url}\nSlack inbox: {slack_location(info)}")
-    shown_note = ""
+    shown_note, shown_shares = "", 0
     while True:
         view = tick()
+        count = traffic.snapshot() if traffic is not None else None
+        if count is not None and count.total and len(count.weights) != shown_shares:
+            shown_shares = len(count.weights)  # a line per traffic step, not per request
+            console.print(f"  {count.text()}", highlight=False)
         for step in view.steps:  # plain lines when not on a terminal (CI logs)
             if step.status != "running" and printed.get(step.name) != step.status:
                 printed[step.name] = step.status
@@ -411,6 +428,11 @@ def follow(
         if time.monotonic() > deadline:
             raise DemoError(f"the run did not finish within {timeout:.0f}s")
         sleep(1.0)
+
+
+def _with_traffic(note: str, traffic: TrafficGenerator | None) -> str:
+    line = traffic.snapshot().text() if traffic is not None else ""
+    return "\n".join(part for part in (note, line) if part)
 
 
 def failed_build_log(client: StackClient, execution: str) -> tuple[str, StepLog] | None:
@@ -445,7 +467,17 @@ def run_demo(
     commit = push_model(info, source, message)
     console.print(f"pushed {commit[:12]} to {info.git_remote_url} ({info.branch})", highlight=False)
     execution = find_execution(client, commit)
-    view = follow(client, execution, decision, approver=approver, timeout=timeout, console=console)
-    result = summarize(client, execution, commit, view, model)
+    # Callers of prod's live while a gradual rollout bakes: a bake without requests cannot pass.
+    traffic = TrafficGenerator(info, model) if model in info.inference_functions else None
+    try:
+        if traffic is not None:
+            traffic.__enter__()
+        view = follow(
+            client, execution, decision, approver=approver, timeout=timeout, console=console, traffic=traffic
+        )
+    finally:
+        if traffic is not None:
+            traffic.stop()
+    result = summarize(client, execution, commit, view, model, traffic.snapshot() if traffic else None)
     print_summary(result, info, console)
     return result

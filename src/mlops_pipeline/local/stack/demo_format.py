@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -12,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlops_pipeline.domain.evaluation import serving_summary
+from mlops_pipeline.local.stack.demo_traffic import TrafficCount
 from mlops_pipeline.local.stack.state import StackInfo, slack_location
 
 if TYPE_CHECKING:
@@ -51,6 +54,8 @@ def print_summary(result: DemoResult, info: StackInfo, console: Console) -> None
     table.add_row("prod live", f"v{result.prod_version}" if result.prod_version else "-")
     if result.approver:
         table.add_row("approved by", result.approver)
+    if result.rollout is not None:
+        table.add_row("rollout", Text(rollout_text(result.rollout)))  # Text: a reason may hold [brackets]
     if result.outcome != "succeeded" and result.error:
         table.add_row("error", f"{result.error}: {result.cause or ''}"[:300])
     if result.failed_log is not None:
@@ -111,3 +116,110 @@ def _probability(value: Any) -> str:
 
 def _number(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, int | float) else str(value)
+
+
+@dataclass(frozen=True)
+class RolloutReport:
+    """How prod moved to the new version, with what the demo's traffic saw during the bake."""
+
+    mode: str  # gradual | all_at_once
+    new_version: str
+    previous_version: str = ""
+    steps: tuple[int, ...] = ()  # the new version's shares of live that were reached, in order
+    served: Mapping[str, int] = field(default_factory=dict)  # the demo's requests answered, per version
+    failed: Mapping[str, int] = field(default_factory=dict)  # of those, the errors per version
+    rolled_back: bool = False
+    breach: str = ""  # why it was rolled back (the bake's verdict, naming the metric)
+
+
+def rollout_text(report: RolloutReport) -> str:
+    """``50 % → 100 %: v3 served 18 of 37 requests during the bake, 0 errors``; on a rollback the
+    breach (with its metric) and how many requests the bad version served."""
+    new, previous = f"v{report.new_version}", f"v{report.previous_version or '?'}"
+    if report.mode != "gradual":
+        return f"all at once: {new} took 100 % of live" + (
+            f" from {previous}" if report.previous_version else ""
+        )
+    steps = " → ".join(f"{step} %" for step in report.steps) or "0 %"
+    total, own = sum(report.served.values()), report.served.get(report.new_version, 0)
+    if report.rolled_back:
+        why = report.breach or "the bake could not be judged"
+        traffic = (
+            f"{new} served {own} of {total} requests before the rollback "
+            f"({_plural(report.failed.get(report.new_version, 0), 'error')})"
+            if total
+            else "the demo sent no requests during the bake"
+        )
+        return f"{steps}, rolled back: {why}; {traffic}; live back on {previous}"
+    if not total:
+        return f"{steps}: no requests from the demo during the bake"
+    return (
+        f"{steps}: {new} served {own} of {total} requests during the bake, "
+        f"{_plural(sum(report.failed.values()), 'error')}"
+    )
+
+
+def rollout_report(
+    outputs: Mapping[str, Any], traffic: TrafficCount | None, succeeded: bool
+) -> RolloutReport | None:
+    """The report from the run's state outputs (None: prod was not deployed, or an all-at-once
+    deploy that did not succeed) and the traffic generator's counts."""
+    deploy = _newest(outputs, "deploy_prod")
+    if not deploy.get("new_version"):
+        return None
+    new, previous = str(deploy["new_version"]), str(deploy.get("previous_version") or "")
+    if not deploy.get("gradual"):
+        return RolloutReport("all_at_once", new, previous) if succeeded else None
+    rollback = outputs.get("RollbackRolloutProd")
+    rolled_back = isinstance(rollback, Mapping)
+    states = [
+        o["rollout_prod"]
+        for o in outputs.values()
+        if isinstance(o, Mapping) and isinstance(o.get("rollout_prod"), Mapping)
+    ]
+    weight = max((int(s.get("weight") or 0) for s in states), default=0)
+    policy: Mapping[str, Any] = next(
+        (s["policy"] for s in states if isinstance(s.get("policy"), Mapping)), {}
+    )
+    planned = [int(p) for p in str(policy.get("ROLLOUT_STEPS", "")).split(",") if p.strip().isdigit()]
+    steps = [p for p in planned if p <= weight] or (list(traffic.weights) if traffic else [])
+    if succeeded and (not steps or steps[-1] != 100):
+        steps.append(100)
+    return RolloutReport(
+        "gradual",
+        new,
+        previous,
+        tuple(steps),
+        dict(traffic.served) if traffic else {},
+        dict(traffic.failed) if traffic else {},
+        rolled_back,
+        _breach(rollback.get("error")) if isinstance(rollback, Mapping) else "",
+    )
+
+
+def _newest(outputs: Mapping[str, Any], key: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for output in outputs.values():
+        if isinstance(output, Mapping) and isinstance(output.get(key), Mapping):
+            found = dict(output[key])
+    return found
+
+
+def _breach(error: Any) -> str:
+    """The RolloutBreachError's message from a Catch's ``{"Error", "Cause"}`` (Lambda's JSON cause)."""
+    if not isinstance(error, Mapping):
+        return ""
+    cause = str(error.get("Cause") or "")
+    try:
+        parsed = json.loads(cause)
+        cause = str(parsed.get("errorMessage") or cause) if isinstance(parsed, dict) else cause
+    except ValueError:
+        pass
+    name = str(error.get("Error") or "")
+    if name and name != "RolloutBreachError":
+        cause = f"{name}: {cause}" if cause else name
+    return re.sub(r"\s+", " ", cause).strip()
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
