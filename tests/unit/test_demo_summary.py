@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from rich.console import Console
@@ -249,3 +249,50 @@ def test_the_progress_line_of_the_traffic_and_the_smoke_example_it_sends() -> No
     }
     assert smoke_request(outputs, "churn") == example
     assert smoke_request(outputs, "other") is None
+
+
+class History:
+    """A Step Functions client with one execution's history."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = events
+
+    def client(self, service: str) -> History:
+        return self
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:  # noqa: N803 (boto3's name)
+        return {"status": "SUCCEEDED", "startDate": T0, "stopDate": T0 + timedelta(seconds=30)}
+
+    def get_execution_history(self, **kwargs: Any) -> dict[str, Any]:
+        return {"events": self.events}
+
+
+def test_a_state_the_rollout_enters_twice_is_two_steps_with_their_own_times() -> None:
+    events: list[dict[str, Any]] = []
+    for second, (kind, name, weight) in enumerate(
+        [
+            ("TaskStateEntered", "ShiftTrafficProd", None),
+            ("TaskStateExited", "ShiftTrafficProd", 50),
+            ("WaitStateEntered", "BakeProd", None),
+            ("WaitStateExited", "BakeProd", 50),
+            ("TaskStateEntered", "ShiftTrafficProd", None),
+            ("TaskStateExited", "ShiftTrafficProd", 100),
+            ("SucceedStateEntered", "Succeeded", None),
+        ]
+    ):
+        at = T0 + timedelta(seconds=second * 10)
+        if kind.endswith("Entered"):
+            events.append({"type": kind, "timestamp": at, "stateEnteredEventDetails": {"name": name}})
+        else:
+            output = json.dumps({"rollout_prod": {"weight": weight}})
+            events.append(
+                {"type": kind, "timestamp": at, "stateExitedEventDetails": {"name": name, "output": output}}
+            )
+    view = demo.read_run(cast(StackClient, History(events)), EXECUTION)
+    assert [(s.name, s.status, s.seconds) for s in view.steps] == [
+        ("ShiftTrafficProd", "ok", 10.0),
+        ("BakeProd", "ok", 10.0),
+        ("ShiftTrafficProd #2", "ok", 10.0),
+        ("Succeeded", "ok", 0),
+    ]
+    assert view.outputs["ShiftTrafficProd"] == {"rollout_prod": {"weight": 100}}  # the latest visit's

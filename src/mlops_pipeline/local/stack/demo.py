@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -158,12 +159,17 @@ def read_run(client: StackClient, execution: str) -> RunView:
     steps: dict[str, Step] = {}
     outputs: dict[str, Any] = {}
     current: str | None = None
+    visits: Counter[str] = Counter()
+    latest: dict[str, str] = {}  # state name -> the step key of its latest visit
     for event in events:
         entered = event.get("stateEnteredEventDetails")
         exited = event.get("stateExitedEventDetails")
         if entered:
-            current = str(entered["name"])
-            if not current.startswith(_HIDDEN_PREFIXES):
+            name = str(entered["name"])
+            # A state entered again (the rollout's shift/bake loop) is a step of its own: "Name #2".
+            visits[name] += 1
+            current = latest[name] = name if visits[name] == 1 else f"{name} #{visits[name]}"
+            if not name.startswith(_HIDDEN_PREFIXES):
                 kind = event["type"]
                 status = "failed" if kind == "FailStateEntered" else "running"
                 if kind in ("FailStateEntered", "SucceedStateEntered"):
@@ -178,7 +184,7 @@ def read_run(client: StackClient, execution: str) -> RunView:
                 outputs[name] = json.loads(exited.get("output") or "null")
             except ValueError:
                 outputs[name] = None
-            step = steps.get(name)
+            step = steps.get(latest.get(name, name))
             if step is not None and step.status == "running":
                 step.status = "ok"
                 step.seconds = (event["timestamp"] - step.started).total_seconds()
@@ -407,13 +413,14 @@ def follow(
                     raise DemoError(f"the run did not finish within {timeout:.0f}s")
                 sleep(1.0)
     console.print(f"MLflow UI:   {info.mlflow_url}\nSlack inbox: {slack_location(info)}")
-    shown_note, shown_shares = "", 0
+    shown_note, shown_traffic, traffic_at = "", "", 0.0
     while True:
         view = tick()
-        count = traffic.snapshot() if traffic is not None else None
-        if count is not None and count.total and len(count.weights) != shown_shares:
-            shown_shares = len(count.weights)  # a line per traffic step, not per request
-            console.print(f"  {count.text()}", highlight=False)
+        line = traffic.snapshot().text() if traffic is not None else ""
+        # The traffic's counts every 5 s at most (not a line per request), and at the end.
+        if line != shown_traffic and (time.monotonic() - traffic_at >= 5 or view.status != "RUNNING"):
+            shown_traffic, traffic_at = line, time.monotonic()
+            console.print(f"  {line}", highlight=False)
         for step in view.steps:  # plain lines when not on a terminal (CI logs)
             if step.status != "running" and printed.get(step.name) != step.status:
                 printed[step.name] = step.status
