@@ -120,6 +120,17 @@ def test_functions_get_the_documented_settings(applied: Applied) -> None:
     )
     signing = interactions["Environment"]["Variables"]["SLACK_SIGNING_SECRET_ARN"]
     assert signing == outputs["slack_signing_secret_arn"] != outputs["slack_secret_arn"]
+    # The Roll back prod button starts the real prod rollback function; prod rolls out gradually
+    # (the local root's short steps), and only deploy_prod is told how.
+    rollback = outputs["prod_rollback_function_name"]
+    assert interactions["Environment"]["Variables"]["PROD_ROLLBACK_FUNCTION"] == rollback
+    assert lam.get_function_configuration(FunctionName=rollback)["Handler"] == (
+        "mlops_pipeline.handlers.rollback.handler"
+    )
+    assert (variables["ROLLOUT_MODE"], variables["ROLLOUT_STEPS"]) == ("gradual", "50,100")
+    assert variables["ROLLOUT_METRICS_DELAY_SECONDS"] == "0"
+    stage = lam.get_function_configuration(FunctionName=outputs["function_names"]["deploy_stage"])
+    assert not [name for name in stage["Environment"]["Variables"] if name.startswith("ROLLOUT_")]
 
 
 def _principals(trust: dict[str, Any]) -> set[str]:

@@ -57,7 +57,9 @@ def test_the_check_reads_a_block_and_refuses_a_crossed_wiring() -> None:
 
 
 def resource_block(text: str, kind: str, name: str) -> str:
-    return module_block(text.replace(f'resource "{kind}" "{name}" {{', f'module "{kind}.{name}" {{'), f"{kind}.{name}")
+    return module_block(
+        text.replace(f'resource "{kind}" "{name}" {{', f'module "{kind}.{name}" {{'), f"{kind}.{name}"
+    )
 
 
 def test_live_aws_attaches_mlflow_s_artifact_policy_to_the_module_s_codebuild_role() -> None:
@@ -66,3 +68,13 @@ def test_live_aws_attaches_mlflow_s_artifact_policy_to_the_module_s_codebuild_ro
     block = resource_block(text, "aws_iam_role_policy_attachment", "build_mlflow_artifacts")
     assert argument(block, "role") == "module.pipeline.codebuild_role_name"
     assert argument(block, "policy_arn") == "module.mlflow.artifact_client_policy_arn"
+
+
+@pytest.mark.parametrize("root", tf.ROOTS)
+def test_both_roots_pass_the_rollout_and_output_the_prod_rollback_function(root: str) -> None:
+    """live/aws cannot be planned offline: its pipeline call is read (live/local also has a plan test)."""
+    main = (REPO / "terraform" / root / "main.tf").read_text()
+    assert argument(module_block(main, "pipeline"), "rollout") == "var.rollout"
+    outputs = (REPO / "terraform" / root / "outputs.tf").read_text()
+    block = outputs[outputs.index('output "prod_rollback_function_name" {') :]
+    assert argument(block, "value") == "module.pipeline.prod_rollback_function_name"
