@@ -76,8 +76,8 @@ locals {
   # resource: slack_interactions' policy may then name it without a dependency cycle.
   prod_rollback_function_name = "${var.name_prefix}-rollback-prod"
   prod_rollback_function_arn  = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.prod_rollback_function_name}"
-  # The offers a successful run leaves (ROLLBACK#<execution>) and prod's deployed state, which
-  # the Slack click, the report and the rollback itself check.
+  # The rollback offers a successful run leaves (ROLLBACK#<execution>): report writes them, the
+  # Slack click claims them, the prod rollback settles them.
   table_rollback_offers_key = ["ROLLBACK#*"]
 
   # Functions with the "slack" feature post to Slack: the bot token, never the signing secret.
