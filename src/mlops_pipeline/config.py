@@ -32,14 +32,14 @@ SETTINGS: tuple[Setting, ...] = (
         "MLFLOW_TRACKING_URI",
         "MLflow tracking server URL.",
         None,
-        ("evaluate", "promote", "request_approval"),
+        ("evaluate", "promote", "request_approval", "rollback_prod"),
     ),
     Setting(
         "MLFLOW_CREDENTIALS_SECRET_ARN",
         'Secrets Manager secret with the pipeline\'s MLflow user `{"username","password"}`; '
         "empty when MLflow authentication is off (local mode).",
         "",
-        ("evaluate", "promote", "request_approval"),
+        ("evaluate", "promote", "request_approval", "rollback_prod"),
     ),
     Setting(
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
@@ -164,12 +164,23 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "LOCK_TTL_SECONDS",
-        "Lease of a deployment lock; a crashed run frees it after this.",
+        "Lease of a deployment lock; a crashed run frees it after this. Each step of a gradual "
+        "rollout renews it (Terraform also raises deploy_prod's to cover a bake with its extensions).",
         "900",
-        ("deploy_stage", "deploy_prod"),
+        ("deploy_stage", "deploy_prod", "rollback_prod"),
     ),
-    Setting("APPROVERS", "Comma-separated Slack user ids allowed to approve.", "", ("slack_interactions",)),
-    Setting("APPROVER_GROUP", "Slack user group id whose members may approve.", "", ("slack_interactions",)),
+    Setting(
+        "APPROVERS",
+        "Comma-separated Slack user ids allowed to approve.",
+        "",
+        ("slack_interactions", "rollback_prod"),
+    ),
+    Setting(
+        "APPROVER_GROUP",
+        "Slack user group id whose members may approve.",
+        "",
+        ("slack_interactions", "rollback_prod"),
+    ),
     Setting(
         "ALLOW_SELF_APPROVAL",
         "`true` lets a commit author approve their own model.",
@@ -181,7 +192,7 @@ SETTINGS: tuple[Setting, ...] = (
         "How many different allowed approvers must approve (1-5); an author the identity map cannot "
         "resolve raises it to at least 2. A Reject from any allowed approver rejects at once.",
         "1",
-        ("request_approval", "slack_interactions"),
+        ("request_approval", "slack_interactions", "rollback_prod"),
     ),
     Setting(
         "IDENTITY_MAP",
@@ -191,7 +202,7 @@ SETTINGS: tuple[Setting, ...] = (
         "`AWSReservedSSO_*` roles only); `github:<login>` / `gitlab:<username>` (case-insensitive). "
         "ARNs match exactly; the git author email is never used. See `domain/identity.py`.",
         "{}",
-        ("request_approval",),
+        ("request_approval", "rollback_prod"),
     ),
     Setting(
         "IDENTITY_LOOKUP",
@@ -199,7 +210,7 @@ SETTINGS: tuple[Setting, ...] = (
         "role session whose name is an email address, is looked up by that address in Slack "
         "(trusts the Identity Center directory and the workspace's emails, not the pusher).",
         "none",
-        ("request_approval",),
+        ("request_approval", "rollback_prod"),
     ),
     Setting(
         "APPROVAL_TIMEOUT_SECONDS",

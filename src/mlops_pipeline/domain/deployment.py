@@ -164,9 +164,13 @@ class DeploymentService:
         """One step of a gradual rollout: ``weight`` percent of ``live`` to ``moves[1]``, the rest
         to ``moves[0]``, under the deployment lock this execution took at its deploy (the lease
         is renewed: a rollout outlasts one lease; DeploymentLockedError if another run took it)."""
-        self.locks.acquire(lock_name(environment, model), execution, self.clock.now(), self.lock_ttl_seconds)
+        self.renew(execution, environment, model)
         previous, new = moves
         deployer.shift_traffic(new, weight, previous)
+
+    def renew(self, execution: str, environment: str, model: str) -> None:
+        """Renew the lease of the lock ``execution`` holds; DeploymentLockedError if another run has it."""
+        self.locks.acquire(lock_name(environment, model), execution, self.clock.now(), self.lock_ttl_seconds)
 
     def recover(
         self, execution: str, environment: str, model: str, deployer: Callable[[], FunctionDeployer]

@@ -110,6 +110,7 @@ def check(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     except (KeyError, ValueError) as exc:
         raise InvalidEventError(f"rollout state without a valid shifted_at and weight: {exc}") from None
     extensions = int(state.get("extensions") or 0)
+    deps.deployment.renew(execution, environment, candidate.model)  # a rollout outlasts one lease
     deployer = deps.deployer(environment, execution, candidate.model)
     now = deps.clock.now()
     served = deployer.bake_metrics([new, previous], since, now)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from mlops_pipeline.domain.errors import ConfigError, MetricsUnavailableError, RolloutBreachError
+from mlops_pipeline.domain.errors import (
+    ConfigError,
+    DeploymentLockedError,
+    MetricsUnavailableError,
+    RolloutBreachError,
+)
 from mlops_pipeline.domain.rollout import BakeMetrics
 from mlops_pipeline.handlers import deploy, promote, rollback, smoke_test
 from mlops_pipeline.handlers._runtime import Deps
@@ -106,7 +112,8 @@ def test_a_version_failing_a_fifth_of_its_requests_is_rolled_back_at_the_first_s
     assert fn.weights == {"2": 10}
     fn.metrics = {"2": BakeMetrics("2", invocations=50, errors=10), "1": BakeMetrics("1", invocations=450)}
     with pytest.raises(
-        RolloutBreachError, match=r"^errors 20\.0 % > 1\.0 % on v2 \(10 of 50 requests\) at 10 % of live \(metric: errors\)$"
+        RolloutBreachError,
+        match=r"^errors 20\.0 % > 1\.0 % on v2 \(10 of 50 requests\) at 10 % of live \(metric: errors\)$",
     ):
         step(deps, m, d, "check", state)
     # The state machine's RollbackRolloutProd: all traffic back to v1, weights cleared, lock freed.
@@ -186,3 +193,20 @@ def test_all_at_once_and_a_first_deployment_move_live_at_the_deploy(deps: Deps) 
     deps.env = {**deps.env, **GRADUAL}
     stage = deploy.handle({"execution": EXECUTION, "environment": "stage", "model": m}, deps)
     assert stage["gradual"] is False and fake_deployer(deps, "stage").alias == "2"  # stage: never gradual
+
+
+def test_each_step_renews_the_lock_and_a_lost_lock_stops_the_rollout(
+    prod: tuple[Deps, dict[str, Any], dict[str, Any]],
+) -> None:
+    deps, m, d = prod
+    locks = deps.locks
+    assert isinstance(locks, FakeLockStore) and isinstance(deps.clock, FakeClock)
+    state = step(deps, m, d, "shift", {"weight": 0, "extensions": 0})
+    deps.clock.advance(600)
+    fake_deployer(deps, "prod").metrics = {"2": BakeMetrics("2", invocations=10)}
+    step(deps, m, d, "check", state)
+    assert locks.locks["deploy-prod-ships"].expires_at == deps.clock.now() + timedelta(seconds=900)
+    deps.clock.advance(901)  # the lease ran out and another run took the lock
+    locks.acquire("deploy-prod-ships", "someone-else", deps.clock.now(), 900)
+    with pytest.raises(DeploymentLockedError):
+        step(deps, m, d, "check", state)
