@@ -245,6 +245,8 @@ class PipelineStack:
             own["DECLARED_MODELS"] = self.declared_models()
         if function == "slack_interactions":
             own["SLACK_SIGNING_SECRET_ARN"] = self.signing_secret_arn
+            # A "Roll back prod" click starts it, as Terraform wires it.
+            own["PROD_ROLLBACK_FUNCTION"] = self.function_name("rollback_prod")
         return {
             "MLOPS_TABLE": self.table,
             "SLACK_SECRET_ARN": self.secret_arn,
