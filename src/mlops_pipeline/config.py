@@ -330,12 +330,13 @@ class ModelFunction:
 
 def undeclared_model(model: str, declared: Iterable[str], where: str) -> ConfigError:
     """The refusal of a model name the deployment does not declare, saying how to declare it."""
+    # The remedy first: a report cut short (Slack, 600 characters) still says what to do.
     known = ", ".join(sorted(declared)) or "none"
     return ConfigError(
-        f"model {model!r} is not declared {where} (declared: {known}): every model gets its own "
-        f"inference functions; add it to the Terraform variable `{MODELS_VARIABLE}` "
-        f'(`{MODELS_VARIABLE} = {{ "{model}" = {{}} }}`) and apply, or set [model] name in mlops.toml '
-        "to a declared model"
+        f"model {model!r} is not declared {where}: add it to the Terraform variable "
+        f'`{MODELS_VARIABLE}` (`{MODELS_VARIABLE} = {{ "{model}" = {{}} }}`) and apply, or set [model] name '
+        f"in mlops.toml to a declared model (every model gets its own inference functions; "
+        f"declared: {known})"
     )
 
 

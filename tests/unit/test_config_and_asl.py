@@ -64,7 +64,8 @@ def test_deploy_targets_parse() -> None:
     with pytest.raises(ConfigError, match="no deploy target 'prod'"):
         targets["prod"]
     with pytest.raises(
-        ConfigError, match=r"'fraud' is not declared in stage \(declared: churn, ships\).*`models`"
+        ConfigError,
+        match=r"'fraud' is not declared in stage: add it to the Terraform variable `models`.*declared: churn, ships\)$",
     ):
         targets["stage"].function_for("fraud")
 
