@@ -361,7 +361,7 @@ resource "aws_lambda_function" "this" {
   reserved_concurrent_executions = var.lambda_reserved_concurrency
 
   environment {
-    variables = merge(local.common_env, contains(each.value.features, "slack") ? local.slack_env : {}, each.value.env, var.lambda_environment_overrides)
+    variables = local.function_env[each.key]
   }
 
   tracing_config {
@@ -370,5 +370,20 @@ resource "aws_lambda_function" "this" {
 
   tags = var.tags
 
+  lifecycle {
+    # Lambda refuses more than 4 KB of environment (keys and values, counted in bytes), at apply;
+    # DEPLOY_TARGETS grows with every declared model: say so at plan.
+    precondition {
+      condition     = length(join("", [for k, v in local.function_env[each.key] : "${k}${v}"])) <= 4096
+      error_message = "The environment of ${each.key} exceeds Lambda's 4 KB limit (DEPLOY_TARGETS grows with every model in var.deploy_targets' functions): split the models across two pipelines (name_prefix) or shorten function names."
+    }
+  }
+
   depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.lambda]
+}
+
+locals {
+  function_env = {
+    for k, f in local.functions : k => merge(local.common_env, contains(f.features, "slack") ? local.slack_env : {}, f.env, var.lambda_environment_overrides)
+  }
 }

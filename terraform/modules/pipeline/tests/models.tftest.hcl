@@ -207,3 +207,17 @@ run "rejects_declared_models_in_overrides" {
 
   expect_failures = [var.lambda_environment_overrides, var.codebuild_environment, var.train_environment]
 }
+
+# Lambda refuses more than 4 KB of environment: 80 models' DEPLOY_TARGETS is refused at plan.
+run "refuses_more_models_than_a_function_environment_holds" {
+  command = plan
+
+  variables {
+    deploy_targets = {
+      stage = { role_arn = "arn:aws:iam::222222222222:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::222222222222:role/mlops-smoke-test", functions = { for i in range(80) : "model-${i}" => { function_name = "mlops-model-${i}" } } }
+      prod  = { role_arn = "arn:aws:iam::333333333333:role/mlops-deploy", invoke_role_arn = "arn:aws:iam::333333333333:role/mlops-smoke-test", functions = { for i in range(80) : "model-${i}" => { function_name = "mlops-model-${i}" } } }
+    }
+  }
+
+  expect_failures = [aws_lambda_function.this["deploy_stage"], aws_lambda_function.this["deploy_prod"], aws_lambda_function.this["smoke_test_stage"], aws_lambda_function.this["smoke_test_prod"], aws_lambda_function.this["rollback_stage"], aws_lambda_function.this["rollback_prod"]]
+}
