@@ -293,7 +293,7 @@ class Deps:
 
     @cached_property
     def rollback_starter(self) -> RollbackStarter:
-        from mlops_pipeline.handlers.slack_interactions import AsyncLambdaStarter
+        from mlops_pipeline.adapters.aws.lambda_starter import AsyncLambdaStarter
 
         function = self.setting("PROD_ROLLBACK_FUNCTION")
         if not function:

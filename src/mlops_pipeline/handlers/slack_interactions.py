@@ -126,21 +126,6 @@ def _answer(deps: Deps, action: BlockAction, message: str) -> None:
         logger.warning("could not answer the clicker", extra={"reason": str(exc)})
 
 
-class AsyncLambdaStarter:
-    """RollbackStarter: ``lambda:InvokeFunction`` with InvocationType=Event (Lambda queues it and
-    retries it; the rollback is idempotent on its record)."""
-
-    def __init__(self, function: str, client: Any | None = None) -> None:
-        self.function = function
-        self._client = client
-
-    def start(self, payload: Mapping[str, Any]) -> None:
-        import boto3
-
-        client = self._client or boto3.client("lambda")
-        client.invoke(FunctionName=self.function, InvocationType="Event", Payload=json.dumps(dict(payload)))
-
-
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(event, runtime())
