@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: setup postgres-server test lint typecheck unit functional asl faults contract terraform-check e2e demo bench clean
+.PHONY: setup postgres-server test lint typecheck unit functional asl faults contract terraform-check e2e demo demo-rollback bench clean
 
 setup: $(BIN)/mlops-pipeline $(CHECKOV_VENV)/bin/checkov postgres-server  ## install everything into ./.venv (and checkov into its own venv)
 
@@ -68,6 +68,10 @@ e2e: setup
 
 demo: setup  ## run the whole flow locally (then: .venv/bin/mlops-pipeline local down)
 	$(BIN)/mlops-pipeline demo --auto-approve
+
+demo-rollback: setup  ## push twice (prod gets a previous version), then roll prod back from Slack
+	$(BIN)/mlops-pipeline demo --auto-approve
+	$(BIN)/mlops-pipeline demo --auto-approve --roll-back
 
 bench: setup
 	$(BIN)/python benchmarks/serving.py

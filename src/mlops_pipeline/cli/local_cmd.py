@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlops_pipeline.local.stack.demo import DemoResult
+    from mlops_pipeline.local.stack.demo_rollback import RollbackDemo
+    from mlops_pipeline.local.stack.state import StackInfo
 
 local_app = typer.Typer(help="The local three-account AWS emulation (moto, MLflow, Slack stand-in).")
 
@@ -257,6 +264,12 @@ def demo(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the run to finish.")] = 2400,
     git_host: GitHostOption = "codecommit",
     rollout: RolloutOption = "gradual",
+    roll_back: Annotated[
+        bool,
+        typer.Option(
+            "--roll-back", help="After a successful run: click Roll back prod in Slack as U0APPROVER."
+        ),
+    ] = False,
 ) -> None:
     """Run the whole flow locally: push the model, build, stage, approve in Slack, prod, promote."""
     import time
@@ -272,6 +285,8 @@ def demo(
 
     if auto_approve and reject_:
         raise typer.BadParameter("use --auto-approve or --reject, not both")
+    if roll_back and not auto_approve:
+        raise typer.BadParameter("--roll-back needs --auto-approve (a run that reaches prod)")
     decision: Decision = "reject" if reject_ else "approve" if auto_approve else "wait"
     host = _git_host(git_host, terraform)
     chosen_rollout = _rollout(rollout)
@@ -306,6 +321,7 @@ def demo(
             # Its rollout is the one it started with (--rollout applies to a stack the demo starts).
             console.print(f"using the running local stack (pid {info.pid}, prod rollout {info.rollout})")
         result = run_demo(info, source, decision, timeout=timeout, console=console)
+        rolled = _roll_back(info, result, console) if roll_back else None
     except LocalStackError as exc:
         if down_after:
             control.down(directory)
@@ -322,6 +338,21 @@ def demo(
     typer.echo(result.last_line())
     if result.outcome == "failed":
         raise typer.Exit(1)
+    if rolled is not None:
+        typer.echo(rolled.line)
+        if not rolled.ok:
+            raise typer.Exit(1)
+
+
+def _roll_back(info: StackInfo, result: DemoResult, console: Console) -> RollbackDemo:
+    """``demo --roll-back``: roll the run's prod deployment back from Slack (a succeeded run only)."""
+    from mlops_pipeline.local.stack.client import StackClient
+    from mlops_pipeline.local.stack.demo_rollback import RollbackDemo, roll_back_from_slack
+
+    if result.outcome != "succeeded":
+        return RollbackDemo(False, f"nothing to roll back: the run {result.outcome}")
+    console.print("rolling prod back from Slack ...")
+    return roll_back_from_slack(StackClient(info), result.execution, result.model_name, console=console)
 
 
 def register(app: typer.Typer) -> None:
