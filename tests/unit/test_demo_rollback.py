@@ -62,6 +62,12 @@ def test_the_line_is_read_from_the_reporters_text(status: str, expected: str) ->
     assert rollback_line([_final()]) is None
 
 
+def test_the_lines_detail_is_unescaped() -> None:
+    line = _message("4.0", views.progress("RollbackProdByHand", "REFUSED", "by <@U0APPROVER> & co"))
+    assert "&lt;" in line["text"]
+    assert rollback_line([line]) == ("refused", "by <@U0APPROVER> & co")
+
+
 def test_summary_says_where_prod_and_the_registry_are() -> None:
     done = summary_line("succeeded", "x", before="3", after="2", registry="1")
     assert done.ok

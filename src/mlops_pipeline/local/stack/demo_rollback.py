@@ -10,6 +10,7 @@ registry's ``production`` alias are now::
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,14 +47,15 @@ def rollback_button(messages: Sequence[Mapping[str, Any]]) -> tuple[str, dict[st
 def rollback_line(messages: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     """The (status, detail) of the newest ``RollbackProdByHand`` line of a thread (None: none yet).
 
-    The line is the reporter's plain text: ``<emoji> RollbackProdByHand <status>: <detail>``.
+    The line is the reporter's plain text: ``<emoji> RollbackProdByHand <status>: <detail>``,
+    escaped for Slack (``&lt;@U0APPROVER&gt;``): the detail comes back unescaped.
     """
     for message in reversed(messages):
         text = str(message.get("text") or "")
         _, found, rest = text.partition(f"{ROLLBACK_STEP} ")
         if found:
             status, _, detail = rest.partition(":")
-            return status.strip().lower(), detail.strip()
+            return status.strip().lower(), html.unescape(detail.strip())
     return None
 
 
