@@ -35,8 +35,10 @@ $(CHECKOV_VENV)/bin/checkov:
 	$(CHECKOV_VENV)/bin/pip install -q --upgrade pip
 	$(CHECKOV_VENV)/bin/pip install -q "checkov==3.3.30"
 
+# Two workers (the machine has two cores), each running whole tiers (tests/conftest.py puts every
+# test in its tier's xdist group), so a tier's shared stack is started once.
 test: setup lint typecheck  ## the whole test suite (what CI runs)
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n 2 --dist loadgroup tests
 
 lint:
 	$(BIN)/ruff check src tests benchmarks seed_code
