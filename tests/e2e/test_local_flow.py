@@ -140,7 +140,8 @@ def test_reject_leaves_prod_untouched(e2e: E2E, champion: str) -> None:
     assert approval.decided_by == "U0APPROVER"
 
 
-def test_broken_smoke_test_rolls_back_stage(e2e: E2E) -> None:
+def test_broken_smoke_test_rolls_back_stage(e2e: E2E, champion: str) -> None:
+    # ``champion``: stage must serve a real model before (not the placeholder), whatever ran first.
     stage_before, prod_before = live_version(e2e, "stage"), live_version(e2e, "prod")
     lam = e2e.client.client("lambda", "stage")
     function = e2e.info.function_of(SEED_MODEL, "stage")
