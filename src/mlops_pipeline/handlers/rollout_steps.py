@@ -37,13 +37,18 @@ def settings(deps: Deps) -> dict[str, str]:
     return {name: env[name] for name in names if env.get(name)}
 
 
-def policy(deps: Deps, state: Mapping[str, Any] | None = None) -> RolloutPolicy:
-    """The rollout policy: the one a running rollout started with (``state["policy"]``: a
-    settings change never alters a rollout half-way), else this function's settings."""
+def snapshot(deps: Deps, state: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The settings a running rollout started with (``state["policy"]``: a settings change never
+    alters a rollout half-way), else this function's settings."""
     started = (state or {}).get("policy")
     if isinstance(started, Mapping):
-        return RolloutPolicy.from_settings({str(k): str(v) for k, v in started.items()})
-    return RolloutPolicy.from_settings(settings(deps))
+        return {str(k): str(v) for k, v in started.items()}
+    return settings(deps)
+
+
+def policy(deps: Deps, state: Mapping[str, Any] | None = None) -> RolloutPolicy:
+    """The rollout policy of ``snapshot``."""
+    return RolloutPolicy.from_settings(snapshot(deps, state))
 
 
 def gradual(deps: Deps, environment: str, previous_version: str | None) -> bool:
@@ -70,11 +75,8 @@ def shift(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     candidate = Candidate.from_evaluation(event["model"])
     previous, new = _versions(event)
     state = _state(event)
-    started = state.get("policy")
-    snapshot = (
-        {str(k): str(v) for k, v in started.items()} if isinstance(started, Mapping) else settings(deps)
-    )
-    rules = RolloutPolicy.from_settings(snapshot)
+    started_with = snapshot(deps, state)
+    rules = RolloutPolicy.from_settings(started_with)
     weight = next_weight(rules, int(state.get("weight") or 0))
     deployer = deps.deployer(environment, execution, candidate.model)
     deps.deployment.shift(execution, environment, candidate.model, deployer, (previous, new), weight)
@@ -85,9 +87,9 @@ def shift(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         execution, STEP, "SUCCEEDED", f"{weight} % of live → v{new} (v{previous}: {FULL - weight} %){bake}"
     )
     logger.info("traffic shifted", extra={"weight": weight, "new_version": new, "previous_version": previous})
-    delay = config.get_int("ROLLOUT_METRICS_DELAY_SECONDS", snapshot)
+    delay = config.get_int("ROLLOUT_METRICS_DELAY_SECONDS", started_with)
     return {
-        "policy": snapshot,
+        "policy": started_with,
         "weight": weight,
         "shifted_at": now.isoformat(),
         "extensions": 0,
