@@ -4,9 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: setup postgres-server test lint typecheck unit functional asl faults contract terraform-check e2e demo demo-rollback bench clean
+.PHONY: setup postgres-server contract-venv test lint typecheck unit functional asl faults contract terraform-check e2e demo demo-rollback bench clean
 
-setup: $(BIN)/mlops-pipeline $(CHECKOV_VENV)/bin/checkov postgres-server  ## install everything into ./.venv (and checkov into its own venv)
+setup: $(BIN)/mlops-pipeline $(CHECKOV_VENV)/bin/checkov postgres-server contract-venv  ## install everything into ./.venv (and checkov into its own venv)
 
 $(BIN)/mlops-pipeline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ postgres-server:
 	else \
 		echo "setup: no PostgreSQL server; tests/contract needs one: apt-get install postgresql (as root)"; \
 	fi
+
+# The MLflow server's own environment for tests/contract, from docker/mlflow/requirements.lock
+# (cached by the lock's hash; a no-op when current). Built here so that a failure shows at setup,
+# with pip's own reason, not 20 minutes into the tests.
+contract-venv: $(BIN)/mlops-pipeline
+	$(BIN)/python tests/contract/server_venv.py
 
 # checkov pins many libraries of its own; a separate venv keeps them off ours.
 $(CHECKOV_VENV)/bin/checkov:

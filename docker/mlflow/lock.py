@@ -2,7 +2,7 @@
 """Regenerate requirements.lock from requirements.in for every platform the image's packages run on.
 
 For each target (the Fargate image: linux/arm64 CPython 3.12; the contract tier on this kind of
-machine: linux/x86_64 CPython 3.11) pip resolves requirements.in without installing anything
+machine: linux/x86_64 or linux/aarch64 CPython 3.11) pip resolves requirements.in without installing anything
 (``pip install --dry-run --report --platform ... --python-version ... --only-binary=:all:``)
 against the package index alone (no machine-local pip.conf, find-links or constraints). The
 target with the oldest Python is resolved first and its pins constrain the others, so every
@@ -64,6 +64,13 @@ TARGETS = (
         "x86_64",
         "3.11",
         'platform_machine == "x86_64" and python_version == "3.11"',
+    ),
+    # Machines of this kind are x86_64 or aarch64: the contract tier runs on either.
+    Target(
+        "linux/aarch64 CPython 3.11 (the contract tier on an arm64 machine)",
+        "aarch64",
+        "3.11",
+        'platform_machine == "aarch64" and python_version == "3.11"',
     ),
 )
 

@@ -1,8 +1,8 @@
 """The MLflow server's own virtual environment, installed from docker/mlflow/requirements.lock.
 
 Exactly what the image installs (``pip install --require-hashes --no-deps --only-binary=:all:``),
-on this machine's platform: the lock carries the wheel hashes of both the linux/arm64 CPython
-3.12 image and linux/x86_64 CPython 3.11. Cached under ``.venv-contract/<key>/`` (gitignored),
+on this machine's platform: the lock carries the wheel hashes of the linux/arm64 CPython 3.12
+image and of linux/x86_64 and linux/aarch64 CPython 3.11 (machines of this kind are either). Cached under ``.venv-contract/<key>/`` (gitignored),
 keyed by the lock's content and the interpreter, and rebuilt when either changes; a venv whose
 install did not finish is thrown away.
 """
@@ -10,6 +10,9 @@ install did not finish is thrown away.
 from __future__ import annotations
 
 import hashlib
+import os
+import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -33,22 +36,82 @@ def key() -> str:
     return digest.hexdigest()[:16]
 
 
+def _platform() -> tuple[str, str]:
+    machine = platform.machine().lower()
+    return {"arm64": "aarch64", "amd64": "x86_64"}.get(
+        machine, machine
+    ), f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def covered_platforms() -> set[tuple[str, str]]:
+    """(machine, python major.minor) pairs the lock has wheel hashes for, from its header."""
+    found = re.findall(r"^#\s+- linux/(\w+) CPython (\d+\.\d+)", LOCK.read_text(), flags=re.MULTILINE)
+    return {({"arm64": "aarch64"}.get(arch, arch), version) for arch, version in found}
+
+
+def _index_only_env() -> dict[str, str]:
+    """pip with the package index alone: no machine-local pip.conf, find-links or constraints."""
+    keep = {"PIP_INDEX_URL", "PIP_CERT", "PIP_CLIENT_CERT", "PIP_DEFAULT_TIMEOUT", "PIP_PROXY"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") or k in keep}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return env
+
+
+def _tail(output: str, lines: int = 25) -> str:
+    # This machine's pip.conf names local indexes a fresh machine may not have: pip warns per package.
+    kept = [line for line in output.splitlines() if "is ignored: it is neither a file" not in line]
+    return "\n".join(kept[-lines:])
+
+
+# The machine's own pip settings first (local wheel mirrors are fast), then the package index alone:
+# every hash in the lock is a wheel on PyPI, so a broken or partial local mirror cannot stop the tier.
+_ATTEMPTS = (("this machine's pip settings", None), ("the package index only", _index_only_env))
+
+
 def ensure() -> Path:
-    """Path of the venv's python, creating and installing the venv when needed."""
+    """Path of the venv's python, creating and installing the venv when needed.
+
+    Raises RuntimeError naming the cause (an uncovered platform, pip's own last lines per attempt,
+    the free disk space) when it cannot be installed.
+    """
+    machine, version = _platform()
+    if (machine, version) not in covered_platforms():
+        raise RuntimeError(
+            f"{LOCK.relative_to(REPO)} has no wheel hashes for linux/{machine} CPython {version} "
+            f"(it covers {sorted(covered_platforms())}): add a Target to docker/mlflow/lock.py and run it"
+        )
     root = CACHE / key()
     python = root / "bin" / "python"
     if (root / _DONE).is_file():
         return python
-    shutil.rmtree(root, ignore_errors=True)
     root.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([_base_python(), "-m", "venv", str(root)], check=True)
-    subprocess.run(
-        [
-            str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--require-hashes", "--no-deps", "--only-binary=:all:", "-r", str(LOCK),
-        ],
-        check=True,
-    )  # fmt: skip
+    failures: list[str] = []
+    for label, make_env in _ATTEMPTS:
+        shutil.rmtree(root, ignore_errors=True)
+        subprocess.run([_base_python(), "-m", "venv", str(root)], check=True)
+        result = subprocess.run(
+            [
+                str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
+                "--require-hashes", "--no-deps", "--only-binary=:all:", "-r", str(LOCK),
+            ],
+            env=make_env() if make_env else None, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode == 0:
+            break
+        failures.append(
+            f"--- pip with {label} (exit {result.returncode}):\n{_tail(result.stdout + result.stderr)}"
+        )
+        print(
+            f"server_venv: installing the lock with {label} failed; see below if no attempt succeeds",
+            file=sys.stderr,
+        )
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+        free = shutil.disk_usage(CACHE).free / 2**30
+        raise RuntimeError(
+            f"could not install {LOCK.relative_to(REPO)} into {root} ({free:.1f} GiB free there; "
+            "the venv takes about 0.9 GiB):\n" + "\n".join(failures)
+        )
     # Old venvs of earlier locks are only disk space.
     for other in CACHE.iterdir():
         if other != root and other.is_dir():
