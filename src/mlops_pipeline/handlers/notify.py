@@ -6,7 +6,9 @@ An ended run holds no deployment lock: a lease it still holds (its deploy was ki
 function's timeout, its rollback never ran) is released, so the next run need not wait for it.
 
 The run's thread is caught up first (steps whose posts failed while Slack was down); while
-it cannot be, the invocation fails after doing everything else, for Lambda to retry it.
+it cannot be, the invocation fails after doing everything else, for Lambda to retry it. A final
+success message posted this late still carries the "Roll back prod" button when the run's offer
+is still open (the offer is stored before the post is tried, so a Slack outage loses no button).
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops_pipeline.domain.deployment import lock_name
 from mlops_pipeline.domain.errors import InvalidEventError, ThreadNotCaughtUpError
+from mlops_pipeline.domain.models import RunRecord
+from mlops_pipeline.domain.prod_rollback import RollbackStatus, request_id
+from mlops_pipeline.domain.reporting import Reporter
 from mlops_pipeline.functions import ENVIRONMENTS
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
+from mlops_pipeline.handlers.report import with_rollback_button
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
 FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -59,6 +65,21 @@ def free_locks(deps: Deps, execution: str, model: str | None) -> list[str]:
     return freed
 
 
+def catch_up_reporter(deps: Deps, run: RunRecord) -> Reporter:
+    """The reporter that catches ``run``'s thread up: with the rollback button on the final
+    success message while the run's offer is open (unreadable offers: no button, never a failure)."""
+    if run.status != "SUCCEEDED":
+        return deps.reporter
+    try:
+        offer = deps.rollbacks.get(request_id(run.execution))
+    except Exception:
+        logger.exception("could not read the run's prod rollback offer")
+        return deps.reporter
+    if offer is None or offer.status is not RollbackStatus.OFFERED:
+        return deps.reporter
+    return with_rollback_button(deps.reporter, offer)
+
+
 def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     posted = 0
     behind: list[str] = []
@@ -76,7 +97,7 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
         if run is not None and (run.status in ALREADY_TOLD or run.status == status):
             # The outcome is told already (by the state machine, or by an earlier delivery of
             # this event): only what the thread still lacks is posted.
-            if not deps.reporter.catch_up(execution):
+            if not catch_up_reporter(deps, run).catch_up(execution):
                 behind.append(execution)
             continue
         trigger: Mapping[str, Any] = {}

@@ -210,10 +210,12 @@ locals {
       assume         = []
       task_callbacks = []
       # A run that ended ends its pending approvals (no callback: nothing waits for them) and
-      # frees the deployment locks it still holds (a delete conditional on the owner).
+      # frees the deployment locks it still holds (a delete conditional on the owner). A final
+      # success it posts late (Slack was down) carries the run's open rollback offer's button.
       table = [
         local.table_runs, local.table_decisions, local.table_by_model,
         { sid = "DeploymentLocks", index = false, keys = flatten(values(local.lock_keys)), actions = ["dynamodb:DeleteItem"] },
+        { sid = "RollbackOffers", index = false, keys = local.table_rollback_offers_key, actions = ["dynamodb:GetItem"] },
       ]
       env = {}
     }

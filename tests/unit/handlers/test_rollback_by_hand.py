@@ -10,7 +10,7 @@ import pytest
 
 from mlops_pipeline.domain.models import Approval, ApprovalStatus, DeployedState, RunRecord
 from mlops_pipeline.domain.prod_rollback import RollbackStatus
-from mlops_pipeline.handlers import report, rollback
+from mlops_pipeline.handlers import notify, report, rollback
 from mlops_pipeline.handlers._runtime import Deps
 from tests.fakes import (
     FakeApprovalStore,
@@ -24,6 +24,7 @@ from tests.fakes import (
     FakeRollbackStore,
     FakeRunStore,
 )
+from tests.unit.chat_outage import ChatOutage
 from tests.unit.handlers.test_handlers import SECRET, _click
 
 EXECUTION = "arn:aws:states:us-east-1:111111111111:execution:mlops-pipeline:run-7"
@@ -136,6 +137,39 @@ def test_the_final_success_message_carries_the_button_and_an_offer(deps: Deps) -
         "5",
         RollbackStatus.OFFERED,
     )
+
+
+def _succeeded_event() -> dict[str, Any]:
+    message = {
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {"executionArn": EXECUTION, "status": "SUCCEEDED", "input": "{}"},
+    }
+    return {
+        "Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(message), "MessageId": "m"}}]
+    }
+
+
+@pytest.mark.parametrize("clicked_meanwhile", [False, True])
+def test_a_final_message_posted_late_still_carries_the_open_offers_button(
+    deps: Deps, clicked_meanwhile: bool
+) -> None:
+    # Slack is down when ReportSucceeded posts: the offer is stored all the same, and the final
+    # message notify posts once Slack is back carries the button while the offer is open.
+    chat = ChatOutage()
+    deps.notifier = chat
+    report.handle({"execution": EXECUTION, "input": {}, "step": "Pipeline", "status": "STARTED"}, deps)
+    chat.down = True
+    report.handle({"execution": EXECUTION, "input": {}, "step": "Pipeline", "status": "SUCCEEDED"}, deps)
+    offer = store(deps).get("run-7")
+    assert offer is not None and offer.status is RollbackStatus.OFFERED
+    if clicked_meanwhile:  # e.g. from the terminal: the offer is taken, a button would only refuse
+        store(deps).claim("run-7", by="UAPPROVER", principal=OPS, via="cli", reason="r", at=deps.clock.now())
+    chat.down = False
+    notify.handle(_succeeded_event(), deps)
+    final = list(chat.messages.values())[-1]
+    assert "Pipeline succeeded" in final["text"], final["text"]
+    expected = [] if clicked_meanwhile else [("rollback_prod", "run-7")]
+    assert [(b["action_id"], b["value"]) for b in buttons(final)] == expected
 
 
 def test_no_button_for_a_first_deployment_or_a_run_prod_moved_on_from(deps: Deps) -> None:

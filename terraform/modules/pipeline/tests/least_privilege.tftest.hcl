@@ -208,8 +208,8 @@ run "table_access_is_scoped_to_the_keys_each_function_uses" {
       notify = [
         "dynamodb:DeleteItem LOCK#deploy-prod-churn", "dynamodb:DeleteItem LOCK#deploy-prod-delivery-time",
         "dynamodb:DeleteItem LOCK#deploy-stage-churn", "dynamodb:DeleteItem LOCK#deploy-stage-delivery-time", "dynamodb:GetItem APPROVAL#*",
-        "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:Query APPROVALS#*", "dynamodb:UpdateItem APPROVAL#*",
-        "dynamodb:UpdateItem RUN#*",
+        "dynamodb:GetItem ROLLBACK#*", "dynamodb:GetItem RUN#*", "dynamodb:PutItem RUN#*", "dynamodb:Query APPROVALS#*",
+        "dynamodb:UpdateItem APPROVAL#*", "dynamodb:UpdateItem RUN#*",
       ]
       promote = [
         "dynamodb:DeleteItem LOCK#deploy-prod-churn", "dynamodb:DeleteItem LOCK#deploy-prod-delivery-time",
