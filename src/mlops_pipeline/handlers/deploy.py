@@ -37,7 +37,7 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     if environment in APPROVAL_ENVIRONMENTS:
         require_approval(event, deps, execution, candidate)
     deployer = deps.deployer(environment, execution, candidate.model)
-    gradual = rollout_steps.gradual(deps, environment, deployer.current_version())
+    gradual = rollout_steps.gradual(deps, environment, deployer.current_version)
     result = deps.deployment.deploy(execution, environment, deployer, candidate, move_alias=not gradual)
     previous = f"v{result.previous_version}" if result.previous_version else "nothing"
     moved = (

@@ -10,7 +10,7 @@ was shifted, how many bakes were added for lack of traffic. The policy is ``ROLL
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -51,10 +51,11 @@ def policy(deps: Deps, state: Mapping[str, Any] | None = None) -> RolloutPolicy:
     return RolloutPolicy.from_settings(snapshot(deps, state))
 
 
-def gradual(deps: Deps, environment: str, previous_version: str | None) -> bool:
+def gradual(deps: Deps, environment: str, previous_version: Callable[[], str | None]) -> bool:
     """True when this deploy publishes only and shifts traffic in steps afterwards: prod, mode
-    ``gradual``, and a version behind ``live`` to share the traffic with."""
-    return environment == "prod" and policy(deps).mode == "gradual" and bool(previous_version)
+    ``gradual``, and a version behind ``live`` to share the traffic with (``previous_version``
+    is asked only then: stage and ``all_at_once`` make no call for it)."""
+    return environment == "prod" and policy(deps).mode == "gradual" and bool(previous_version())
 
 
 def _versions(event: Mapping[str, Any]) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from mlops_pipeline.domain.errors import (
     RolloutBreachError,
 )
 from mlops_pipeline.domain.rollout import BakeMetrics
-from mlops_pipeline.handlers import deploy, promote, rollback, smoke_test
+from mlops_pipeline.handlers import deploy, promote, rollback, rollout_steps, smoke_test
 from mlops_pipeline.handlers._runtime import Deps
 from tests.fakes import FakeClock, FakeLockStore
 from tests.unit.handlers.test_handlers import EXECUTION, approved, deps, fake_deployer, model
@@ -193,6 +193,22 @@ def test_all_at_once_and_a_first_deployment_move_live_at_the_deploy(deps: Deps) 
     deps.env = {**deps.env, **GRADUAL}
     stage = deploy.handle({"execution": EXECUTION, "environment": "stage", "model": m}, deps)
     assert stage["gradual"] is False and fake_deployer(deps, "stage").alias == "2"  # stage: never gradual
+
+
+def test_only_a_gradual_prod_deploy_asks_which_version_is_live(deps: Deps) -> None:
+    # The question is a GetAlias on the target account: stage and all_at_once never make it.
+    assert deps.env is not None
+    asked: list[str] = []
+
+    def live() -> str | None:
+        asked.append("live")
+        return "1"
+
+    assert rollout_steps.gradual(deps, "prod", live) is False and asked == []  # all_at_once
+    deps.env = {**deps.env, **GRADUAL}
+    assert rollout_steps.gradual(deps, "stage", live) is False and asked == []
+    assert rollout_steps.gradual(deps, "prod", live) is True and asked == ["live"]
+    assert rollout_steps.gradual(deps, "prod", lambda: None) is False  # a first deployment
 
 
 def test_each_step_renews_the_lock_and_a_lost_lock_stops_the_rollout(
