@@ -10,6 +10,13 @@ verify, get the policy check only) and ``check_action_permitted`` against the ro
 attached policies. Every other caller stays unchecked. moto's coverage applies: it matches
 actions and resources (``*`` where the service gives none), not conditions or resource policies.
 
+The prod rollback's identity proof (a SigV4-signed STS ``GetCallerIdentity`` that signs the
+``x-mlops-rollback-function`` header, see ``domain/prod_rollback.py``) is verified too, by any
+caller: moto answers GetCallerIdentity for any signature, AWS only for a valid one, and the
+rollback function's refusal of a forged or altered proof rests on that. Its signature is
+checked with moto's ``check_signature`` (an unknown key: ``InvalidClientTokenId``; a wrong
+secret or a header changed after signing: ``SignatureDoesNotMatch``), as AWS answers.
+
 A denial is moto's: S3's ``AccessDenied`` XML, and ``AccessDenied`` ("User: <session arn> is not
 authorized to perform: <action>") for the query protocols (STS, IAM, SNS); the JSON-protocol
 services (Secrets Manager, DynamoDB, Logs...) answer ``AccessDeniedException`` as JSON, as AWS
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import re
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -33,6 +41,7 @@ _lock = threading.Lock()
 _installed = False
 _SIGV4_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 _SIGV2_KEY = re.compile(r"AWS ([^:\s]+):")
+_SIGNED_HEADERS = re.compile(r"SignedHeaders=([a-z0-9;-]+)")
 
 
 def install() -> None:
@@ -49,6 +58,9 @@ def install() -> None:
             from moto import settings
 
             everyone_checked = ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
+            if not everyone_checked and _identity_proof(self):
+                _check_proof_signature(self, iam_request_cls)
+                return
             if not everyone_checked:
                 untrusted = _untrusted_request(self)
                 if untrusted is not None:
@@ -101,6 +113,65 @@ def _request_key(response: Any) -> str | None:
         return match.group(1)
     credential = _query(response, "X-Amz-Credential")
     return credential.split("/", 1)[0] if credential else _query(response, "AWSAccessKeyId")
+
+
+def _identity_proof(response: Any) -> bool:
+    """Whether the request is an STS GetCallerIdentity that signs the rollback proof's audience header."""
+    from mlops_pipeline.domain.prod_rollback import AUDIENCE_HEADER
+
+    signed = _SIGNED_HEADERS.search(response.headers.get("Authorization", ""))
+    return (
+        signed is not None
+        and AUDIENCE_HEADER in signed.group(1).split(";")
+        and str(response._get_action()) == "GetCallerIdentity"
+    )
+
+
+def _check_proof_signature(response: Any, iam_request_cls: type) -> None:
+    """moto's SigV4 check of an identity proof, in the account of the key that signed it."""
+    from moto.iam.models import get_account_id_from
+
+    headers = {name: value for name, value in response.headers.items()}
+    key = _SIGV4_CREDENTIAL.search(headers["Authorization"])
+    account = get_account_id_from(key.group(1)) if key else response.current_account
+    parsed = urlparse(response.uri)
+    request = iam_request_cls(
+        account_id=account,
+        method=response.method,
+        path=response.raw_path + (f"?{parsed.query}" if parsed.query else ""),
+        data=response.data,
+        body=response.raw_body,
+        headers=headers,
+        action=response._get_action(),
+    )
+    request.check_signature()  # GetCallerIdentity needs no permission: AWS allows it always
+    _check_signature_age(headers.get("X-Amz-Date", ""))
+
+
+# AWS refuses a SigV4 request signed more than 15 minutes from its own clock (moto never does).
+SIGNATURE_MAX_SKEW = timedelta(minutes=15)
+
+
+class _SignatureExpiredError(_RESTError):
+    code = 403
+
+    def __init__(self, signed: str, now: datetime) -> None:
+        super().__init__(
+            "SignatureDoesNotMatch",
+            f"Signature expired: {signed} is now earlier than "
+            f"{(now - SIGNATURE_MAX_SKEW).strftime('%Y%m%dT%H%M%SZ')} "
+            f"({now.strftime('%Y%m%dT%H%M%SZ')} - 15 min.)",
+        )
+
+
+def _check_signature_age(amz_date: str) -> None:
+    now = datetime.now(UTC)
+    try:
+        signed = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise _SignatureExpiredError(amz_date or "(no X-Amz-Date)", now) from None
+    if abs(now - signed) > SIGNATURE_MAX_SKEW:
+        raise _SignatureExpiredError(amz_date, now)
 
 
 def _untrusted_request(response: Any) -> tuple[dict[str, str], str, bool] | None:
