@@ -15,7 +15,8 @@ The prod rollback's identity proof (a SigV4-signed STS ``GetCallerIdentity`` tha
 caller: moto answers GetCallerIdentity for any signature, AWS only for a valid one, and the
 rollback function's refusal of a forged or altered proof rests on that. Its signature is
 checked with moto's ``check_signature`` (an unknown key: ``InvalidClientTokenId``; a wrong
-secret or a header changed after signing: ``SignatureDoesNotMatch``), as AWS answers.
+secret or a header changed after signing: ``SignatureDoesNotMatch``), and so is its age (signed
+more than 15 minutes from the clock: ``SignatureDoesNotMatch``, "Signature expired"), as AWS answers.
 
 A denial is moto's: S3's ``AccessDenied`` XML, and ``AccessDenied`` ("User: <session arn> is not
 authorized to perform: <action>") for the query protocols (STS, IAM, SNS); the JSON-protocol
