@@ -1,51 +1,16 @@
 # The local root's rollout (var.rollout) and the prod rollback function, planned with mocked providers.
 mock_provider "aws" {
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "111111111111" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
+  source = "./tests/mocks/tooling"
 }
 
 mock_provider "aws" {
-  alias = "stage"
-
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "222222222222" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
+  alias  = "stage"
+  source = "./tests/mocks/stage"
 }
 
 mock_provider "aws" {
-  alias = "prod"
-
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "333333333333" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
+  alias  = "prod"
+  source = "./tests/mocks/prod"
 }
 
 variables {

@@ -1,15 +1,7 @@
 # Auto-pause at 0 ACU needs Aurora PostgreSQL 13.15+, 14.12+, 15.7+, 16.3+ or 17+: the aurora
 # variable refuses an older version with min_capacity 0 and accepts it with a minimum above 0.
 mock_provider "aws" {
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "111111111111" }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
+  source = "./tests/mocks"
 }
 
 variables {
