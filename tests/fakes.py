@@ -459,6 +459,14 @@ class FakeRollbackStore:
 
     def __init__(self) -> None:
         self.items: dict[str, RollbackRequest] = {}
+        self.proofs: dict[str, datetime] = {}  # digest -> expires_at
+
+    def use_proof(self, digest: str, at: datetime, expires_at: datetime) -> bool:
+        _aware(at, expires_at)
+        if digest in self.proofs:
+            return False
+        self.proofs[digest] = expires_at
+        return True
 
     def offer(self, request: RollbackRequest) -> RollbackRequest:
         _aware(request.offered_at)

@@ -433,6 +433,12 @@ class RollbackStore(Protocol):
         request is not REQUESTED (finished by an earlier attempt)."""
         ...
 
+    def use_proof(self, digest: str, at: datetime, expires_at: datetime) -> bool:
+        """Record a terminal's identity proof (``digest`` of its signature) as used, in one
+        conditional write: True the first time, False for a proof seen before (a replay). The
+        record may go once the proof has expired (``expires_at``). ValueError for a naive datetime."""
+        ...
+
 
 class RollbackStarter(Protocol):
     """Starts the prod rollback function on a claimed request, without waiting for it."""

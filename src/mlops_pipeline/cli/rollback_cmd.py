@@ -14,6 +14,7 @@ usual AWS credentials and region; otherwise the running local stack (``--state-d
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops_pipeline.domain.prod_rollback import AUDIENCE_HEADER, STS_BODY
+from mlops_pipeline.domain.prod_rollback import AUDIENCE_HEADER, NONCE_HEADER, STS_BODY
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ def identity_proof(
         headers={
             "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
             AUDIENCE_HEADER: audience,
+            NONCE_HEADER: secrets.token_hex(16),
         },
     )
     SigV4Auth(credentials.get_frozen_credentials(), "sts", region).add_auth(request)

@@ -16,10 +16,11 @@ and the rollback function sends it to STS itself (Vault's AWS IAM auth, in small
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -46,8 +47,11 @@ REASON_MAX = 300
 # The terminal's identity proof: a signed STS GetCallerIdentity request the function sends itself.
 STS_BODY = "Action=GetCallerIdentity&Version=2011-06-15"
 AUDIENCE_HEADER = "x-mlops-rollback-function"  # signed: a proof made for another function is refused
+# Signed too: a random value per proof, so two proofs made within one second differ (SigV4 is
+# deterministic) and each is a single-use token of its own (``proof_use``).
+NONCE_HEADER = "x-mlops-rollback-nonce"
 PROOF_HEADERS = frozenset(
-    {"authorization", "x-amz-date", "x-amz-security-token", "content-type", AUDIENCE_HEADER}
+    {"authorization", "x-amz-date", "x-amz-security-token", "content-type", AUDIENCE_HEADER, NONCE_HEADER}
 )
 _SIGNED_HEADERS = re.compile(r"SignedHeaders=([a-z0-9;-]+)")
 _ARN = re.compile(r"<Arn>(arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[^<]{1,512})</Arn>")
@@ -104,6 +108,27 @@ def proof_headers(proof: object, audience: str) -> dict[str, str]:
     if not signed or AUDIENCE_HEADER not in signed.group(1).split(";"):
         raise ValueError("the identity proof does not sign its audience")
     return headers
+
+
+# STS accepts a signature for 15 minutes (and a few of clock skew): a used proof is remembered that long.
+PROOF_LIFETIME = timedelta(minutes=20)
+_SIGNATURE = re.compile(r"Signature=([0-9a-f]{64})")
+
+
+def proof_use(proof: object, now: datetime) -> tuple[str, datetime]:
+    """(digest, forget-after) that makes a verified identity proof single-use: the SHA-256 of its
+    signature, remembered until the proof can no longer be accepted (X-Amz-Date + PROOF_LIFETIME,
+    or ``now`` + PROOF_LIFETIME when the date does not parse). ValueError when it has no signature."""
+    given = proof.get("headers") if isinstance(proof, Mapping) else None
+    headers = {str(k).lower(): str(v) for k, v in given.items()} if isinstance(given, Mapping) else {}
+    signature = _SIGNATURE.search(headers.get("authorization", ""))
+    if signature is None:
+        raise ValueError("the identity proof carries no SigV4 signature")
+    try:
+        signed = datetime.strptime(headers.get("x-amz-date", ""), "%Y%m%dT%H%M%SZ").replace(tzinfo=now.tzinfo)
+    except ValueError:
+        signed = now
+    return hashlib.sha256(signature.group(1).encode()).hexdigest(), max(signed, now) + PROOF_LIFETIME
 
 
 def caller_arn(sts_answer: str) -> str:

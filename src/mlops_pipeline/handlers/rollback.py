@@ -31,6 +31,7 @@ from mlops_pipeline.domain.prod_rollback import (
     caller_arn,
     make_offer,
     proof_headers,
+    proof_use,
     request_id,
 )
 from mlops_pipeline.handlers._runtime import Deps, logger, runtime
@@ -129,10 +130,18 @@ def cli_claim(event: Mapping[str, Any], deps: Deps) -> Claim:
     feature) can be rolled back with ``to_version``.
     """
     model, to_version = str(event.get("model") or ""), str(event.get("to_version") or "")
+    proof = event.get("identity_proof")
     try:
-        principal = verified_caller(event.get("identity_proof"))
+        principal = verified_caller(proof)
+        digest, forget_after = proof_use(proof, deps.clock.now())
     except (ValueError, OSError) as exc:  # no proof, a forged or stale one, STS unreachable
         return Claim(False, f"Refused: the caller's AWS identity could not be verified ({exc}).")
+    # One proof, one request: a proof captured on its way (it is valid for 15 minutes) cannot
+    # be sent again, by anyone, to make a second request in its signer's name.
+    if not deps.rollbacks.use_proof(digest, deps.clock.now(), forget_after):
+        return Claim(
+            False, "Refused: this identity proof was used before; run the command again for a new one."
+        )
     current = deps.deployed.get(ENVIRONMENT, model) if model else None
     if current is None:
         return Claim(False, f"Refused: nothing is recorded as deployed in {ENVIRONMENT} for model {model!r}.")

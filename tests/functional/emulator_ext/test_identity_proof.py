@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from mlops_pipeline.cli.rollback_cmd import identity_proof
-from mlops_pipeline.domain.prod_rollback import AUDIENCE_HEADER
+from mlops_pipeline.domain.prod_rollback import AUDIENCE_HEADER, NONCE_HEADER
 from mlops_pipeline.handlers.rollback import verified_caller
 from mlops_pipeline.local.emulator.emulator import Emulator
 
@@ -52,6 +52,18 @@ def proof(emulator: Emulator, key: str, secret: str, audience: str = FUNCTION) -
 @pytest.mark.usefixtures("function_env")
 def test_a_valid_proof_names_its_signer(emulator: Emulator, operator: dict[str, str]) -> None:
     assert verified_caller(proof(emulator, operator["key"], operator["secret"])) == operator["arn"]
+
+
+@pytest.mark.usefixtures("function_env")
+def test_two_proofs_made_in_one_second_differ_and_each_holds(
+    emulator: Emulator, operator: dict[str, str]
+) -> None:
+    # SigV4 is deterministic: without the signed nonce two proofs of one second would be one
+    # single-use token, and the second command would be refused as a replay.
+    first, second = (proof(emulator, operator["key"], operator["secret"]) for _ in range(2))
+    assert first["headers"]["Authorization"] != second["headers"]["Authorization"]
+    assert NONCE_HEADER in first["headers"]["Authorization"]  # signed: it cannot be swapped
+    assert verified_caller(first) == verified_caller(second) == operator["arn"]
 
 
 @pytest.mark.usefixtures("function_env")

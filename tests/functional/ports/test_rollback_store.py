@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -80,3 +80,13 @@ def test_giving_the_offer_back_forgets_the_claim(rollback_store: RollbackStore) 
     back = rollback_store.finish("run-7", RollbackStatus.OFFERED, "could not start", AT)
     assert (back.status, back.requested_by, back.requested_at) == (RollbackStatus.OFFERED, "", None)
     assert claim(rollback_store, by="UOTHER").requested_by == "UOTHER"
+
+
+def test_an_identity_proof_is_used_once(rollback_store: RollbackStore) -> None:
+    later = AT + timedelta(minutes=20)
+    assert rollback_store.use_proof("ab" * 32, AT, later) is True
+    assert rollback_store.use_proof("ab" * 32, AT, later) is False  # a replay
+    assert rollback_store.use_proof("cd" * 32, AT, later) is True
+    assert rollback_store.get("proof:" + "ab" * 32) is None  # no offer shares its key
+    with pytest.raises(ValueError, match="timezone"):
+        rollback_store.use_proof("ef" * 32, AT.replace(tzinfo=None), later)

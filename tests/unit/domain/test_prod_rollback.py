@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import hashlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,6 +19,7 @@ from mlops_pipeline.domain.prod_rollback import (
     make_offer,
     moved_on,
     proof_headers,
+    proof_use,
     request_id,
 )
 from tests.fakes import (
@@ -241,3 +243,26 @@ def test_the_caller_is_what_sts_answers() -> None:
     assert caller_arn(answer) == arn
     with pytest.raises(ValueError, match="did not confirm"):
         caller_arn("<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code></Error></ErrorResponse>")
+
+
+def test_a_proof_is_remembered_by_its_signature_until_sts_would_refuse_it() -> None:
+    now = datetime(2026, 11, 30, 12, 5, tzinfo=UTC)
+    signature = "0123456789abcdef" * 4
+    headers = {
+        "authorization": f"AWS4-HMAC-SHA256 Credential=K/x, Signature={signature}",
+        "x-amz-date": "20261130T120000Z",
+    }
+    digest, forget_after = proof_use({"headers": headers}, now)
+    assert digest == hashlib.sha256(signature.encode()).hexdigest()
+    # Used at 12:05 (after it was signed): kept 20 min from then, past the 15 STS accepts it for.
+    assert forget_after == datetime(2026, 11, 30, 12, 25, tzinfo=UTC)
+    assert proof_use({"headers": headers}, datetime(2026, 11, 30, 11, 58, tzinfo=UTC))[1] == datetime(
+        2026, 11, 30, 12, 20, tzinfo=UTC
+    )  # signed "in the future" (clock skew): counted from its date
+    # Header names in any case; an unreadable date counts from now.
+    shouted = {"Authorization": headers["authorization"], "X-Amz-Date": "yesterday"}
+    assert proof_use({"headers": shouted}, now) == (digest, now + timedelta(minutes=20))
+    with pytest.raises(ValueError, match="no SigV4 signature"):
+        proof_use({"headers": {"authorization": "AWS4-HMAC-SHA256 Signature=short"}}, now)
+    with pytest.raises(ValueError, match="no SigV4 signature"):
+        proof_use(None, now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -245,8 +246,22 @@ def sts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rollback, "verified_caller", answer)
 
 
-def cli(deps: Deps, principal: str | None, **extra: str) -> dict[str, Any]:
-    proof = {"caller": principal} if principal else None
+def signed(principal: str) -> dict[str, Any]:
+    """A proof naming ``principal`` with a signature of its own (each call: a new signature)."""
+    signature = secrets.token_hex(32)
+    authorization = (
+        f"AWS4-HMAC-SHA256 Credential=AKIA/20261130/us-east-1/sts/aws4_request, Signature={signature}"
+    )
+    return {
+        "caller": principal,
+        "headers": {"Authorization": authorization, "X-Amz-Date": "20261130T120000Z"},
+    }
+
+
+def cli(
+    deps: Deps, principal: str | None, proof: dict[str, Any] | None = None, **extra: str
+) -> dict[str, Any]:
+    proof = proof or (signed(principal) if principal else None)
     event = {"mode": "manual", "environment": "prod", "model": "ships", "identity_proof": proof, **extra}
     return rollback.handle(event, deps)
 
@@ -264,6 +279,28 @@ def test_the_terminal_rolls_back_as_a_mapped_approver(deps: Deps) -> None:
     assert deps.registry.get_version("ships", "6").tags["rollback_reason"] == "p99 doubled"
     second = cli(deps, OPS)  # the run prod runs now is run-5: it left no offer here
     assert not second["accepted"] and "--to" in second["message"]
+
+
+def test_an_identity_proof_makes_one_request_only(deps: Deps) -> None:
+    # A proof captured on its way is worth nothing more: the same signature is refused the second
+    # time, before anything is claimed; the operator's next command signs a new one.
+    proof = signed(OPS)
+    assert not cli(deps, OPS, proof)[
+        "accepted"
+    ]  # no offer yet (--to missing): the proof is used all the same
+    succeed(deps)
+    replayed = cli(deps, OPS, proof, reason="replayed")
+    assert not replayed["accepted"] and "used before" in replayed["message"]
+    assert store(deps).get("run-7").status is RollbackStatus.OFFERED  # type: ignore[union-attr]
+    assert prod(deps).alias == "3"
+    assert cli(deps, OPS)["status"] == "DONE" and prod(deps).alias == "2"
+
+
+def test_a_proof_without_a_signature_is_refused(deps: Deps) -> None:
+    succeed(deps)
+    out = cli(deps, OPS, {"caller": OPS, "headers": {}})
+    assert not out["accepted"] and "no SigV4 signature" in out["message"]
+    assert prod(deps).alias == "3"
 
 
 def test_the_terminal_obeys_the_same_rules(deps: Deps) -> None:

@@ -4,6 +4,10 @@ Key ``pk = ROLLBACK#<execution name>``, ``sk = ROLLBACK`` (the functions that to
 limited to ``ROLLBACK#*`` with ``dynamodb:LeadingKeys``). Every status change is a conditional
 write on ``status``, so a click, a double click and a CLI call cannot both claim one offer.
 The item never expires: it is the audit trail of who rolled prod back and why.
+
+A terminal's identity proof is used once: ``pk = ROLLBACK#proof:<sha256 of its signature>``,
+``sk = PROOF`` (``:`` is no character of an execution name, so no offer shares the key; the
+same ``ROLLBACK#*`` permission covers it), removed by ``ttl`` once the proof has expired.
 """
 
 from __future__ import annotations
@@ -15,12 +19,19 @@ from botocore.exceptions import ClientError
 
 from mlops_pipeline.adapters.aws.dynamodb.base import DynamoStore, is_conditional_failure
 from mlops_pipeline.adapters.aws.dynamodb.codec import from_iso, to_iso, unmarshal
-from mlops_pipeline.adapters.aws.dynamodb.schema import ROLLBACK_SK, key, rollback_pk
+from mlops_pipeline.adapters.aws.dynamodb.schema import ROLLBACK_SK, TTL_ATTRIBUTE, key, rollback_pk
 from mlops_pipeline.domain.errors import AlreadyDecidedError
 from mlops_pipeline.domain.prod_rollback import RollbackRequest, RollbackStatus
 
 _TEXT = ("execution", "model", "version", "to_version", "commit", "requested_by", "principal", "via")
 _MORE_TEXT = ("reason", "channel", "detail")
+
+
+PROOF_SK = "PROOF"
+
+
+def proof_key(digest: str) -> dict[str, Any]:
+    return key(rollback_pk(f"proof:{digest}"), PROOF_SK)
 
 
 def _key(request_id: str) -> dict[str, Any]:
@@ -164,3 +175,20 @@ class DynamoRollbackStore(DynamoStore):
             shown = current.status.value if current else "absent"
             raise AlreadyDecidedError(f"rollback {request_id} is {shown}", current=current) from None
         return _request(unmarshal(response["Attributes"]))
+
+    def use_proof(self, digest: str, at: datetime, expires_at: datetime) -> bool:
+        item = {
+            **proof_key(digest),
+            "used_at": {"S": to_iso(at)},
+            TTL_ATTRIBUTE: {"N": str(int(expires_at.timestamp()))},
+        }
+        to_iso(expires_at)  # refuses a naive datetime like every store
+        try:
+            self._db.put_item(
+                TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            return False
+        return True
