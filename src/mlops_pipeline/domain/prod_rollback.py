@@ -53,6 +53,7 @@ NONCE_HEADER = "x-mlops-rollback-nonce"
 PROOF_HEADERS = frozenset(
     {"authorization", "x-amz-date", "x-amz-security-token", "content-type", AUDIENCE_HEADER, NONCE_HEADER}
 )
+AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"  # SigV4's X-Amz-Date
 _SIGNED_HEADERS = re.compile(r"SignedHeaders=([a-z0-9;-]+)")
 _ARN = re.compile(r"<Arn>(arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[^<]{1,512})</Arn>")
 
@@ -92,20 +93,26 @@ class RollbackRequest:
         return self.requested_by or self.principal or "unknown"
 
 
+def _lowercase_headers(proof: object) -> dict[str, str]:
+    """A proof's headers by lowercase name (none when it has no header mapping)."""
+    given = proof.get("headers") if isinstance(proof, Mapping) else None
+    return {str(k).lower(): str(v) for k, v in given.items()} if isinstance(given, Mapping) else {}
+
+
+def signs_audience(authorization: str) -> bool:
+    """Whether a SigV4 ``Authorization`` header signs :data:`AUDIENCE_HEADER` (an identity proof's)."""
+    signed = _SIGNED_HEADERS.search(authorization)
+    return signed is not None and AUDIENCE_HEADER in signed.group(1).split(";")
+
+
 def proof_headers(proof: object, audience: str) -> dict[str, str]:
     """The headers of a terminal's identity proof to send to STS; ValueError saying why it is no proof."""
     if not isinstance(proof, Mapping) or proof.get("body") != STS_BODY:
         raise ValueError("the request carries no identity proof (a signed STS GetCallerIdentity)")
-    given = proof.get("headers")
-    headers = {
-        str(k).lower(): str(v)
-        for k, v in (given.items() if isinstance(given, Mapping) else ())
-        if str(k).lower() in PROOF_HEADERS
-    }
+    headers = {k: v for k, v in _lowercase_headers(proof).items() if k in PROOF_HEADERS}
     if not audience or headers.get(AUDIENCE_HEADER) != audience:
         raise ValueError(f"the identity proof was made for another function, not {audience or '(unknown)'}")
-    signed = _SIGNED_HEADERS.search(headers.get("authorization", ""))
-    if not signed or AUDIENCE_HEADER not in signed.group(1).split(";"):
+    if not signs_audience(headers.get("authorization", "")):
         raise ValueError("the identity proof does not sign its audience")
     return headers
 
@@ -119,13 +126,12 @@ def proof_use(proof: object, now: datetime) -> tuple[str, datetime]:
     """(digest, forget-after) that makes a verified identity proof single-use: the SHA-256 of its
     signature, remembered until the proof can no longer be accepted (X-Amz-Date + PROOF_LIFETIME,
     or ``now`` + PROOF_LIFETIME when the date does not parse). ValueError when it has no signature."""
-    given = proof.get("headers") if isinstance(proof, Mapping) else None
-    headers = {str(k).lower(): str(v) for k, v in given.items()} if isinstance(given, Mapping) else {}
+    headers = _lowercase_headers(proof)
     signature = _SIGNATURE.search(headers.get("authorization", ""))
     if signature is None:
         raise ValueError("the identity proof carries no SigV4 signature")
     try:
-        signed = datetime.strptime(headers.get("x-amz-date", ""), "%Y%m%dT%H%M%SZ").replace(tzinfo=now.tzinfo)
+        signed = datetime.strptime(headers.get("x-amz-date", ""), AMZ_DATE_FORMAT).replace(tzinfo=now.tzinfo)
     except ValueError:
         signed = now
     return hashlib.sha256(signature.group(1).encode()).hexdigest(), max(signed, now) + PROOF_LIFETIME

@@ -130,15 +130,15 @@ def cli_claim(event: Mapping[str, Any], deps: Deps) -> Claim:
     feature) can be rolled back with ``to_version``.
     """
     model, to_version = str(event.get("model") or ""), str(event.get("to_version") or "")
-    proof = event.get("identity_proof")
+    proof, now = event.get("identity_proof"), deps.clock.now()
     try:
         principal = verified_caller(proof)
-        digest, forget_after = proof_use(proof, deps.clock.now())
+        digest, forget_after = proof_use(proof, now)
     except (ValueError, OSError) as exc:  # no proof, a forged or stale one, STS unreachable
         return Claim(False, f"Refused: the caller's AWS identity could not be verified ({exc}).")
     # One proof, one request: a proof captured on its way (it is valid for 15 minutes) cannot
     # be sent again, by anyone, to make a second request in its signer's name.
-    if not deps.rollbacks.use_proof(digest, deps.clock.now(), forget_after):
+    if not deps.rollbacks.use_proof(digest, now, forget_after):
         return Claim(
             False, "Refused: this identity proof was used before; run the command again for a new one."
         )

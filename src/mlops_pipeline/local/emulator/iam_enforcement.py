@@ -36,13 +36,14 @@ from urllib.parse import urlparse
 
 from moto.core.exceptions import _RESTError
 
+from mlops_pipeline.domain.prod_rollback import AMZ_DATE_FORMAT, signs_audience
+
 UNTRUSTED_TAG = "mlops:untrusted"
 
 _lock = threading.Lock()
 _installed = False
 _SIGV4_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 _SIGV2_KEY = re.compile(r"AWS ([^:\s]+):")
-_SIGNED_HEADERS = re.compile(r"SignedHeaders=([a-z0-9;-]+)")
 
 
 def install() -> None:
@@ -118,13 +119,8 @@ def _request_key(response: Any) -> str | None:
 
 def _identity_proof(response: Any) -> bool:
     """Whether the request is an STS GetCallerIdentity that signs the rollback proof's audience header."""
-    from mlops_pipeline.domain.prod_rollback import AUDIENCE_HEADER
-
-    signed = _SIGNED_HEADERS.search(response.headers.get("Authorization", ""))
-    return (
-        signed is not None
-        and AUDIENCE_HEADER in signed.group(1).split(";")
-        and str(response._get_action()) == "GetCallerIdentity"
+    return signs_audience(response.headers.get("Authorization", "")) and (
+        str(response._get_action()) == "GetCallerIdentity"
     )
 
 
@@ -135,16 +131,7 @@ def _check_proof_signature(response: Any, iam_request_cls: type) -> None:
     headers = {name: value for name, value in response.headers.items()}
     key = _SIGV4_CREDENTIAL.search(headers["Authorization"])
     account = get_account_id_from(key.group(1)) if key else response.current_account
-    parsed = urlparse(response.uri)
-    request = iam_request_cls(
-        account_id=account,
-        method=response.method,
-        path=response.raw_path + (f"?{parsed.query}" if parsed.query else ""),
-        data=response.data,
-        body=response.raw_body,
-        headers=headers,
-        action=response._get_action(),
-    )
+    request = _iam_request(response, iam_request_cls, headers, account)
     request.check_signature()  # GetCallerIdentity needs no permission: AWS allows it always
     _check_signature_age(headers.get("X-Amz-Date", ""))
 
@@ -160,15 +147,15 @@ class _SignatureExpiredError(_RESTError):
         super().__init__(
             "SignatureDoesNotMatch",
             f"Signature expired: {signed} is now earlier than "
-            f"{(now - SIGNATURE_MAX_SKEW).strftime('%Y%m%dT%H%M%SZ')} "
-            f"({now.strftime('%Y%m%dT%H%M%SZ')} - 15 min.)",
+            f"{(now - SIGNATURE_MAX_SKEW).strftime(AMZ_DATE_FORMAT)} "
+            f"({now.strftime(AMZ_DATE_FORMAT)} - 15 min.)",
         )
 
 
 def _check_signature_age(amz_date: str) -> None:
     now = datetime.now(UTC)
     try:
-        signed = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        signed = datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise _SignatureExpiredError(amz_date or "(no X-Amz-Date)", now) from None
     if abs(now - signed) > SIGNATURE_MAX_SKEW:
@@ -201,17 +188,7 @@ def _check(
     response: Any, iam_request_cls: type, resource: str, headers: dict[str, str], account: str, sigv4: bool
 ) -> None:
     """moto's own checks, as ``_authenticate_and_authorize_action`` runs them for every caller."""
-    parsed = urlparse(response.uri)
-    path = response.raw_path + (f"?{parsed.query}" if parsed.query else "")
-    request = iam_request_cls(
-        account_id=account,
-        method=response.method,
-        path=path,
-        data=response.data,
-        body=response.raw_body,
-        headers=headers,
-        action=response._get_action(),
-    )
+    request = _iam_request(response, iam_request_cls, headers, account)
     try:
         if sigv4:
             request.check_signature()
@@ -222,6 +199,20 @@ def _check(
         if iam_request_cls.__name__ == "S3IAMRequest" or "Action" in response.querystring:
             raise  # S3 and the query protocols (STS, IAM, SNS): moto's XML is what AWS sends
         raise _json_error(error) from None
+
+
+def _iam_request(response: Any, iam_request_cls: type, headers: dict[str, str], account: str) -> Any:
+    """moto's IAM request of ``response`` (as moto builds it for its own checks), in ``account``."""
+    parsed = urlparse(response.uri)
+    return iam_request_cls(
+        account_id=account,
+        method=response.method,
+        path=response.raw_path + (f"?{parsed.query}" if parsed.query else ""),
+        data=response.data,
+        body=response.raw_body,
+        headers=headers,
+        action=response._get_action(),
+    )
 
 
 # What AWS's JSON-protocol services call moto's (query-protocol) authorisation errors.
