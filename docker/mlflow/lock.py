@@ -79,8 +79,9 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _pip_env() -> dict[str, str]:
-    """The index (and its certificate) only: no machine-local pip.conf, find-links or constraints."""
+def pip_env() -> dict[str, str]:
+    """The index (and its certificate) only: no machine-local pip.conf, find-links or constraints
+    (also how tests/contract/server_venv.py installs the lock when the machine's settings fail)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") or k in _PIP_KEEP}
     env["PIP_CONFIG_FILE"] = os.devnull
     return env
@@ -105,7 +106,7 @@ def resolve(target: Target, constraints: dict[str, str] | None = None) -> dict[s
             pins = Path(tmp) / "constraints.txt"
             pins.write_text("".join(f"{name}=={version}\n" for name, version in sorted(constraints.items())))
             cmd += ["-c", str(pins)]
-        subprocess.run(cmd, check=True, env=_pip_env())
+        subprocess.run(cmd, check=True, env=pip_env())
         data = json.loads(report.read_text())
     resolved: dict[str, tuple[str, str]] = {}
     for item in data["install"]:

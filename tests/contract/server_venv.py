@@ -10,7 +10,7 @@ install did not finish is thrown away.
 from __future__ import annotations
 
 import hashlib
-import os
+import importlib.util
 import platform
 import re
 import shutil
@@ -36,24 +36,27 @@ def key() -> str:
     return digest.hexdigest()[:16]
 
 
+_MACHINES = {"arm64": "aarch64", "amd64": "x86_64"}  # other names of the lock's machines
+
+
 def _platform() -> tuple[str, str]:
     machine = platform.machine().lower()
-    return {"arm64": "aarch64", "amd64": "x86_64"}.get(
-        machine, machine
-    ), f"{sys.version_info.major}.{sys.version_info.minor}"
+    return _MACHINES.get(machine, machine), f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def covered_platforms() -> set[tuple[str, str]]:
     """(machine, python major.minor) pairs the lock has wheel hashes for, from its header."""
     found = re.findall(r"^#\s+- linux/(\w+) CPython (\d+\.\d+)", LOCK.read_text(), flags=re.MULTILINE)
-    return {({"arm64": "aarch64"}.get(arch, arch), version) for arch, version in found}
+    return {(_MACHINES.get(arch, arch), version) for arch, version in found}
 
 
 def _index_only_env() -> dict[str, str]:
-    """pip with the package index alone: no machine-local pip.conf, find-links or constraints."""
-    keep = {"PIP_INDEX_URL", "PIP_CERT", "PIP_CLIENT_CERT", "PIP_DEFAULT_TIMEOUT", "PIP_PROXY"}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") or k in keep}
-    env["PIP_CONFIG_FILE"] = os.devnull
+    """pip with the package index alone, exactly as lock.py resolves the lock (its ``pip_env``)."""
+    spec = importlib.util.spec_from_file_location("mlflow_image_lock", IMAGE_DIR / "lock.py")
+    assert spec is not None and spec.loader is not None
+    lock_tool = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(lock_tool)  # registered first: its dataclasses look their module up
+    env: dict[str, str] = lock_tool.pip_env()
     return env
 
 
