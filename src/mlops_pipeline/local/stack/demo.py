@@ -11,6 +11,7 @@ the prod alias and a last machine-readable line::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -476,15 +477,10 @@ def run_demo(
     execution = find_execution(client, commit)
     # Callers of prod's live while a gradual rollout bakes: a bake without requests cannot pass.
     traffic = TrafficGenerator(info, model) if model in info.inference_functions else None
-    try:
-        if traffic is not None:
-            traffic.__enter__()
+    with traffic if traffic is not None else contextlib.nullcontext():
         view = follow(
             client, execution, decision, approver=approver, timeout=timeout, console=console, traffic=traffic
         )
-    finally:
-        if traffic is not None:
-            traffic.stop()
     result = summarize(client, execution, commit, view, model, traffic.snapshot() if traffic else None)
     print_summary(result, info, console)
     return result
