@@ -26,7 +26,7 @@ from tests.fakes import (
     FakeRunStore,
 )
 from tests.unit.chat_outage import ChatOutage
-from tests.unit.handlers.test_handlers import SECRET, _click
+from tests.unit.handlers.test_handlers import SECRET, _click, _sns
 
 EXECUTION = "arn:aws:states:us-east-1:111111111111:execution:mlops-pipeline:run-7"
 EARLIER = "arn:aws:states:us-east-1:111111111111:execution:mlops-pipeline:run-5"
@@ -140,16 +140,6 @@ def test_the_final_success_message_carries_the_button_and_an_offer(deps: Deps) -
     )
 
 
-def _succeeded_event() -> dict[str, Any]:
-    message = {
-        "detail-type": "Step Functions Execution Status Change",
-        "detail": {"executionArn": EXECUTION, "status": "SUCCEEDED", "input": "{}"},
-    }
-    return {
-        "Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(message), "MessageId": "m"}}]
-    }
-
-
 @pytest.mark.parametrize("clicked_meanwhile", [False, True])
 def test_a_final_message_posted_late_still_carries_the_open_offers_button(
     deps: Deps, clicked_meanwhile: bool
@@ -166,7 +156,7 @@ def test_a_final_message_posted_late_still_carries_the_open_offers_button(
     if clicked_meanwhile:  # e.g. from the terminal: the offer is taken, a button would only refuse
         store(deps).claim("run-7", by="UAPPROVER", principal=OPS, via="cli", reason="r", at=deps.clock.now())
     chat.down = False
-    notify.handle(_succeeded_event(), deps)
+    notify.handle(_sns({"executionArn": EXECUTION, "status": "SUCCEEDED", "input": "{}"}), deps)
     final = list(chat.messages.values())[-1]
     assert "Pipeline succeeded" in final["text"], final["text"]
     expected = [] if clicked_meanwhile else [("rollback_prod", "run-7")]
