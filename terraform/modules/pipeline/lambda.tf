@@ -50,6 +50,17 @@ locals {
     GATE_TOLERANCE     = tostring(var.gate.tolerance)
     GATE_MAX_TOLERANCE = tostring(var.gate.max_tolerance)
   }
+  # Who may decide (slack_interactions, and rollback_prod for a rollback by hand) and how an
+  # identity maps to a Slack user (request_approval, rollback_prod): rendered once for each.
+  approver_env = {
+    APPROVERS          = join(",", var.approvers)
+    APPROVER_GROUP     = var.approver_group
+    REQUIRED_APPROVALS = tostring(var.required_approvals)
+  }
+  identity_env = {
+    IDENTITY_MAP    = jsonencode(var.identity_map)
+    IDENTITY_LOOKUP = var.identity_lookup
+  }
   # The gradual rollout in prod (deploy_prod only; src/mlops_pipeline/domain/rollout.py). A p99
   # limit set to "off" is switched off.
   rollout_env = {
@@ -154,11 +165,9 @@ locals {
       task_callbacks = ["states:SendTaskFailure"]
       table          = [local.table_runs, local.table_approvals, local.table_by_model]
       # Resolves the author (the trigger's principal) and records how many approvals decide.
-      env = merge(local.mlflow_env, {
+      env = merge(local.mlflow_env, local.identity_env, {
         APPROVAL_TIMEOUT_SECONDS = tostring(var.approval_timeout_seconds)
-        REQUIRED_APPROVALS       = tostring(var.required_approvals)
-        IDENTITY_MAP             = jsonencode(var.identity_map)
-        IDENTITY_LOOKUP          = var.identity_lookup
+        REQUIRED_APPROVALS       = local.approver_env.REQUIRED_APPROVALS
       })
     }
     expire_approval = {
@@ -191,15 +200,12 @@ locals {
         { sid = "DeployedStateProd", index = false, keys = local.state_keys["prod"], actions = ["dynamodb:GetItem"] },
       ]
       invoke = [local.prod_rollback_function_arn]
-      env = {
+      env = merge(local.approver_env, {
         PROD_ROLLBACK_FUNCTION    = local.prod_rollback_function_name
-        APPROVERS                 = join(",", var.approvers)
-        APPROVER_GROUP            = var.approver_group
         ALLOW_SELF_APPROVAL       = tostring(var.allow_self_approval)
-        REQUIRED_APPROVALS        = tostring(var.required_approvals)
         SIGNATURE_MAX_AGE_SECONDS = "300"
         SLACK_SIGNING_SECRET_ARN  = aws_secretsmanager_secret.slack_signing.arn
-      }
+      })
     }
     notify = {
       handler        = "notify"
@@ -304,14 +310,10 @@ locals {
       # By hand it obeys the approver rules (a terminal caller's STS identity mapped through
       # IDENTITY_MAP). The caller's identity proof goes to STS as a signed request of the
       # caller's: no IAM permission of this role is involved.
-      env = merge({ DEPLOY_TARGETS = local.deploy_targets_json[e] }, e == "prod" ? merge(local.mlflow_env, {
-        APPROVERS          = join(",", var.approvers)
-        APPROVER_GROUP     = var.approver_group
-        IDENTITY_MAP       = jsonencode(var.identity_map)
-        IDENTITY_LOOKUP    = var.identity_lookup
-        REQUIRED_APPROVALS = tostring(var.required_approvals)
-        LOCK_TTL_SECONDS   = "900"
-      }) : {})
+      env = merge(
+        { DEPLOY_TARGETS = local.deploy_targets_json[e] },
+        e == "prod" ? merge(local.mlflow_env, local.approver_env, local.identity_env, { LOCK_TTL_SECONDS = "900" }) : {},
+      )
     }
   }]...)
 
