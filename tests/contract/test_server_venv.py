@@ -17,16 +17,19 @@ def test_the_lock_has_wheels_for_this_machine() -> None:
     assert {("x86_64", "3.11"), ("aarch64", "3.11"), ("aarch64", "3.12")} <= server_venv.covered_platforms()
 
 
-def test_a_failed_install_names_pips_own_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    machine, version = server_venv._platform()
+def use_lock(text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """server_venv installs ``text`` as its lock, into a cache under ``tmp_path``."""
     lock = tmp_path / "requirements.lock"
-    lock.write_text(
-        f"#   - linux/{machine} CPython {version} (test)\n"
-        "six==1.17.0 \\\n    --hash=sha256:" + "0" * 64 + "\n"
-    )
+    lock.write_text(text)
     monkeypatch.setattr(server_venv, "LOCK", lock)
     monkeypatch.setattr(server_venv, "REPO", tmp_path)
     monkeypatch.setattr(server_venv, "CACHE", tmp_path / "cache")
+
+
+def test_a_failed_install_names_pips_own_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    machine, version = server_venv._platform()
+    wrong_hash = "six==1.17.0 \\\n    --hash=sha256:" + "0" * 64 + "\n"
+    use_lock(f"#   - linux/{machine} CPython {version} (test)\n" + wrong_hash, tmp_path, monkeypatch)
     with pytest.raises(RuntimeError) as failure:
         server_venv.ensure()
     message = str(failure.value)
@@ -41,11 +44,7 @@ def test_a_failed_install_names_pips_own_reason(tmp_path: Path, monkeypatch: pyt
 def test_an_uncovered_platform_is_refused_before_installing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lock = tmp_path / "requirements.lock"
-    lock.write_text("#   - linux/riscv64 CPython 3.99 (nobody)\n")
-    monkeypatch.setattr(server_venv, "LOCK", lock)
-    monkeypatch.setattr(server_venv, "REPO", tmp_path)
-    monkeypatch.setattr(server_venv, "CACHE", tmp_path / "cache")
+    use_lock("#   - linux/riscv64 CPython 3.99 (nobody)\n", tmp_path, monkeypatch)
     with pytest.raises(RuntimeError, match=r"add a Target to docker/mlflow/lock\.py"):
         server_venv.ensure()
     assert not (tmp_path / "cache").exists()
