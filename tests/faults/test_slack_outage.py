@@ -151,6 +151,33 @@ def test_slack_down_for_the_whole_run_it_still_reaches_prod_and_the_thread_catch
     assert_locks_free(pipeline)
 
 
+def test_a_final_message_posted_after_the_outage_still_carries_the_rollback_button(
+    pipeline: Pipeline, status_events_by_hand: None
+) -> None:
+    # A first run with Slack up makes a champion; the second succeeds with Slack down: its final
+    # message reaches Slack only through notify's catch-up, and must offer the rollback all the same.
+    model = "latebutton"
+    first = pipeline.stack.start(pipeline.commit({"name": model, "metrics": {"rmse": 3.0}}))
+    assert pipeline.click(pipeline.wait_for_card(first), "approve")[0] == 200
+    assert pipeline.stack.wait(first)["status"] == "SUCCEEDED", pipeline.stack.states(first)
+
+    pipeline.slack.set_faults({"chat.postMessage": 500})
+    try:
+        second = pipeline.stack.start(pipeline.commit({"name": model, "metrics": {"rmse": 2.0}}))
+        assert signed_decision(pipeline, requested_approval(pipeline, model, second)) == 200
+        assert pipeline.stack.wait(second)["status"] == "SUCCEEDED", pipeline.stack.states(second)
+        run = pipeline.runs.get(second)
+        assert run is not None and run.slack_thread_ts is None  # the final message never went out
+    finally:
+        pipeline.slack.set_faults({})
+    assert notify(pipeline, second, "SUCCEEDED") == {"error": None, "payload": {"posted": 0}}
+    final = pipeline.thread(second)[-1]
+    assert "Pipeline succeeded" in final.text
+    assert [(b["action_id"], b["value"]) for b in final.buttons] == [
+        ("rollback_prod", second.rsplit(":", 1)[-1])
+    ]
+
+
 class AccessDeniedError(JsonRESTError):
     code = 400
 
